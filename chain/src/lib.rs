@@ -1,0 +1,1 @@
+//! rumor-chain (in progress)
