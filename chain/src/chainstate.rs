@@ -1,0 +1,628 @@
+//! [`ChainState`]: the block tree, the best chain, and the UTXO set behind a
+//! [`ChainStore`], with reorgs of any depth and an orphan pool.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::block::{Block, BlockHeader};
+use crate::hash::BlockHash;
+use crate::orphans::OrphanBlocks;
+use crate::params::Params;
+use crate::store::{ChainStore, ChainUpdate, IndexEntry, UpdateKind};
+use crate::tx::{OutPoint, Transaction};
+use crate::utxo::{BlockUndo, Coin, CoinCache};
+use crate::validate::{BlockError, CheckedBlock, check_block, check_tx_inputs, median_time};
+
+/// How many orphan blocks are kept at most.
+pub const MAX_ORPHAN_BLOCKS: usize = 100;
+
+/// Why a store could not be opened as this network's chain.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError<E: std::error::Error + 'static> {
+    /// The store belongs to a chain with another genesis block.
+    #[error("the store holds another network's chain (genesis {found}, expected {expected})")]
+    WrongNetwork {
+        /// This network's genesis.
+        expected: BlockHash,
+        /// The store's genesis.
+        found: BlockHash,
+    },
+    /// The store is internally inconsistent.
+    #[error("the chain store is corrupt: {0}")]
+    Corrupt(String),
+    /// The store failed.
+    #[error("chain store: {0}")]
+    Store(#[source] E),
+}
+
+/// Why a block was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptBlockError<E: std::error::Error + 'static> {
+    /// The block broke a rule (see [`BlockError::is_temporary`]).
+    #[error(transparent)]
+    Invalid(#[from] BlockError),
+    /// The store failed; the chain state is unchanged.
+    #[error("chain store: {0}")]
+    Store(#[source] E),
+    /// The store lacks data it must have (a body or undo data of an indexed block).
+    #[error("chain store is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// What happened to an accepted block.
+#[derive(Debug, Clone, Default)]
+pub struct BlockAccepted {
+    /// Blocks newly stored in the block tree (this one, then any orphans it
+    /// adopted), in the order they were stored.
+    pub stored: Vec<BlockHash>,
+    /// Blocks that left the best chain, tip first.
+    pub disconnected: Vec<Arc<Block>>,
+    /// Blocks that joined the best chain, in height order.
+    pub connected: Vec<Arc<Block>>,
+    /// Blocks that turned out invalid while connecting (the best chain was
+    /// restored), with the rule they broke.
+    pub invalid: Vec<(BlockHash, BlockError)>,
+}
+
+impl BlockAccepted {
+    /// Whether the best tip moved.
+    pub fn tip_changed(&self) -> bool {
+        !self.connected.is_empty() || !self.disconnected.is_empty()
+    }
+}
+
+/// The outcome of [`ChainState::accept_block`].
+#[derive(Debug, Clone)]
+pub enum AcceptOutcome {
+    /// The block was already in the block tree or the orphan pool.
+    AlreadyKnown,
+    /// The parent is unknown; the block waits in the orphan pool. Fetch `missing`.
+    Orphan {
+        /// The first unknown ancestor.
+        missing: BlockHash,
+    },
+    /// The block (and possibly orphans that descend from it) was stored.
+    Accepted(BlockAccepted),
+}
+
+/// The block tree, best chain and UTXO set.
+#[derive(Debug)]
+pub struct ChainState<S: ChainStore> {
+    params: Params,
+    store: S,
+    index: HashMap<BlockHash, IndexEntry>,
+    active: Vec<BlockHash>,
+    orphans: OrphanBlocks,
+    genesis: BlockHash,
+}
+
+impl<S: ChainStore> ChainState<S> {
+    /// Opens `store` as `params`' chain. An empty store is initialised with the
+    /// genesis block; a non-empty one is checked for consistency.
+    ///
+    /// # Errors
+    /// [`OpenError`]: another network's chain, corruption, or a store failure.
+    pub fn open(params: Params, mut store: S) -> Result<Self, OpenError<S::Error>> {
+        let genesis_block = params.genesis_block();
+        let genesis = genesis_block.hash();
+        let tip = store.tip().map_err(OpenError::Store)?;
+        if tip.is_none() {
+            let entry = IndexEntry {
+                hash: genesis,
+                header: genesis_block.header,
+                height: 0,
+                chain_work: genesis_block.header.target.work(),
+                invalid: false,
+            };
+            store
+                .put_block(&entry, &genesis_block)
+                .map_err(OpenError::Store)?;
+            let coinbase = &genesis_block.txs[0];
+            let txid = coinbase.txid();
+            let mut cache = CoinCache::default();
+            cache.add_outputs(coinbase, txid, 0);
+            let (created, _) = cache.into_changes();
+            store
+                .apply(&ChainUpdate {
+                    kind: UpdateKind::Connect {
+                        undo: BlockUndo::default(),
+                    },
+                    block: &genesis_block,
+                    hash: genesis,
+                    height: 0,
+                    new_tip: genesis,
+                    created,
+                    spent: Vec::new(),
+                })
+                .map_err(OpenError::Store)?;
+        }
+        let entries = store.load_index().map_err(OpenError::Store)?;
+        let index: HashMap<BlockHash, IndexEntry> =
+            entries.into_iter().map(|e| (e.hash, e)).collect();
+        let tip = store
+            .tip()
+            .map_err(OpenError::Store)?
+            .ok_or_else(|| OpenError::Corrupt("no tip after initialisation".into()))?;
+        // Walk from the tip to genesis to rebuild the active chain.
+        let mut active = Vec::new();
+        let mut cur = tip;
+        loop {
+            let entry = index.get(&cur).ok_or_else(|| {
+                OpenError::Corrupt(format!("block {cur} on the best chain is not indexed"))
+            })?;
+            if entry.invalid {
+                return Err(OpenError::Corrupt(format!(
+                    "best-chain block {cur} is marked invalid"
+                )));
+            }
+            active.push(cur);
+            if entry.height == 0 {
+                break;
+            }
+            let parent = entry.header.prev;
+            match index.get(&parent) {
+                Some(p) if p.height + 1 == entry.height => cur = parent,
+                _ => {
+                    return Err(OpenError::Corrupt(format!(
+                        "block {cur} has a bad parent link"
+                    )));
+                }
+            }
+        }
+        active.reverse();
+        if active[0] != genesis {
+            return Err(OpenError::WrongNetwork {
+                expected: genesis,
+                found: active[0],
+            });
+        }
+        if active.len() as u64 != index[&tip].height + 1 {
+            return Err(OpenError::Corrupt(
+                "best chain heights are not contiguous".into(),
+            ));
+        }
+        Ok(Self {
+            params,
+            store,
+            index,
+            active,
+            orphans: OrphanBlocks::new(MAX_ORPHAN_BLOCKS),
+            genesis,
+        })
+    }
+
+    /// The network parameters.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The genesis block's hash.
+    pub fn genesis_hash(&self) -> BlockHash {
+        self.genesis
+    }
+
+    /// The best tip's index entry.
+    pub fn tip(&self) -> &IndexEntry {
+        &self.index[self.active.last().expect("genesis is always active")]
+    }
+
+    /// The best tip's height.
+    pub fn height(&self) -> u64 {
+        self.active.len() as u64 - 1
+    }
+
+    /// The index entry of `hash`, if known.
+    pub fn entry(&self, hash: &BlockHash) -> Option<&IndexEntry> {
+        self.index.get(hash)
+    }
+
+    /// Whether `hash` is in the block tree (valid or not) or the orphan pool.
+    pub fn knows(&self, hash: &BlockHash) -> bool {
+        self.index.contains_key(hash) || self.orphans.contains(hash)
+    }
+
+    /// The best-chain block at `height`.
+    pub fn hash_at(&self, height: u64) -> Option<BlockHash> {
+        self.active.get(usize::try_from(height).ok()?).copied()
+    }
+
+    /// Whether `hash` is on the best chain.
+    pub fn is_active(&self, hash: &BlockHash) -> bool {
+        self.index
+            .get(hash)
+            .is_some_and(|e| self.hash_at(e.height) == Some(*hash))
+    }
+
+    /// The orphan pool.
+    pub fn orphans(&self) -> &OrphanBlocks {
+        &self.orphans
+    }
+
+    /// A stored block body.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub fn block(&self, hash: &BlockHash) -> Result<Option<Block>, S::Error> {
+        self.store.block(hash)
+    }
+
+    /// Looks up unspent coins in the best chain's UTXO set.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub fn coins(&self, outpoints: &[OutPoint]) -> Result<HashMap<OutPoint, Coin>, S::Error> {
+        self.store.coins(outpoints)
+    }
+
+    /// The median time of the (up to) `median_time_span` blocks ending at `hash`.
+    pub fn median_time_past(&self, hash: &BlockHash) -> u64 {
+        let mut times = Vec::with_capacity(self.params.median_time_span);
+        let mut cur = self.index.get(hash);
+        while let Some(e) = cur {
+            times.push(e.header.time);
+            if times.len() == self.params.median_time_span || e.height == 0 {
+                break;
+            }
+            cur = self.index.get(&e.header.prev);
+        }
+        median_time(&mut times)
+    }
+
+    /// A block locator for the best chain: the last 10 hashes, then
+    /// exponentially sparser ones, ending with genesis.
+    pub fn locator(&self) -> Vec<BlockHash> {
+        let mut out = Vec::new();
+        let mut h = self.height() as i64;
+        let mut step = 1i64;
+        while h > 0 {
+            out.push(self.active[h as usize]);
+            if out.len() >= 10 {
+                step *= 2;
+            }
+            h -= step;
+        }
+        out.push(self.genesis);
+        out
+    }
+
+    /// The height of the first `locator` hash on the best chain (the fork
+    /// point with the peer that sent it); 0 if none is.
+    pub fn locate(&self, locator: &[BlockHash]) -> u64 {
+        locator
+            .iter()
+            .find(|h| self.is_active(h))
+            .map_or(0, |h| self.index[h].height)
+    }
+
+    /// Up to `max` best-chain hashes after the fork point with `locator`.
+    pub fn hashes_after(&self, locator: &[BlockHash], max: usize) -> Vec<BlockHash> {
+        let start = self.locate(locator) as usize + 1;
+        self.active.iter().skip(start).take(max).copied().collect()
+    }
+
+    /// Up to `max` best-chain headers after the fork point with `locator`.
+    pub fn headers_after(&self, locator: &[BlockHash], max: usize) -> Vec<BlockHeader> {
+        self.hashes_after(locator, max)
+            .iter()
+            .map(|h| self.index[h].header)
+            .collect()
+    }
+
+    /// Decodes nothing and trusts nothing: runs the context-free block rules
+    /// (see [`check_block`]) and then [`ChainState::accept_block`].
+    ///
+    /// # Errors
+    /// See [`AcceptBlockError`].
+    pub fn process_block(
+        &mut self,
+        block: Block,
+        now_ms: u64,
+    ) -> Result<AcceptOutcome, AcceptBlockError<S::Error>> {
+        let checked = check_block(block, &self.params, |_| false)?;
+        self.accept_block(checked, now_ms)
+    }
+
+    /// Accepts a block that passed the context-free rules: stores it, makes the
+    /// chain with the most work the best chain (reorganising if needed),
+    /// and adopts any orphans that descend from it.
+    ///
+    /// # Errors
+    /// [`AcceptBlockError::Invalid`] if the block itself breaks a contextual
+    /// rule checked before storing (time, coinbase height, invalid parent).
+    /// Rules found broken while connecting are reported in
+    /// [`BlockAccepted::invalid`]. [`AcceptBlockError::Store`] on I/O failure.
+    pub fn accept_block(
+        &mut self,
+        block: CheckedBlock,
+        now_ms: u64,
+    ) -> Result<AcceptOutcome, AcceptBlockError<S::Error>> {
+        let hash = block.hash();
+        if self.knows(&hash) {
+            return Ok(AcceptOutcome::AlreadyKnown);
+        }
+        let prev = block.block().header.prev;
+        if !self.index.contains_key(&prev) {
+            self.orphans.insert(block);
+            return Ok(AcceptOutcome::Orphan {
+                missing: self.orphans.missing_root(&prev),
+            });
+        }
+        let mut result = BlockAccepted::default();
+        self.store_block(&block, now_ms)?;
+        result.stored.push(hash);
+        // Adopt orphans breadth-first. Their failures are reported, not raised.
+        let mut queue = vec![hash];
+        while let Some(parent) = queue.pop() {
+            for child in self.orphans.take_children(&parent) {
+                let child_hash = child.hash();
+                match self.store_block(&child, now_ms) {
+                    Ok(()) => {
+                        result.stored.push(child_hash);
+                        queue.push(child_hash);
+                    }
+                    Err(AcceptBlockError::Invalid(e)) => result.invalid.push((child_hash, e)),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        // Move to the stored block with the most work, if it beats the tip.
+        let best = result
+            .stored
+            .iter()
+            .map(|h| self.index[h])
+            .filter(|e| !e.invalid)
+            .max_by_key(|e| e.chain_work);
+        if let Some(best) = best
+            && best.chain_work > self.tip().chain_work
+        {
+            self.activate(best.hash, &mut result)?;
+        }
+        Ok(AcceptOutcome::Accepted(result))
+    }
+
+    /// Checks the rules that need the parent, then stores the block.
+    fn store_block(
+        &mut self,
+        block: &CheckedBlock,
+        now_ms: u64,
+    ) -> Result<(), AcceptBlockError<S::Error>> {
+        let header = block.block().header;
+        let parent = self.index[&header.prev];
+        let hash = block.hash();
+        let height = parent.height + 1;
+        let mut entry = IndexEntry {
+            hash,
+            header,
+            height,
+            chain_work: parent.chain_work.saturating_add(header.target.work()),
+            invalid: false,
+        };
+        let max_time = now_ms.saturating_add(self.params.max_future_block_time_ms);
+        if header.time > max_time {
+            // Temporary: not recorded, so the same block can be accepted later.
+            return Err(BlockError::TimeTooNew {
+                time: header.time,
+                max: max_time,
+            }
+            .into());
+        }
+        let rule = if parent.invalid {
+            Some(BlockError::InvalidAncestor(parent.hash))
+        } else {
+            let median = self.median_time_past(&parent.hash);
+            let found = block.block().txs[0].coinbase_height();
+            if header.time <= median {
+                Some(BlockError::TimeTooOld {
+                    time: header.time,
+                    median,
+                })
+            } else if found != Some(height) {
+                Some(BlockError::BadCoinbaseHeight {
+                    expected: height,
+                    found,
+                })
+            } else {
+                None
+            }
+        };
+        if let Some(rule) = rule {
+            entry.invalid = true;
+            self.store
+                .put_index(&entry)
+                .map_err(AcceptBlockError::Store)?;
+            self.index.insert(hash, entry);
+            return Err(rule.into());
+        }
+        self.store
+            .put_block(&entry, block.block())
+            .map_err(AcceptBlockError::Store)?;
+        self.index.insert(hash, entry);
+        Ok(())
+    }
+
+    /// Reorganises the best chain to end at `target`. If a block on the way
+    /// breaks a rule, it and its descendants are marked invalid and the old
+    /// best chain is restored.
+    fn activate(
+        &mut self,
+        target: BlockHash,
+        result: &mut BlockAccepted,
+    ) -> Result<(), AcceptBlockError<S::Error>> {
+        // The branch from the fork point (exclusive) up to target.
+        let mut branch = Vec::new();
+        let mut cur = target;
+        while !self.is_active(&cur) {
+            branch.push(cur);
+            cur = self.index[&cur].header.prev;
+        }
+        branch.reverse();
+        let fork_height = self.index[&cur].height;
+
+        let mut disconnected = Vec::new();
+        while self.height() > fork_height {
+            disconnected.push(self.disconnect_tip()?);
+        }
+        let mut connected = Vec::new();
+        for (i, hash) in branch.iter().enumerate() {
+            match self.connect(hash)? {
+                Ok(block) => connected.push(block),
+                Err(rule) => {
+                    for bad in &branch[i..] {
+                        let mut e = self.index[bad];
+                        e.invalid = true;
+                        self.store.put_index(&e).map_err(AcceptBlockError::Store)?;
+                        self.index.insert(*bad, e);
+                    }
+                    result.invalid.push((*hash, rule));
+                    // Restore the old best chain.
+                    for _ in 0..connected.len() {
+                        self.disconnect_tip()?;
+                    }
+                    for block in disconnected.iter().rev() {
+                        let h = Block::hash(block);
+                        match self.connect(&h)? {
+                            Ok(_) => {}
+                            Err(rule) => {
+                                // A block that was connected before cannot become
+                                // invalid; if the store says otherwise it is corrupt.
+                                result.invalid.push((h, rule));
+                                break;
+                            }
+                        }
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        result.disconnected.extend(disconnected);
+        result.connected.extend(connected);
+        Ok(())
+    }
+
+    /// Connects the stored block `hash` on top of the tip. The outer result is
+    /// a store failure; the inner one a broken rule (nothing was written).
+    fn connect(
+        &mut self,
+        hash: &BlockHash,
+    ) -> Result<Result<Arc<Block>, BlockError>, AcceptBlockError<S::Error>> {
+        let entry = self.index[hash];
+        let block = self
+            .store
+            .block(hash)
+            .map_err(AcceptBlockError::Store)?
+            .ok_or_else(|| AcceptBlockError::Corrupt(format!("block {hash} has no body")))?;
+        let outpoints: Vec<OutPoint> = block
+            .txs
+            .iter()
+            .skip(1)
+            .flat_map(|tx| tx.inputs.iter().map(|i| i.prev))
+            .collect();
+        let base = self
+            .store
+            .coins(&outpoints)
+            .map_err(AcceptBlockError::Store)?;
+        let mut cache = CoinCache::new(base);
+        let height = entry.height;
+        let mut fees = crate::Amount::ZERO;
+        for (index, tx) in block.txs.iter().enumerate() {
+            let txid = tx.txid();
+            if index > 0 {
+                let fee = match check_tx_inputs(tx, &cache, height, &self.params) {
+                    Ok(fee) => fee,
+                    Err(error) => return Ok(Err(BlockError::Inputs { index, error })),
+                };
+                fees = match fees.checked_add(fee) {
+                    Some(f) => f,
+                    None => return Ok(Err(BlockError::FeesOverflow)),
+                };
+                for input in &tx.inputs {
+                    cache.spend(&input.prev).expect("checked unspent above");
+                }
+            }
+            cache.add_outputs(tx, txid, height);
+        }
+        let allowed = match self.params.subsidy(height).checked_add(fees) {
+            Some(a) => a,
+            None => return Ok(Err(BlockError::FeesOverflow)),
+        };
+        let paid = block.txs[0].output_total().expect("checked by check_block");
+        if paid > allowed {
+            return Ok(Err(BlockError::CoinbaseTooLarge { paid, allowed }));
+        }
+        let (created, spent) = cache.into_changes();
+        let update = ChainUpdate {
+            kind: UpdateKind::Connect {
+                undo: BlockUndo {
+                    spent: spent.clone(),
+                },
+            },
+            block: &block,
+            hash: *hash,
+            height,
+            new_tip: *hash,
+            created,
+            spent,
+        };
+        self.store.apply(&update).map_err(AcceptBlockError::Store)?;
+        self.active.push(*hash);
+        Ok(Ok(Arc::new(block)))
+    }
+
+    /// Disconnects the best tip, restoring the coins it spent.
+    fn disconnect_tip(&mut self) -> Result<Arc<Block>, AcceptBlockError<S::Error>> {
+        let hash = *self.active.last().expect("genesis is always active");
+        debug_assert!(self.active.len() > 1, "genesis is never disconnected");
+        let entry = self.index[&hash];
+        let block = self
+            .store
+            .block(&hash)
+            .map_err(AcceptBlockError::Store)?
+            .ok_or_else(|| AcceptBlockError::Corrupt(format!("block {hash} has no body")))?;
+        let undo = self
+            .store
+            .undo(&hash)
+            .map_err(AcceptBlockError::Store)?
+            .ok_or_else(|| AcceptBlockError::Corrupt(format!("block {hash} has no undo data")))?;
+        let spent_in_block: HashSet<OutPoint> = block
+            .txs
+            .iter()
+            .skip(1)
+            .flat_map(|tx| tx.inputs.iter().map(|i| i.prev))
+            .collect();
+        let mut removed = Vec::new();
+        for tx in &block.txs {
+            let txid = tx.txid();
+            for (vout, output) in tx.outputs.iter().enumerate() {
+                let op = OutPoint::new(txid, vout as u32);
+                if !spent_in_block.contains(&op) {
+                    removed.push((
+                        op,
+                        Coin {
+                            output: *output,
+                            height: entry.height,
+                            coinbase: Transaction::is_coinbase(tx),
+                        },
+                    ));
+                }
+            }
+        }
+        let new_tip = self.active[self.active.len() - 2];
+        let update = ChainUpdate {
+            kind: UpdateKind::Disconnect,
+            block: &block,
+            hash,
+            height: entry.height,
+            new_tip,
+            created: undo.spent,
+            spent: removed,
+        };
+        self.store.apply(&update).map_err(AcceptBlockError::Store)?;
+        self.active.pop();
+        Ok(Arc::new(block))
+    }
+}
