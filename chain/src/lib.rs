@@ -57,7 +57,7 @@ pub use params::{Network, Params, ParamsError, UnknownNetwork};
 pub use sig::{SigCheck, SigError, verify_batch, verify_one};
 pub use store::{ChainStore, ChainUpdate, IndexEntry, MemStore, UpdateKind};
 pub use tx::{MAX_TX_DECODE_BYTES, MissingKey, OutPoint, Transaction, TxIn, TxOut};
-pub use utxo::{BlockUndo, Coin, CoinCache, UtxoView};
+pub use utxo::{BlockUndo, Coin, CoinCache, CoinList, UtxoView};
 pub use validate::{
     BlockError, CheckedBlock, CheckedTx, InputError, TxError, check_block, check_transaction,
     check_transactions, check_tx_inputs, median_time,

@@ -174,9 +174,9 @@ mod tests {
             0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
         ];
         let mut carry = 0u16;
-        for i in 0..32 {
-            let sum = v[2].2.0[32 + i] as u16 + l[i] as u16 + carry;
-            v[2].2.0[32 + i] = sum as u8;
+        for (byte, l_byte) in v[2].2.0[32..].iter_mut().zip(l) {
+            let sum = *byte as u16 + l_byte as u16 + carry;
+            *byte = sum as u8;
             carry = sum >> 8;
         }
         assert_eq!(verify_one(&checks(&v)[2]), Err(SigError::BadSignature));

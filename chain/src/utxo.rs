@@ -32,11 +32,14 @@ impl UtxoView for HashMap<OutPoint, Coin> {
     }
 }
 
+/// A list of coins with their outpoints.
+pub type CoinList = Vec<(OutPoint, Coin)>;
+
 /// The coins a block spent, in spending order, so it can be disconnected.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockUndo {
     /// Each spent outpoint and the coin it held.
-    pub spent: Vec<(OutPoint, Coin)>,
+    pub spent: CoinList,
 }
 
 /// An in-memory overlay of coin changes on top of a base set of coins: what
@@ -88,7 +91,7 @@ impl CoinCache {
     }
 
     /// The net change: coins created (and still unspent) and base coins spent.
-    pub fn into_changes(self) -> (Vec<(OutPoint, Coin)>, Vec<(OutPoint, Coin)>) {
+    pub fn into_changes(self) -> (CoinList, CoinList) {
         let added = self.added.into_iter().collect();
         let spent = self
             .spent
