@@ -1,0 +1,320 @@
+//! [`P2pConfig`]: everything the p2p layer can be tuned with, validated once.
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use serde::{Deserialize, Serialize};
+
+/// How objects are spread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayMode {
+    /// Inventory announcements over gossipsub; bodies fetched with `getdata`
+    /// and validated before the announcement is forwarded. The default.
+    #[default]
+    Announce,
+    /// Full objects in gossipsub messages: plain gossipsub flooding, the
+    /// baseline to compare against.
+    Push,
+}
+
+impl std::str::FromStr for RelayMode {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "announce" => Ok(Self::Announce),
+            "push" => Ok(Self::Push),
+            other => Err(ConfigError::UnknownRelayMode(other.to_owned())),
+        }
+    }
+}
+
+impl std::fmt::Display for RelayMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Announce => "announce",
+            Self::Push => "push",
+        })
+    }
+}
+
+/// The gossipsub mesh: D (the fan-out), its bounds, lazy gossip and heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MeshConfig {
+    /// D: mesh peers per topic, the eager-push fan-out. Default 6.
+    pub d: usize,
+    /// D_lo: graft below this. Default 4.
+    pub d_low: usize,
+    /// D_hi: prune above this. Default 12.
+    pub d_high: usize,
+    /// D_lazy: peers sent IHAVE gossip per heartbeat. Default 6.
+    pub d_lazy: usize,
+    /// Heartbeat interval. Default 700 ms (gossipsub's 1 s is slow for a testbed).
+    #[serde(with = "duration_ms")]
+    pub heartbeat: Duration,
+    /// Heartbeats an object is gossiped lazily after it was forwarded. Default 3.
+    pub history_gossip: usize,
+}
+
+impl Default for MeshConfig {
+    fn default() -> Self {
+        Self {
+            d: 6,
+            d_low: 4,
+            d_high: 12,
+            d_lazy: 6,
+            heartbeat: Duration::from_millis(700),
+            history_gossip: 3,
+        }
+    }
+}
+
+/// Link emulation for testnets, applied by the node itself (the kernel may
+/// lack `sch_netem`). Off by default.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LinkConfig {
+    /// One-way delay added to everything this node sends.
+    #[serde(with = "duration_ms")]
+    pub delay: Duration,
+    /// Uniform jitter (±) on the delay. Bytes stay in order.
+    #[serde(with = "duration_ms")]
+    pub jitter: Duration,
+    /// Outgoing bandwidth per connection in bits per second (0: unlimited).
+    pub bandwidth_bps: u64,
+    /// Probability in [0, 1] that a received protocol message (gossip
+    /// message, request or response) is dropped.
+    pub loss: f64,
+}
+
+impl LinkConfig {
+    /// Whether any shaping of the byte stream is on.
+    pub fn shapes_stream(&self) -> bool {
+        !self.delay.is_zero() || !self.jitter.is_zero() || self.bandwidth_bps > 0
+    }
+}
+
+/// The p2p layer's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct P2pConfig {
+    /// The network name, part of every topic and protocol name.
+    pub network: String,
+    /// Addresses to listen on.
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial at start and whenever below `target_peers`.
+    pub bootnodes: Vec<Multiaddr>,
+    /// Find more peers through peer exchange. Off for fixed topologies.
+    pub discovery: bool,
+    /// Outbound connections to keep. Default 8.
+    pub target_peers: usize,
+    /// Most connections at once (inbound and outbound). Default 64.
+    pub max_peers: usize,
+    /// Announce or push.
+    pub relay: RelayMode,
+    /// The gossipsub mesh.
+    pub mesh: MeshConfig,
+    /// Seen-set capacity. Default 200,000.
+    pub seen_capacity: usize,
+    /// Anti-entropy interval. Default 2 s.
+    #[serde(with = "duration_ms")]
+    pub sync_interval: Duration,
+    /// One fetch attempt's timeout. Default 2 s.
+    #[serde(with = "duration_ms")]
+    pub fetch_timeout: Duration,
+    /// Attempts per fetch before giving up. Default 4.
+    pub fetch_attempts: u32,
+    /// Objects requested from one peer at once. Default 512.
+    pub max_inflight_per_peer: usize,
+    /// Fetches tracked at once. Default 50,000.
+    pub max_inflight: usize,
+    /// Bodies waiting for validation before new ones are dropped. Default 20,000.
+    pub validation_queue: usize,
+    /// Failure detection: ping interval. Default 2 s.
+    #[serde(with = "duration_ms")]
+    pub ping_interval: Duration,
+    /// Failure detection: a peer silent this long is dropped. Default 10 s.
+    #[serde(with = "duration_ms")]
+    pub ping_timeout: Duration,
+    /// Gossip messages at least this large trigger IDONTWANT. Default 512.
+    pub idontwant_threshold: usize,
+    /// First-seen records kept. Default 500,000.
+    pub first_seen_capacity: usize,
+    /// Link emulation.
+    pub link: LinkConfig,
+    /// How long a peer disconnected for misbehaviour stays banned. Default 60 s.
+    #[serde(with = "duration_ms")]
+    pub ban_duration: Duration,
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        Self {
+            network: "testnet".into(),
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("valid multiaddr")],
+            bootnodes: Vec::new(),
+            discovery: true,
+            target_peers: 8,
+            max_peers: 64,
+            relay: RelayMode::Announce,
+            mesh: MeshConfig::default(),
+            seen_capacity: 200_000,
+            sync_interval: Duration::from_secs(2),
+            fetch_timeout: Duration::from_secs(2),
+            fetch_attempts: 4,
+            max_inflight_per_peer: 512,
+            max_inflight: 50_000,
+            validation_queue: 20_000,
+            ping_interval: Duration::from_secs(2),
+            ping_timeout: Duration::from_secs(10),
+            idontwant_threshold: 512,
+            first_seen_capacity: 500_000,
+            link: LinkConfig::default(),
+            ban_duration: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// An unknown relay mode name.
+    #[error("unknown relay mode `{0}` (expected `announce` or `push`)")]
+    UnknownRelayMode(String),
+    /// Mesh bounds out of order.
+    #[error(
+        "mesh parameters must satisfy 1 <= d_low <= d <= d_high (got {d_low} <= {d} <= {d_high})"
+    )]
+    MeshBounds {
+        /// D_lo.
+        d_low: usize,
+        /// D.
+        d: usize,
+        /// D_hi.
+        d_high: usize,
+    },
+    /// A zero capacity or interval that must be positive.
+    #[error("`{0}` must be greater than zero")]
+    Zero(&'static str),
+    /// Loss outside [0, 1].
+    #[error("link loss {0} is outside [0, 1]")]
+    Loss(f64),
+    /// Jitter larger than the delay (it would reorder or go negative).
+    #[error("link jitter ({jitter:?}) must not exceed the delay ({delay:?})")]
+    Jitter {
+        /// The jitter.
+        jitter: Duration,
+        /// The delay.
+        delay: Duration,
+    },
+    /// A network name that cannot be part of a protocol name.
+    #[error("network name `{0}` must be 1-32 characters of [a-z0-9-]")]
+    NetworkName(String),
+}
+
+impl P2pConfig {
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    /// The first [`ConfigError`] found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let m = &self.mesh;
+        if !(1 <= m.d_low && m.d_low <= m.d && m.d <= m.d_high) {
+            return Err(ConfigError::MeshBounds {
+                d_low: m.d_low,
+                d: m.d,
+                d_high: m.d_high,
+            });
+        }
+        let positive: [(&'static str, bool); 9] = [
+            ("mesh.heartbeat", !m.heartbeat.is_zero()),
+            ("seen_capacity", self.seen_capacity > 0),
+            ("sync_interval", !self.sync_interval.is_zero()),
+            ("fetch_timeout", !self.fetch_timeout.is_zero()),
+            ("fetch_attempts", self.fetch_attempts > 0),
+            ("max_inflight_per_peer", self.max_inflight_per_peer > 0),
+            ("max_inflight", self.max_inflight > 0),
+            ("validation_queue", self.validation_queue > 0),
+            ("max_peers", self.max_peers > 0),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, ok)| !ok) {
+            return Err(ConfigError::Zero(name));
+        }
+        if !(0.0..=1.0).contains(&self.link.loss) || self.link.loss.is_nan() {
+            return Err(ConfigError::Loss(self.link.loss));
+        }
+        if self.link.jitter > self.link.delay {
+            return Err(ConfigError::Jitter {
+                jitter: self.link.jitter,
+                delay: self.link.delay,
+            });
+        }
+        let name_ok = !self.network.is_empty()
+            && self.network.len() <= 32
+            && self
+                .network
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !name_ok {
+            return Err(ConfigError::NetworkName(self.network.clone()));
+        }
+        Ok(())
+    }
+
+    /// The seen-set capacity as a non-zero number (after [`P2pConfig::validate`]).
+    pub(crate) fn seen_capacity_nz(&self) -> NonZeroUsize {
+        NonZeroUsize::new(self.seen_capacity).unwrap_or(NonZeroUsize::MIN)
+    }
+}
+
+/// Serde for durations as integer milliseconds.
+pub mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes a duration as milliseconds.
+    ///
+    /// # Errors
+    /// Those of the serializer.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis().min(u64::MAX as u128) as u64)
+    }
+
+    /// Reads milliseconds as a duration.
+    ///
+    /// # Errors
+    /// Those of the deserializer.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_bad_values_are_named() {
+        assert_eq!(P2pConfig::default().validate(), Ok(()));
+        let mut c = P2pConfig::default();
+        c.mesh.d = 20;
+        assert!(matches!(c.validate(), Err(ConfigError::MeshBounds { .. })));
+        let mut c = P2pConfig::default();
+        c.link.loss = 1.5;
+        assert_eq!(c.validate(), Err(ConfigError::Loss(1.5)));
+        let mut c = P2pConfig::default();
+        c.seen_capacity = 0;
+        assert_eq!(c.validate(), Err(ConfigError::Zero("seen_capacity")));
+        let mut c = P2pConfig::default();
+        c.link.jitter = Duration::from_millis(5);
+        assert!(matches!(c.validate(), Err(ConfigError::Jitter { .. })));
+        let mut c = P2pConfig::default();
+        c.network = "Bad Name".into();
+        assert!(matches!(c.validate(), Err(ConfigError::NetworkName(_))));
+        assert!("flood".parse::<RelayMode>().is_err());
+    }
+}

@@ -1,0 +1,353 @@
+//! Gossip: receiving announcements and pushes, reporting validation results
+//! to gossipsub, publishing, and acting on the node's verdicts.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use libp2p::PeerId;
+use libp2p::gossipsub::{self, MessageAcceptance, MessageId, PublishError, TopicHash};
+
+use super::{Done, Internal, Job, Service};
+use crate::backend::{Origin, Verdict};
+use crate::handle::P2pEvent;
+use crate::relay::{GossipRef, OnAnnounce, OnBody, OnLocalAccept};
+use crate::telemetry::{Via, unix_nanos};
+use crate::wire::{GossipPayload, Inv, ObjectKind};
+
+/// Penalty for an undecodable or ill-formed gossip message (on top of P4).
+const UNDECODABLE_PENALTY: f64 = 20.0;
+
+impl Service {
+    pub(super) fn on_gossip_event(&mut self, ev: gossipsub::Event) {
+        match ev {
+            gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            } => {
+                self.on_gossip_message(propagation_source, message_id, message.topic, &message.data)
+            }
+            gossipsub::Event::Subscribed { .. } | gossipsub::Event::Unsubscribed { .. } => {}
+            gossipsub::Event::GossipsubNotSupported { peer_id } => {
+                tracing::debug!(peer = %peer_id, "peer without gossipsub; disconnecting");
+                let _ = self.swarm.disconnect_peer_id(peer_id);
+            }
+            gossipsub::Event::SlowPeer {
+                peer_id,
+                failed_messages,
+            } => {
+                tracing::debug!(peer = %peer_id, ?failed_messages, "slow peer");
+            }
+        }
+    }
+
+    fn topic_kind(&self, topic: &TopicHash) -> Option<ObjectKind> {
+        if *topic == self.topics.tx.hash() {
+            Some(ObjectKind::Tx)
+        } else if *topic == self.topics.block.hash() {
+            Some(ObjectKind::Block)
+        } else {
+            None
+        }
+    }
+
+    fn on_gossip_message(
+        &mut self,
+        source: PeerId,
+        message_id: MessageId,
+        topic: TopicHash,
+        data: &[u8],
+    ) {
+        let gref = GossipRef { message_id, source };
+        if self.loss_hit() {
+            self.shared
+                .counters
+                .emulated_loss
+                .fetch_add(1, Ordering::Relaxed);
+            self.report(gref, MessageAcceptance::Ignore);
+            return;
+        }
+        self.shared
+            .counters
+            .announcements_in
+            .fetch_add(1, Ordering::Relaxed);
+        let payload = match GossipPayload::decode(data) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(peer = %source, error = %e, "undecodable gossip");
+                self.shared
+                    .counters
+                    .undecodable
+                    .fetch_add(1, Ordering::Relaxed);
+                self.count_reject("undecodable-gossip");
+                self.report(gref, MessageAcceptance::Reject);
+                self.penalize(source, UNDECODABLE_PENALTY, "undecodable gossip");
+                return;
+            }
+        };
+        let kind = self.topic_kind(&topic);
+        let now = Instant::now();
+        match payload {
+            GossipPayload::Announce(inv) => {
+                if kind != Some(inv.kind) {
+                    self.count_reject("wrong-topic");
+                    self.report(gref, MessageAcceptance::Reject);
+                    return;
+                }
+                let mesh: Vec<PeerId> = self
+                    .swarm
+                    .behaviour()
+                    .gossipsub
+                    .mesh_peers(&topic)
+                    .copied()
+                    .collect();
+                let backend = &self.backend;
+                match self
+                    .relay
+                    .on_announce(inv, gref.clone(), || backend.has(&inv), mesh, now)
+                {
+                    OnAnnounce::Report(acc) => self.report(gref, acc),
+                    OnAnnounce::Fetch(peer) => {
+                        self.fetch_via.insert(inv, Via::Announce);
+                        self.queue_fetch(inv, peer);
+                    }
+                    OnAnnounce::Wait => {
+                        self.fetch_via.entry(inv).or_insert(Via::Announce);
+                    }
+                    OnAnnounce::Overloaded => {
+                        self.shared
+                            .counters
+                            .validation_dropped
+                            .fetch_add(1, Ordering::Relaxed);
+                        self.report(gref, MessageAcceptance::Ignore);
+                    }
+                }
+            }
+            GossipPayload::Push(body) => {
+                if kind != Some(body.inv.kind) {
+                    self.count_reject("wrong-topic");
+                    self.report(gref, MessageAcceptance::Reject);
+                    return;
+                }
+                let inv = body.inv;
+                let backend = &self.backend;
+                match self.relay.on_push(inv, gref.clone(), || backend.has(&inv)) {
+                    OnBody::Validate => self.enqueue(Job {
+                        origin: Origin::Peer(source),
+                        via: Via::Push,
+                        body,
+                    }),
+                    OnBody::Duplicate(acc) => {
+                        self.shared
+                            .counters
+                            .duplicate_bodies
+                            .fetch_add(1, Ordering::Relaxed);
+                        if let Some(acc) = acc {
+                            self.report(gref, acc);
+                        }
+                    }
+                }
+            }
+            GossipPayload::Batch(invs) => {
+                // Per-hop batches are never forwarded: fetch what is new, then Ignore.
+                self.report(gref, MessageAcceptance::Ignore);
+                for inv in invs.into_iter().take(crate::wire::MAX_INVS_PER_REQUEST) {
+                    if kind != Some(inv.kind) {
+                        continue;
+                    }
+                    let backend = &self.backend;
+                    if let Some(peer) = self.relay.fetch(inv, [source], || backend.has(&inv), now) {
+                        self.fetch_via.insert(inv, Via::Announce);
+                        self.queue_fetch(inv, peer);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reports a validation result to gossipsub.
+    pub(crate) fn report(&mut self, gref: GossipRef, acc: MessageAcceptance) {
+        if acc == MessageAcceptance::Accept {
+            self.shared
+                .counters
+                .forwarded
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&gref.message_id, &gref.source, acc);
+    }
+
+    /// Publishes a payload on its kind's topic.
+    pub(crate) fn publish(&mut self, payload: GossipPayload) {
+        let kind = match &payload {
+            GossipPayload::Announce(inv) => inv.kind,
+            GossipPayload::Push(b) => b.inv.kind,
+            GossipPayload::Batch(v) => match v.first() {
+                Some(i) => i.kind,
+                None => return,
+            },
+        };
+        let topic = match kind {
+            ObjectKind::Tx => self.topics.tx.clone(),
+            ObjectKind::Block => self.topics.block.clone(),
+        };
+        match self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic, payload.encode())
+        {
+            Ok(_) => {
+                self.shared
+                    .counters
+                    .announcements_out
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Err(PublishError::Duplicate) => {}
+            Err(e) => {
+                // No peers yet: anti-entropy will spread it.
+                tracing::debug!(error = %e, "publish failed");
+            }
+        }
+    }
+
+    /// Announces `inv`, once, after the node accepted it by another path.
+    pub(crate) fn local_accept(&mut self, inv: Inv) {
+        self.record_first_seen(inv, None, Via::Local);
+        if self.session.as_ref().is_some_and(|s| s.waiting_on(&inv)) {
+            self.session_progress(inv);
+        }
+        match self.relay.on_local_accept(inv) {
+            OnLocalAccept::Publish => self.announce(inv),
+            OnLocalAccept::Forward(g) => self.report(g, MessageAcceptance::Accept),
+            OnLocalAccept::AlreadyAnnounced => {}
+        }
+    }
+
+    /// Spreads an object this node has: an announcement, or in push mode the
+    /// body (looked up off the loop).
+    fn announce(&mut self, inv: Inv) {
+        if !self.is_push() {
+            self.publish(GossipPayload::Announce(inv));
+            return;
+        }
+        let backend = std::sync::Arc::clone(&self.backend);
+        let tx = self.internal_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let bodies = backend
+                .bodies(&[inv])
+                .into_iter()
+                .flatten()
+                .map(|bytes| crate::wire::Body {
+                    inv,
+                    bytes: serde_bytes::ByteBuf::from(bytes),
+                })
+                .collect();
+            let _ = tx.send(Internal::Publish(bodies));
+        });
+    }
+
+    pub(crate) fn record_first_seen(&self, inv: Inv, from: Option<PeerId>, via: Via) {
+        let mut log = self
+            .shared
+            .first_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        log.record(inv, from, via, unix_nanos());
+    }
+
+    pub(crate) fn count_reject(&self, reason: &str) {
+        let mut m = self
+            .shared
+            .rejects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *m.entry(reason.to_owned()).or_default() += 1;
+    }
+
+    fn count_refusal(&self, reason: &str) {
+        let mut m = self
+            .shared
+            .refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *m.entry(reason.to_owned()).or_default() += 1;
+    }
+
+    /// Acts on the node's verdict for a body.
+    pub(super) fn on_done(&mut self, done: Done) {
+        let inv = done.body.inv;
+        let from = match done.origin {
+            Origin::Peer(p) => Some(p),
+            Origin::Local => None,
+        };
+        let out = self.relay.on_verdict(&inv, &done.verdict);
+        if let Some((g, acc)) = out.report {
+            self.report(g, acc);
+        }
+        if out.duplicate {
+            self.shared
+                .counters
+                .duplicate_bodies
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        match &done.verdict {
+            Verdict::Accepted { also } => {
+                self.shared
+                    .counters
+                    .accepted
+                    .fetch_add(1, Ordering::Relaxed);
+                self.record_first_seen(inv, from, done.via);
+                self.emit(P2pEvent::Accepted { inv, via: done.via });
+                for other in also.clone() {
+                    self.local_accept(other);
+                }
+            }
+            Verdict::Known => {}
+            Verdict::Invalid { reason } => {
+                tracing::debug!(%inv, ?from, %reason, "invalid object");
+                self.count_reject(reason);
+                // Gossip Reject already lowered the gossip source's score
+                // (P4); a peer that served it in answer to a fetch is
+                // penalised directly.
+                if let Some(peer) = from
+                    && done.via != Via::Push
+                {
+                    self.penalize(
+                        peer,
+                        super::peers::INVALID_OBJECT_PENALTY,
+                        "served an invalid object",
+                    );
+                }
+            }
+            Verdict::Policy { reason } => self.count_refusal(reason),
+            Verdict::NotYet { reason, .. } => self.count_refusal(reason),
+        }
+        if self.session.as_ref().is_some_and(|s| s.waiting_on(&inv)) {
+            if matches!(done.verdict, Verdict::Invalid { .. }) {
+                self.session = None;
+            } else {
+                self.session_progress(inv);
+            }
+        }
+        if out.announce {
+            if self.is_push() {
+                self.publish(GossipPayload::Push(done.body));
+            } else {
+                self.publish(GossipPayload::Announce(inv));
+            }
+        }
+        if let (Some(parent), Some(peer)) = (out.fetch_parent, from) {
+            let backend = &self.backend;
+            if let Some(p) =
+                self.relay
+                    .fetch(parent, [peer], || backend.has(&parent), Instant::now())
+            {
+                self.fetch_via.insert(parent, Via::Parent);
+                self.queue_fetch(parent, p);
+            }
+        }
+    }
+}

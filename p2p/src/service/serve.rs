@@ -1,0 +1,177 @@
+//! Serving inbound `getdata` requests. Lookups run on the blocking pool;
+//! each peer is rate-limited, and oversized requests are refused.
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use libp2p::PeerId;
+use libp2p::request_response::ResponseChannel;
+use lru::LruCache;
+use rumor_chain::{Block, BlockHash, Transaction};
+use serde_bytes::ByteBuf;
+
+use super::{Internal, Service};
+use crate::backend::Backend;
+use crate::wire::{
+    Body, CompactBlock, GetDataRequest, GetDataResponse, Inv, MAX_INVS_PER_REQUEST, MAX_SHORT_IDS,
+};
+
+/// Penalty for a request over the protocol's item limits.
+const OVERSIZED_REQUEST_PENALTY: f64 = 25.0;
+/// Penalty for exceeding the rate limit.
+const RATE_LIMIT_PENALTY: f64 = 2.0;
+
+/// A recently served block as a compact block, with its transactions encoded.
+pub(crate) struct CompactEntry {
+    compact: CompactBlock,
+    txs: Vec<Vec<u8>>,
+}
+
+/// Recently served compact blocks (every peer asks for the same few).
+pub(crate) type CompactCache = LruCache<BlockHash, Arc<CompactEntry>>;
+
+fn compact_entry(
+    backend: &dyn Backend,
+    cache: &Mutex<CompactCache>,
+    hash: BlockHash,
+) -> Option<Arc<CompactEntry>> {
+    if let Some(e) = cache.lock().ok()?.get(&hash) {
+        return Some(Arc::clone(e));
+    }
+    let bytes = backend.bodies(&[Inv::block(hash)]).pop().flatten()?;
+    let block = Block::decode(&bytes).ok()?;
+    let txs: Vec<Vec<u8>> = block.txs.iter().map(Transaction::encode).collect();
+    let short_ids = block
+        .txs
+        .iter()
+        .skip(1)
+        .map(|t| t.txid().short_id())
+        .collect();
+    let entry = Arc::new(CompactEntry {
+        compact: CompactBlock {
+            header: block.header,
+            coinbase: ByteBuf::from(txs[0].clone()),
+            short_ids,
+        },
+        txs,
+    });
+    if let Ok(mut c) = cache.lock() {
+        c.put(hash, Arc::clone(&entry));
+    }
+    Some(entry)
+}
+
+fn answer(
+    backend: &dyn Backend,
+    cache: &Mutex<CompactCache>,
+    request: GetDataRequest,
+) -> GetDataResponse {
+    match request {
+        GetDataRequest::Objects(invs) => {
+            let bodies = backend.bodies(&invs);
+            let mut found = Vec::new();
+            let mut notfound = Vec::new();
+            for (inv, body) in invs.into_iter().zip(bodies) {
+                match body {
+                    Some(bytes) => found.push(Body {
+                        inv,
+                        bytes: ByteBuf::from(bytes),
+                    }),
+                    None => notfound.push(inv),
+                }
+            }
+            GetDataResponse::Objects { found, notfound }
+        }
+        GetDataRequest::TxsByShortId(ids) => GetDataResponse::Txs(
+            backend
+                .mempool_txs_by_short_id(&ids)
+                .into_iter()
+                .flatten()
+                .map(ByteBuf::from)
+                .collect(),
+        ),
+        GetDataRequest::CompactBlock(hash) => GetDataResponse::CompactBlock(
+            compact_entry(backend, cache, hash).map(|e| e.compact.clone()),
+        ),
+        GetDataRequest::BlockTxs { block, indexes } => match compact_entry(backend, cache, block) {
+            Some(e) => {
+                let txs: Option<Vec<ByteBuf>> = indexes
+                    .iter()
+                    .map(|i| e.txs.get(*i as usize).map(|t| ByteBuf::from(t.clone())))
+                    .collect();
+                txs.map_or(GetDataResponse::Refused, GetDataResponse::Txs)
+            }
+            None => GetDataResponse::Refused,
+        },
+    }
+}
+
+impl Service {
+    pub(super) fn serve_getdata(
+        &mut self,
+        peer: PeerId,
+        request: GetDataRequest,
+        channel: ResponseChannel<GetDataResponse>,
+    ) {
+        if self.loss_hit() {
+            self.shared
+                .counters
+                .emulated_loss_rr
+                .fetch_add(1, Ordering::Relaxed);
+            return; // dropping the channel: the requester sees a failure and retries
+        }
+        let (items, limit) = match &request {
+            GetDataRequest::Objects(v) => (v.len(), MAX_INVS_PER_REQUEST),
+            GetDataRequest::TxsByShortId(v) => (v.len(), MAX_SHORT_IDS),
+            GetDataRequest::CompactBlock(_) => (1, 1),
+            GetDataRequest::BlockTxs { indexes, .. } => (indexes.len(), MAX_SHORT_IDS),
+        };
+        if items > limit {
+            self.count_reject("oversized-request");
+            self.penalize(peer, OVERSIZED_REQUEST_PENALTY, "oversized getdata");
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .getdata
+                .send_response(channel, GetDataResponse::Refused);
+            return;
+        }
+        if !self.peers.allow(peer, items.max(1)) {
+            self.shared
+                .counters
+                .rate_limited
+                .fetch_add(1, Ordering::Relaxed);
+            self.penalize(peer, RATE_LIMIT_PENALTY, "getdata flood");
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .getdata
+                .send_response(channel, GetDataResponse::Refused);
+            return;
+        }
+        let key = self.next_key();
+        self.getdata_channels.insert(key, channel);
+        let backend = Arc::clone(&self.backend);
+        let cache = Arc::clone(&self.compact_cache);
+        let tx = self.internal_tx.clone();
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || {
+            let resp = answer(backend.as_ref(), &cache, request);
+            if let GetDataResponse::Objects { notfound, .. } = &resp {
+                shared
+                    .counters
+                    .notfound_sent
+                    .fetch_add(notfound.len() as u64, Ordering::Relaxed);
+            }
+            let _ = tx.send(Internal::GetData(key, resp));
+        });
+    }
+}
+
+/// A compact-block cache of `n` entries.
+pub(crate) fn compact_cache(n: usize) -> Mutex<CompactCache> {
+    Mutex::new(LruCache::new(
+        NonZeroUsize::new(n.max(1)).unwrap_or(NonZeroUsize::MIN),
+    ))
+}
