@@ -74,7 +74,10 @@ fn score_params(topics: &Topics) -> (PeerScoreParams, PeerScoreThresholds) {
         // Every testnet node shares 127.0.0.1 or one bridge subnet: IP
         // colocation says nothing here.
         ip_colocation_factor_weight: 0.0,
+        // P7 (broken IWANT promises, GRAFT during backoff) happens to honest
+        // peers under load; only a pattern of it counts.
         behaviour_penalty_weight: -1.0,
+        behaviour_penalty_threshold: 20.0,
         decay_interval: Duration::from_secs(1),
         ..PeerScoreParams::default()
     };

@@ -121,6 +121,11 @@ pub struct P2pConfig {
     /// Anti-entropy interval. Default 2 s.
     #[serde(with = "duration_ms")]
     pub sync_interval: Duration,
+    /// Anti-entropy waits this long before fetching what a peer has and we
+    /// lack, then checks again: objects still spreading by gossip arrive
+    /// meanwhile and are not fetched twice. Default 1 s.
+    #[serde(with = "duration_ms")]
+    pub sync_grace: Duration,
     /// One fetch attempt's timeout. Default 2 s.
     #[serde(with = "duration_ms")]
     pub fetch_timeout: Duration,
@@ -162,6 +167,7 @@ impl Default for P2pConfig {
             mesh: MeshConfig::default(),
             seen_capacity: 200_000,
             sync_interval: Duration::from_secs(2),
+            sync_grace: Duration::from_secs(1),
             fetch_timeout: Duration::from_secs(2),
             fetch_attempts: 4,
             max_inflight_per_peer: 512,
@@ -306,14 +312,18 @@ mod tests {
         let mut c = P2pConfig::default();
         c.link.loss = 1.5;
         assert_eq!(c.validate(), Err(ConfigError::Loss(1.5)));
-        let mut c = P2pConfig::default();
-        c.seen_capacity = 0;
+        let c = P2pConfig {
+            seen_capacity: 0,
+            ..P2pConfig::default()
+        };
         assert_eq!(c.validate(), Err(ConfigError::Zero("seen_capacity")));
         let mut c = P2pConfig::default();
         c.link.jitter = Duration::from_millis(5);
         assert!(matches!(c.validate(), Err(ConfigError::Jitter { .. })));
-        let mut c = P2pConfig::default();
-        c.network = "Bad Name".into();
+        let c = P2pConfig {
+            network: "Bad Name".into(),
+            ..P2pConfig::default()
+        };
         assert!(matches!(c.validate(), Err(ConfigError::NetworkName(_))));
         assert!("flood".parse::<RelayMode>().is_err());
     }

@@ -40,7 +40,9 @@ pub use config::{ConfigError, LinkConfig, MeshConfig, P2pConfig, RelayMode, dura
 pub use handle::{FirstSeenQuery, P2pEvent, P2pHandle, PeerInfo, Stopped};
 pub use inflight::{Fetch, InFlight, InFlightLimits, Retry};
 pub use link::{LinkCounters, ShapedStream};
-pub use relay::{GossipRef, OnAnnounce, OnBody, OnFetchFailed, OnLocalAccept, OnVerdict, Relay};
+pub use relay::{
+    GossipRef, OnAnnounce, OnBody, OnFetchFailed, OnLocalAccept, OnVerdict, Relay, Scheduled,
+};
 pub use seen::{SeenSet, SeenState, SeenStats};
 pub use service::{P2p, StartError, start};
 pub use telemetry::{Bytes, Counters, FirstSeen, FirstSeenLog, RelayStats, Via, unix_nanos};

@@ -24,6 +24,9 @@ use crate::inflight::{InFlight, InFlightLimits, Retry};
 use crate::seen::{SeenSet, SeenState};
 use crate::wire::Inv;
 
+/// Fetches to send now, and fetches abandoned (with their gossip message).
+pub type Scheduled = (Vec<(Inv, PeerId)>, Vec<(Inv, Option<GossipRef>)>);
+
 /// A gossipsub message waiting for its validation result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GossipRef {
@@ -298,10 +301,7 @@ impl Relay {
 
     /// Queued fetches that can be sent now, and gossip reports for fetches
     /// abandoned because no candidate is left.
-    pub fn schedule(
-        &mut self,
-        now: Instant,
-    ) -> (Vec<(Inv, PeerId)>, Vec<(Inv, Option<GossipRef>)>) {
+    pub fn schedule(&mut self, now: Instant) -> Scheduled {
         let (sent, abandoned) = self.inflight.schedule(now);
         let gave_up = abandoned
             .into_iter()

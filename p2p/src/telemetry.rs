@@ -159,8 +159,16 @@ counters!(
         forwarded,
         /// Bodies fetched successfully (first copies).
         bodies_fetched,
-        /// Bodies received for objects we already had.
+        /// Bodies received for objects we already had (sum of the four below).
         duplicate_bodies,
+        /// ... pushed copies of objects already received (push mode).
+        duplicate_push,
+        /// ... fetch responses that arrived after the object came another way.
+        duplicate_late,
+        /// ... anti-entropy fetches of objects that arrived meanwhile.
+        duplicate_sync,
+        /// ... bodies the node reported as already known after validation.
+        duplicate_known,
         /// Objects accepted from peers.
         accepted,
         /// Gossip messages dropped by emulated loss.

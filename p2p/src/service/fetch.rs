@@ -21,7 +21,7 @@ use crate::wire::{
 };
 
 /// Penalty for announcing an object and never serving it.
-const NOT_SERVED_PENALTY: f64 = 5.0;
+const NOT_SERVED_PENALTY: f64 = 1.0;
 /// Penalty for a malformed or oversized response.
 const BAD_RESPONSE_PENALTY: f64 = 25.0;
 
@@ -377,10 +377,7 @@ impl Service {
                             });
                         }
                         OnBody::Duplicate(_) => {
-                            self.shared
-                                .counters
-                                .duplicate_bodies
-                                .fetch_add(1, Ordering::Relaxed);
+                            self.count_duplicate(|c| &c.duplicate_sync);
                         }
                     }
                 }
@@ -423,10 +420,7 @@ impl Service {
                 });
             }
             OnBody::Duplicate(_) => {
-                self.shared
-                    .counters
-                    .duplicate_bodies
-                    .fetch_add(1, Ordering::Relaxed);
+                self.count_duplicate(|c| &c.duplicate_late);
             }
         }
     }

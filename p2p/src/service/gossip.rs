@@ -138,10 +138,7 @@ impl Service {
                         body,
                     }),
                     OnBody::Duplicate(acc) => {
-                        self.shared
-                            .counters
-                            .duplicate_bodies
-                            .fetch_add(1, Ordering::Relaxed);
+                        self.count_duplicate(|c| &c.duplicate_push);
                         if let Some(acc) = acc {
                             self.report(gref, acc);
                         }
@@ -288,10 +285,7 @@ impl Service {
             self.report(g, acc);
         }
         if out.duplicate {
-            self.shared
-                .counters
-                .duplicate_bodies
-                .fetch_add(1, Ordering::Relaxed);
+            self.count_duplicate(|c| &c.duplicate_known);
         }
         match &done.verdict {
             Verdict::Accepted { also } => {

@@ -82,8 +82,10 @@ pub(crate) enum Internal {
     StatusFor(PeerId, crate::wire::SyncStatus),
     /// Anti-entropy: a peer's status (it asked us) and ours; pull what we lack.
     Compare(PeerId, crate::wire::SyncStatus, crate::wire::SyncStatus),
-    /// Anti-entropy: their short ids compared with ours; fetch these.
+    /// Anti-entropy: their short ids compared with ours; fetch these after the grace period.
     MissingShortIds(PeerId, Vec<u64>),
+    /// Anti-entropy: still missing after the grace period; fetch now.
+    FetchShortIds(PeerId, Vec<u64>),
 }
 
 /// Everything the loop owns.
@@ -111,6 +113,8 @@ pub(crate) struct Service {
     pub(crate) compact_cache: Arc<Mutex<CompactCache>>,
     pub(crate) peers: PeerBook,
     pub(crate) session: Option<SyncSession>,
+    /// Anti-entropy fetches waiting out the grace period.
+    pub(crate) deferred_sync: std::collections::VecDeque<(Instant, PeerId, Vec<u64>)>,
     pub(crate) listen_addrs: Vec<Multiaddr>,
 }
 
@@ -263,6 +267,7 @@ pub async fn start(
         compact_cache: Arc::new(serve::compact_cache(16)),
         peers,
         session: None,
+        deferred_sync: std::collections::VecDeque::new(),
         listen_addrs,
         cfg,
     };
@@ -483,6 +488,15 @@ impl Service {
         for (inv, gossip) in gave_up {
             self.gave_up(inv, gossip);
         }
+        while self
+            .deferred_sync
+            .front()
+            .is_some_and(|(due, _, _)| *due <= now)
+        {
+            if let Some((_, peer, ids)) = self.deferred_sync.pop_front() {
+                self.recheck_missing(peer, ids);
+            }
+        }
     }
 
     fn on_slow_tick(&mut self) {
@@ -511,7 +525,11 @@ impl Service {
                 }
             }
             Internal::StatusFor(peer, status) => self.send_status(peer, status),
-            Internal::MissingShortIds(peer, ids) => self.fetch_short_ids(peer, ids),
+            Internal::MissingShortIds(peer, ids) => {
+                self.deferred_sync
+                    .push_back((Instant::now() + self.cfg.sync_grace, peer, ids));
+            }
+            Internal::FetchShortIds(peer, ids) => self.fetch_short_ids(peer, ids),
             Internal::Compare(peer, theirs, ours) => self.compare(peer, theirs, ours),
         }
     }
@@ -530,6 +548,18 @@ impl Service {
                 self.report(g, libp2p::gossipsub::MessageAcceptance::Ignore);
             }
         }
+    }
+
+    /// Counts a duplicate body, in total and by cause.
+    pub(crate) fn count_duplicate(
+        &self,
+        which: impl Fn(&Counters) -> &std::sync::atomic::AtomicU64,
+    ) {
+        self.shared
+            .counters
+            .duplicate_bodies
+            .fetch_add(1, Ordering::Relaxed);
+        which(&self.shared.counters).fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn emit(&self, event: P2pEvent) {

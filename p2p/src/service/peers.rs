@@ -24,6 +24,14 @@ use crate::wire::{MAX_PEER_RECORDS, PeerRecord};
 pub(crate) const INVALID_OBJECT_PENALTY: f64 = 30.0;
 /// Misbehaviour decays by this factor every second.
 const DECAY: f64 = 0.95;
+/// Misbehaviour tolerated before it shows in the gossipsub score. Any negative
+/// score prunes a peer from the mesh, so honest peers' occasional slips (a
+/// timeout under load, a notfound after an eviction) must not count.
+const GRACE: f64 = 10.0;
+
+fn app_score(misbehaviour: f64) -> f64 {
+    -(misbehaviour - GRACE).max(0.0)
+}
 /// Request items a peer may ask for per second (sustained).
 const RATE_PER_SEC: f64 = 50_000.0;
 /// Request items a peer may ask for in a burst.
@@ -205,8 +213,8 @@ impl Service {
             .peer_score(&peer)
             .unwrap_or(0.0);
         let m = self.peers.misbehaviour.get(&peer).copied().unwrap_or(0.0);
-        if score < DISCONNECT_SCORE || -m < DISCONNECT_SCORE {
-            self.ban(peer, score.min(-m));
+        if score < DISCONNECT_SCORE || app_score(m) < DISCONNECT_SCORE {
+            self.ban(peer, score.min(app_score(m)));
         }
     }
 
@@ -264,7 +272,7 @@ impl Service {
         let mut updates = Vec::new();
         self.peers.misbehaviour.retain(|peer, m| {
             *m *= DECAY;
-            updates.push((*peer, -*m));
+            updates.push((*peer, app_score(*m)));
             *m > 0.01
         });
         for (peer, s) in updates {

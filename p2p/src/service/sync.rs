@@ -19,6 +19,8 @@ use crate::wire::{Inv, MAX_HEADERS, MAX_SHORT_IDS, SyncRequest, SyncResponse, Sy
 
 /// Blocks requested at once during catch-up.
 const BLOCK_BATCH: usize = 16;
+/// Transactions fetched from one peer per anti-entropy round at most.
+const MAX_FETCH_PER_ROUND: usize = 8192;
 /// A catch-up session with no progress for this long is abandoned.
 const SESSION_STALL: Duration = Duration::from_secs(15);
 
@@ -334,6 +336,23 @@ impl Service {
             s.updated = Instant::now();
         }
         self.session_next();
+    }
+
+    /// After the grace period: fetch what is still missing.
+    pub(crate) fn recheck_missing(&mut self, peer: PeerId, ids: Vec<u64>) {
+        if !self.swarm.is_connected(&peer) {
+            return;
+        }
+        let backend = Arc::clone(&self.backend);
+        let tx = self.internal_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let ours = backend.mempool_short_ids();
+            let mut still = sorted_difference(&ids, &ours);
+            still.truncate(MAX_FETCH_PER_ROUND);
+            if !still.is_empty() {
+                let _ = tx.send(Internal::FetchShortIds(peer, still));
+            }
+        });
     }
 
     /// Asks a random peer for more peers.
