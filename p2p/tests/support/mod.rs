@@ -236,13 +236,13 @@ impl Backend for TestBackend {
         let mut block_iter = blocks.into_iter().peekable();
         let mut tx_iter = tx_pos.into_iter().zip(checked).peekable();
         // Process in the original order.
-        for i in 0..items.len() {
-            if out[i].is_some() {
+        for (i, slot) in out.iter_mut().enumerate() {
+            if slot.is_some() {
                 continue;
             }
             if tx_iter.peek().is_some_and(|(p, _)| *p == i) {
                 let (_, r) = tx_iter.next().unwrap();
-                out[i] = Some(match r {
+                *slot = Some(match r {
                     Err(e) => Verdict::Invalid {
                         reason: label(&e).into(),
                     },
@@ -265,7 +265,7 @@ impl Backend for TestBackend {
                 });
             } else if block_iter.peek().is_some_and(|(p, _)| *p == i) {
                 let (_, b) = block_iter.next().unwrap();
-                out[i] = Some(self.accept_block(&mut s, b, now));
+                *slot = Some(self.accept_block(&mut s, b, now));
             }
         }
         out.into_iter()
