@@ -108,6 +108,19 @@ impl Behaviour {
         counters: &ProtocolCounterSet,
         registry: &mut Registry,
     ) -> Result<Self, String> {
+        Self::new_with_transmit_limit(key, cfg, topics, counters, registry, wire::MAX_GOSSIP_BYTES)
+    }
+
+    /// As [`Behaviour::new`], with another gossip size limit (the raw test
+    /// peer raises it to send oversized messages).
+    pub(crate) fn new_with_transmit_limit(
+        key: &Keypair,
+        cfg: &P2pConfig,
+        topics: &Topics,
+        counters: &ProtocolCounterSet,
+        registry: &mut Registry,
+        max_transmit: usize,
+    ) -> Result<Self, String> {
         let m = &cfg.mesh;
         let gs_cfg = gossipsub::ConfigBuilder::default()
             .validation_mode(ValidationMode::Anonymous)
@@ -124,7 +137,7 @@ impl Behaviour {
             .history_length(m.history_gossip.max(5))
             .heartbeat_interval(m.heartbeat)
             .heartbeat_initial_delay(Duration::from_millis(10))
-            .max_transmit_size(wire::MAX_GOSSIP_BYTES)
+            .max_transmit_size(max_transmit)
             .idontwant_message_size_threshold(cfg.idontwant_threshold)
             .max_publish_messages(10_000)
             .max_control_messages_sent(20_000)

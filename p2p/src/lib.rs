@@ -20,6 +20,7 @@
 //! - [`P2pConfig`]: mesh parameters (D is the fan-out), relay mode, seen-set
 //!   capacity, sync interval, and [`LinkConfig`] link emulation.
 //! - telemetry: [`RelayStats`] counters and [`FirstSeen`] records.
+//! - [`RawPeer`]: a misbehaving peer for tests and the attack tool.
 
 mod backend;
 mod behaviour;
@@ -28,6 +29,7 @@ mod config;
 mod handle;
 mod inflight;
 mod link;
+mod raw;
 mod relay;
 mod seen;
 mod service;
@@ -40,6 +42,7 @@ pub use config::{ConfigError, LinkConfig, MeshConfig, P2pConfig, RelayMode, dura
 pub use handle::{FirstSeenQuery, P2pEvent, P2pHandle, PeerInfo, Stopped};
 pub use inflight::{Fetch, InFlight, InFlightLimits, Retry};
 pub use link::{LinkCounters, ShapedStream};
+pub use raw::{RawPeer, Serve};
 pub use relay::{
     GossipRef, OnAnnounce, OnBody, OnFetchFailed, OnLocalAccept, OnVerdict, Relay, Scheduled,
 };

@@ -187,6 +187,8 @@ counters!(
         mismatched_bodies,
         /// Gossip or request payloads that did not decode.
         undecodable,
+        /// Gossip messages over the topic's size limit.
+        oversized,
         /// Bodies dropped because the validation queue was full.
         validation_dropped,
         /// Events dropped because the event stream was full.

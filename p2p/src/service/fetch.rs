@@ -382,14 +382,14 @@ impl Service {
                     }
                 }
             }
-            (ctx, GetDataResponse::Refused) => self.fail_outbound(peer, ctx),
-            (ctx @ Outbound::Compact { .. }, GetDataResponse::CompactBlock(None)) => {
-                self.shared
-                    .counters
-                    .notfound_received
-                    .fetch_add(1, Ordering::Relaxed);
-                self.fail_outbound(peer, ctx);
+            (
+                Outbound::Compact { inv },
+                GetDataResponse::Refused | GetDataResponse::CompactBlock(None),
+            ) => {
+                // No compact block from this peer: ask it for the full block.
+                self.full_block_fallback(peer, inv);
             }
+            (ctx, GetDataResponse::Refused) => self.fail_outbound(peer, ctx),
             (ctx, _) => {
                 self.penalize(peer, BAD_RESPONSE_PENALTY, "response of the wrong type");
                 self.fail_outbound(peer, ctx);
@@ -486,6 +486,21 @@ impl Service {
                 self.fail_outbound(peer, Outbound::Compact { inv });
             }
         }
+    }
+
+    /// Fetches the full block from the peer already asked for it.
+    fn full_block_fallback(&mut self, peer: PeerId, inv: Inv) {
+        self.shared
+            .counters
+            .full_blocks_fetched
+            .fetch_add(1, Ordering::Relaxed);
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .getdata
+            .send_request(&peer, GetDataRequest::Objects(vec![inv]));
+        self.outbound
+            .insert(id, Outbound::Objects { invs: vec![inv] });
     }
 
     /// Anti-entropy: fetch the transactions with these short ids from `peer`.

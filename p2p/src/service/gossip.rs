@@ -16,6 +16,8 @@ use crate::wire::{GossipPayload, Inv, ObjectKind};
 
 /// Penalty for an undecodable or ill-formed gossip message (on top of P4).
 const UNDECODABLE_PENALTY: f64 = 20.0;
+/// The largest message on the transaction topic: one pushed transaction.
+const MAX_TX_GOSSIP_BYTES: usize = rumor_chain::MAX_TX_DECODE_BYTES + 1024;
 
 impl Service {
     pub(super) fn on_gossip_event(&mut self, ev: gossipsub::Event) {
@@ -71,6 +73,21 @@ impl Service {
             .counters
             .announcements_in
             .fetch_add(1, Ordering::Relaxed);
+        let kind = self.topic_kind(&topic);
+        let limit = match kind {
+            Some(ObjectKind::Tx) => MAX_TX_GOSSIP_BYTES,
+            _ => crate::wire::MAX_GOSSIP_BYTES,
+        };
+        if data.len() > limit {
+            self.shared
+                .counters
+                .oversized
+                .fetch_add(1, Ordering::Relaxed);
+            self.count_reject("oversized-gossip");
+            self.report(gref, MessageAcceptance::Reject);
+            self.penalize(source, UNDECODABLE_PENALTY, "oversized gossip");
+            return;
+        }
         let payload = match GossipPayload::decode(data) {
             Ok(p) => p,
             Err(e) => {
@@ -85,7 +102,6 @@ impl Service {
                 return;
             }
         };
-        let kind = self.topic_kind(&topic);
         let now = Instant::now();
         match payload {
             GossipPayload::Announce(inv) => {

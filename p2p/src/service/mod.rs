@@ -40,6 +40,8 @@ pub(crate) use peers::PeerBook;
 pub(crate) use serve::CompactCache;
 pub(crate) use sync::{SyncOut, SyncSession};
 
+/// Penalty per unknown id asked for (honest retries ask a few; scans ask many).
+const UNKNOWN_ID_PENALTY: f64 = 0.5;
 /// Bodies validated per batch by the worker.
 const VALIDATION_BATCH: usize = 512;
 
@@ -72,7 +74,7 @@ pub(crate) struct Done {
 
 /// Results coming back from blocking tasks.
 pub(crate) enum Internal {
-    GetData(u64, GetDataResponse),
+    GetData(u64, PeerId, GetDataResponse),
     Sync(u64, SyncResponse),
     /// A compact block was rebuilt (or not) on the blocking pool.
     Rebuilt(fetch::Rebuilt),
@@ -502,7 +504,13 @@ impl Service {
 
     fn on_internal(&mut self, msg: Internal) {
         match msg {
-            Internal::GetData(key, resp) => {
+            Internal::GetData(key, peer, resp) => {
+                if let GetDataResponse::Objects { notfound, .. } = &resp
+                    && !notfound.is_empty()
+                {
+                    let n = notfound.len() as f64;
+                    self.penalize(peer, UNKNOWN_ID_PENALTY * n, "getdata for unknown ids");
+                }
                 if let Some(ch) = self.getdata_channels.remove(&key) {
                     let _ = self.swarm.behaviour_mut().getdata.send_response(ch, resp);
                 }

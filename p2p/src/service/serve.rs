@@ -20,7 +20,7 @@ use crate::wire::{
 /// Penalty for a request over the protocol's item limits.
 const OVERSIZED_REQUEST_PENALTY: f64 = 25.0;
 /// Penalty for exceeding the rate limit.
-const RATE_LIMIT_PENALTY: f64 = 2.0;
+const RATE_LIMIT_PENALTY: f64 = 10.0;
 
 /// A recently served block as a compact block, with its transactions encoded.
 pub(crate) struct CompactEntry {
@@ -164,7 +164,7 @@ impl Service {
                     .notfound_sent
                     .fetch_add(notfound.len() as u64, Ordering::Relaxed);
             }
-            let _ = tx.send(Internal::GetData(key, resp));
+            let _ = tx.send(Internal::GetData(key, peer, resp));
         });
     }
 }

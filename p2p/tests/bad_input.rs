@@ -1,0 +1,296 @@
+//! A misbehaving peer against a node that also has honest peers: every kind
+//! of bad input is rejected with a typed reason, counted, costs the peer
+//! score, never panics the node, and never stalls honest relay.
+
+mod support;
+
+use std::time::Duration;
+
+use rumor_chain::{Block, BlockHash, Txid};
+use rumor_p2p::{
+    Body, GetDataRequest, GetDataResponse, GossipPayload, Inv, ObjectKind, RawPeer, RelayMode,
+    Serve,
+};
+use support::*;
+
+fn reject_count(s: &rumor_p2p::RelayStats, reason: &str) -> u64 {
+    s.rejects.get(reason).copied().unwrap_or(0)
+}
+
+/// Drives the raw peer until the target has closed the connection (10 s at most).
+async fn disconnected(raw: &mut RawPeer, target: rumor_p2p::PeerId) -> bool {
+    for _ in 0..50 {
+        if !raw.is_connected(&target) {
+            return true;
+        }
+        raw.drive(Duration::from_millis(200)).await;
+    }
+    !raw.is_connected(&target)
+}
+
+/// Target (node 0) with an honest neighbour (node 1), plus a raw peer.
+async fn setup() -> (Vec<TestNode>, RawPeer, rumor_p2p::PeerId) {
+    let cfg = config(RelayMode::Announce);
+    let nodes = start_graph(2, &line(2), &cfg).await;
+    wait_for_mesh(&nodes, 1).await;
+    let mut raw = RawPeer::new("regtest").await.unwrap();
+    let target = raw
+        .connect(nodes[0].addr.clone(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    // let the target graft us into its mesh
+    raw.drive(Duration::from_millis(300)).await;
+    (nodes, raw, target)
+}
+
+/// Honest relay still works: a tx from the honest node reaches the target.
+async fn honest_traffic_flows(nodes: &[TestNode], i: u32) {
+    let tx = faucet_tx(&params(), i);
+    let txid = tx.txid();
+    nodes[1].submit(tx).await;
+    wait_for(
+        Duration::from_secs(10),
+        "honest tx reaches the target",
+        || async { nodes[0].backend.has_tx(&txid) },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_unknown_kind_wrong_topic_and_oversized_gossip() {
+    let (nodes, mut raw, target) = setup().await;
+    raw.publish(ObjectKind::Tx, vec![0xde, 0xad, 0xbe, 0xef])
+        .unwrap();
+    // an enum tag no GossipPayload has ("unknown kind")
+    raw.publish(ObjectKind::Tx, vec![9, 1, 2, 3]).unwrap();
+    // a block announcement on the transaction topic
+    let wrong = GossipPayload::Announce(Inv::block(BlockHash([3; 32]))).encode();
+    raw.publish(ObjectKind::Tx, wrong).unwrap();
+    // a 2 MiB message on the transaction topic (limit: one transaction)
+    raw.publish(ObjectKind::Tx, vec![0u8; 2 * 1024 * 1024])
+        .unwrap();
+    raw.drive(Duration::from_millis(500)).await;
+    let s = nodes[0].stats().await;
+    assert_eq!(reject_count(&s, "undecodable-gossip"), 2, "{:?}", s.rejects);
+    assert_eq!(reject_count(&s, "wrong-topic"), 1);
+    assert_eq!(reject_count(&s, "oversized-gossip"), 1);
+    let score = nodes[0]
+        .p2p
+        .handle
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.peer_id == raw.peer_id().to_string())
+        .map(|p| p.score);
+    // Either already disconnected, or its score is well below zero.
+    assert!(score.is_none_or(|s| s < -10.0), "score {score:?}");
+    // nothing of it was relayed to the honest neighbour
+    assert_eq!(counter(&nodes[1].stats().await, "announcements_in"), 0);
+    honest_traffic_flows(&nodes, 1).await;
+    let _ = target;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn getdata_for_unknown_ids_and_floods() {
+    let (nodes, mut raw, target) = setup().await;
+    let unknown: Vec<Inv> = (0..10u8).map(|i| Inv::tx(Txid([i; 32]))).collect();
+    let r = raw
+        .getdata(
+            target,
+            GetDataRequest::Objects(unknown.clone()),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        GetDataResponse::Objects {
+            found: vec![],
+            notfound: unknown
+        }
+    );
+    // Oversized request (over the per-request item limit): refused.
+    let too_many: Vec<Inv> = (0..2000u32)
+        .map(|i| {
+            let mut id = [0u8; 32];
+            id[..4].copy_from_slice(&i.to_le_bytes());
+            Inv::tx(Txid(id))
+        })
+        .collect();
+    let r = raw
+        .getdata(
+            target,
+            GetDataRequest::Objects(too_many),
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(matches!(r, Ok(GetDataResponse::Refused) | Err(_)), "{r:?}");
+    // A flood of requests for a transaction the node has: nothing wrong with
+    // each request, but far beyond the per-peer rate limit.
+    let tx = faucet_tx(&params(), 9);
+    let known = Inv::tx(tx.txid());
+    nodes[1].submit(tx).await;
+    wait_for(Duration::from_secs(10), "tx at target", || async {
+        nodes[0].backend.has_tx(&Txid(known.id.0))
+    })
+    .await;
+    for _ in 0..300 {
+        raw.getdata_nowait(target, GetDataRequest::Objects(vec![known; 1000]));
+    }
+    let mut limited = 0;
+    for _ in 0..40 {
+        raw.drive(Duration::from_millis(500)).await;
+        limited = counter(&nodes[0].stats().await, "rate_limited");
+        if limited > 0 || !raw.is_connected(&target) {
+            break;
+        }
+    }
+    let s = nodes[0].stats().await;
+    assert!(counter(&s, "notfound_sent") >= 10);
+    assert!(limited > 0, "{:?}", s.counters);
+
+    assert_eq!(reject_count(&s, "oversized-request"), 1);
+    assert!(disconnected(&mut raw, target).await, "flooder disconnected");
+    assert!(counter(&nodes[0].stats().await, "peers_banned") >= 1);
+    honest_traffic_flows(&nodes, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcements_never_served_and_bodies_that_do_not_match() {
+    let (nodes, mut raw, _target) = setup().await;
+    // Announced, never served.
+    let ghost = Inv::tx(Txid([0x77; 32]));
+    raw.serve(ghost, Serve::Silence);
+    raw.publish(ObjectKind::Tx, GossipPayload::Announce(ghost).encode())
+        .unwrap();
+    // Announced, served with a body that hashes to something else.
+    let real = faucet_tx(&params(), 3);
+    let liar = Inv::tx(Txid([0x55; 32]));
+    raw.serve(liar, Serve::Bytes(real.encode()));
+    raw.publish(ObjectKind::Tx, GossipPayload::Announce(liar).encode())
+        .unwrap();
+    raw.drive(Duration::from_secs(4)).await;
+    let s = nodes[0].stats().await;
+    assert!(counter(&s, "fetch_timeouts") >= 1, "{:?}", s.counters);
+    assert!(counter(&s, "fetches_given_up") >= 1, "{:?}", s.counters);
+    assert_eq!(reject_count(&s, "id-mismatch"), 1, "{:?}", s.rejects);
+    assert!(
+        !nodes[0].backend.has_tx(&real.txid()),
+        "a mismatched body is not accepted"
+    );
+    assert_eq!(
+        counter(&nodes[1].stats().await, "announcements_in"),
+        0,
+        "nothing relayed"
+    );
+    honest_traffic_flows(&nodes, 4).await;
+}
+
+/// A line of 10 nodes with the attacker at one end: an invalid transaction
+/// is fetched and rejected by node 1 only; nodes 2..9 never see it; the
+/// attacker's score drops and repeated invalid objects get it disconnected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_before_relay_on_a_line() {
+    let cfg = config(RelayMode::Announce);
+    let nodes = start_graph(9, &line(9), &cfg).await;
+    wait_for_mesh(&nodes, 1).await;
+    let mut raw = RawPeer::new("regtest").await.unwrap();
+    let target = raw
+        .connect(nodes[0].addr.clone(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    raw.drive(Duration::from_millis(300)).await;
+    let p = params();
+    let mut bad = Vec::new();
+    for i in 0..6u32 {
+        let tx = bad_sig_tx(&p, 100 + i);
+        let inv = Inv::tx(tx.txid());
+        raw.serve(inv, Serve::Bytes(tx.encode()));
+        bad.push(inv);
+    }
+    raw.publish(ObjectKind::Tx, GossipPayload::Announce(bad[0]).encode())
+        .unwrap();
+    raw.drive(Duration::from_millis(800)).await;
+    let s = nodes[0].stats().await;
+    assert_eq!(counter(&s, "bodies_fetched"), 1);
+    assert_eq!(s.rejects.values().sum::<u64>(), 1, "{:?}", s.rejects);
+    let score = nodes[0]
+        .p2p
+        .handle
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.peer_id == raw.peer_id().to_string())
+        .map(|p| p.score)
+        .unwrap();
+    assert!(score < 0.0, "the sender's score dropped: {score}");
+    for inv in &bad[1..] {
+        let _ = raw.publish(ObjectKind::Tx, GossipPayload::Announce(*inv).encode());
+        raw.drive(Duration::from_millis(300)).await;
+    }
+    assert!(
+        disconnected(&mut raw, target).await,
+        "attacker disconnected"
+    );
+    for (i, n) in nodes.iter().enumerate().skip(1) {
+        let s = n.stats().await;
+        assert_eq!(
+            counter(&s, "bodies_fetched"),
+            0,
+            "node {} fetched it",
+            i + 1
+        );
+        assert_eq!(
+            counter(&s, "announcements_in"),
+            0,
+            "node {} heard of it",
+            i + 1
+        );
+    }
+    assert!(counter(&nodes[0].stats().await, "peers_banned") >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_blocks_are_rejected_and_not_relayed() {
+    let (nodes, mut raw, _target) = setup().await;
+    // A block with a bad proof of work (regtest target: half of all hashes
+    // pass, so search for one that fails).
+    let p = params();
+    let mut block: Block = rumor_chain::build_block(
+        &p,
+        &rumor_chain::BlockSpec {
+            prev: p.genesis_block().hash(),
+            height: 1,
+            time: now_ms(),
+            pay_to: rumor_chain::Address([1; 20]),
+            fees: rumor_chain::Amount::ZERO,
+            extra: [0; 56],
+        },
+        vec![],
+    );
+    while block.header.meets_target() {
+        block.header.nonce += 1;
+    }
+    let inv = Inv::block(block.hash());
+    raw.serve(inv, Serve::Bytes(block.encode()));
+    // The node asks for a compact block first; the raw peer refuses, so it
+    // falls back to the full block.
+    raw.publish(ObjectKind::Block, GossipPayload::Announce(inv).encode())
+        .unwrap();
+    raw.drive(Duration::from_secs(3)).await;
+    let s = nodes[0].stats().await;
+    assert!(
+        s.rejects.keys().any(|k| k.contains("Proof")),
+        "{:?} {:?}",
+        s.rejects,
+        s.counters
+    );
+    assert_eq!(nodes[0].backend.tip().0, 0);
+    assert_eq!(counter(&nodes[1].stats().await, "announcements_in"), 0);
+    let _ = Body {
+        inv,
+        bytes: Default::default(),
+    };
+}
