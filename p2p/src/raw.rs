@@ -180,10 +180,10 @@ impl RawPeer {
         self.responses.insert(id, Reply::GetData(None));
         let deadline = Instant::now() + within;
         loop {
-            if let Some(Reply::GetData(Some(_))) = self.responses.get(&id) {
-                if let Some(Reply::GetData(Some(r))) = self.responses.remove(&id) {
-                    return r;
-                }
+            if let Some(Reply::GetData(Some(_))) = self.responses.get(&id)
+                && let Some(Reply::GetData(Some(r))) = self.responses.remove(&id)
+            {
+                return r;
             }
             let ev = timeout_at(deadline, self.swarm.select_next_some())
                 .await
@@ -211,10 +211,10 @@ impl RawPeer {
         self.responses.insert(id, Reply::Sync(None));
         let deadline = Instant::now() + within;
         loop {
-            if let Some(Reply::Sync(Some(_))) = self.responses.get(&id) {
-                if let Some(Reply::Sync(Some(r))) = self.responses.remove(&id) {
-                    return r;
-                }
+            if let Some(Reply::Sync(Some(_))) = self.responses.get(&id)
+                && let Some(Reply::Sync(Some(r))) = self.responses.remove(&id)
+            {
+                return r;
             }
             let ev = timeout_at(deadline, self.swarm.select_next_some())
                 .await

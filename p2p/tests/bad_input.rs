@@ -159,18 +159,20 @@ async fn getdata_for_unknown_ids_and_floods() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn announcements_never_served_and_bodies_that_do_not_match() {
     let (nodes, mut raw, _target) = setup().await;
-    // Announced, never served.
-    let ghost = Inv::tx(Txid([0x77; 32]));
-    raw.serve(ghost, Serve::Silence);
-    raw.publish(ObjectKind::Tx, GossipPayload::Announce(ghost).encode())
-        .unwrap();
     // Announced, served with a body that hashes to something else.
     let real = faucet_tx(&params(), 3);
     let liar = Inv::tx(Txid([0x55; 32]));
     raw.serve(liar, Serve::Bytes(real.encode()));
-    raw.publish(ObjectKind::Tx, GossipPayload::Announce(liar).encode())
-        .unwrap();
-    raw.drive(Duration::from_secs(4)).await;
+    let announce = GossipPayload::Announce(liar).encode();
+    raw.publish(ObjectKind::Tx, announce).unwrap();
+    raw.drive(Duration::from_secs(1)).await;
+    // Announced, never served (a silent peer holds the whole request, so
+    // this comes second).
+    let ghost = Inv::tx(Txid([0x77; 32]));
+    raw.serve(ghost, Serve::Silence);
+    let announce = GossipPayload::Announce(ghost).encode();
+    raw.publish(ObjectKind::Tx, announce).unwrap();
+    raw.drive(Duration::from_secs(3)).await;
     let s = nodes[0].stats().await;
     assert!(counter(&s, "fetch_timeouts") >= 1, "{:?}", s.counters);
     assert!(counter(&s, "fetches_given_up") >= 1, "{:?}", s.counters);
