@@ -107,6 +107,7 @@ pub struct Block {
     /// The header.
     pub header: BlockHeader,
     /// The transactions; the first must be the coinbase.
+    #[serde(deserialize_with = "crate::encode::bounded_vec")]
     pub txs: Vec<Transaction>,
 }
 
@@ -124,9 +125,11 @@ impl Block {
         encode::encode(self)
     }
 
-    /// The length of the canonical encoding.
+    /// The length of the canonical encoding (computed, not encoded).
     pub fn size(&self) -> usize {
-        encode::encoded_len(self)
+        encode::encoded_len(&self.header)
+            + encode::varint_len(self.txs.len() as u64)
+            + self.txs.iter().map(Transaction::size).sum::<usize>()
     }
 
     /// Decodes a block from its canonical encoding.

@@ -370,17 +370,22 @@ impl<S: ChainStore> ChainState<S> {
                 }
             }
         }
-        // Move to the stored block with the most work, if it beats the tip.
-        let best = result
-            .stored
-            .iter()
-            .map(|h| self.index[h])
-            .filter(|e| !e.invalid)
-            .max_by_key(|e| e.chain_work);
-        if let Some(best) = best
-            && best.chain_work > self.tip().chain_work
-        {
-            self.activate(best.hash, &mut result)?;
+        // Move to the stored block with the most work, if it beats the tip. If
+        // its branch turns out invalid (it is then marked so), try the next
+        // best: another adopted branch may still beat the tip.
+        loop {
+            let best = result
+                .stored
+                .iter()
+                .map(|h| self.index[h])
+                .filter(|e| !e.invalid)
+                .max_by_key(|e| e.chain_work);
+            match best {
+                Some(best) if best.chain_work > self.tip().chain_work => {
+                    self.activate(best.hash, &mut result)?;
+                }
+                _ => break,
+            }
         }
         Ok(AcceptOutcome::Accepted(result))
     }

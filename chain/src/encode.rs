@@ -105,6 +105,71 @@ pub fn decode<T: Serialize + DeserializeOwned>(
     Ok(value)
 }
 
+/// Appends `value` as the canonical configuration encodes a `u64`, `u32` or
+/// length (bincode's varint): one byte up to 250, else a tag byte (251, 252,
+/// 253) and 2, 4 or 8 little-endian bytes.
+pub(crate) fn put_varint(out: &mut Vec<u8>, value: u64) {
+    if value <= 250 {
+        out.push(value as u8);
+    } else if value <= u64::from(u16::MAX) {
+        out.push(251);
+        out.extend_from_slice(&(value as u16).to_le_bytes());
+    } else if value <= u64::from(u32::MAX) {
+        out.push(252);
+        out.extend_from_slice(&(value as u32).to_le_bytes());
+    } else {
+        out.push(253);
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+}
+
+/// The length of [`put_varint`]'s encoding of `value`.
+pub(crate) const fn varint_len(value: u64) -> usize {
+    if value <= 250 {
+        1
+    } else if value <= u16::MAX as u64 {
+        3
+    } else if value <= u32::MAX as u64 {
+        5
+    } else {
+        9
+    }
+}
+
+/// Preallocation cap, in bytes, for a sequence whose length prefix says more.
+const PREALLOC_BYTES: usize = 4096;
+
+/// Deserializes a `Vec<T>` without trusting its length prefix for
+/// preallocation: at most [`PREALLOC_BYTES`] are reserved up front, and the
+/// vector grows only with elements actually decoded. (serde's own `Vec`
+/// reserves up to 1 MiB on the prefix's word, whatever the input's length.)
+/// Use it with `#[serde(deserialize_with = "crate::encode::bounded_vec")]`.
+pub(crate) fn bounded_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    struct SeqVisitor<T>(std::marker::PhantomData<T>);
+    impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for SeqVisitor<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let cap = seq
+                .size_hint()
+                .unwrap_or(0)
+                .min(PREALLOC_BYTES / std::mem::size_of::<T>().max(1));
+            let mut out = Vec::with_capacity(cap);
+            while let Some(item) = seq.next_element()? {
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(SeqVisitor(std::marker::PhantomData))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +215,33 @@ mod tests {
             decode::<bool>(&[2], 10),
             Err(DecodeError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn varints_match_bincode() {
+        for v in [
+            0u64,
+            1,
+            250,
+            251,
+            255,
+            65_535,
+            65_536,
+            u64::from(u32::MAX),
+            u64::from(u32::MAX) + 1,
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            assert_eq!(out, encode(&v), "{v}");
+            assert_eq!(varint_len(v), out.len(), "{v}");
+            if let Ok(small) = u32::try_from(v) {
+                assert_eq!(out, encode(&small), "{v} as u32");
+            }
+            if let Ok(len) = usize::try_from(v) {
+                assert_eq!(out, encode(&len), "{v} as usize");
+            }
+        }
     }
 
     #[test]

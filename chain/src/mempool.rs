@@ -7,7 +7,8 @@
 //!   transaction together with its descendants.
 //! - Transactions with unknown inputs wait in a bounded, expiring orphan pool.
 //! - Connecting a block removes its transactions and their conflicts;
-//!   transactions of disconnected blocks can be offered again.
+//!   transactions of disconnected blocks can be offered again, and
+//!   [`Mempool::remove_unspendable`] drops what a reorg left without inputs.
 //! - Block templates take transactions by fee rate, parents first.
 //! - A digest of the sorted short ids, and the short-id list, serve anti-entropy.
 
@@ -354,10 +355,7 @@ impl Mempool {
             parents,
             children: HashSet::new(),
         });
-        let evicted = self.trim();
-        if evicted.contains(&txid) {
-            return Err(MempoolError::MempoolFull);
-        }
+        let evicted = self.trim(&txid)?;
         Ok(TxAccepted {
             txid,
             fee,
@@ -366,8 +364,24 @@ impl Mempool {
         })
     }
 
-    fn insert(&mut self, entry: MempoolEntry) {
+    fn insert(&mut self, mut entry: MempoolEntry) {
         let txid = entry.tx.txid();
+        // Pool transactions may already spend this one's outputs: after a
+        // reorg, a transaction of a disconnected block comes back while its
+        // children stayed in the pool. Link them, so that templates keep
+        // parents first and eviction takes the children along.
+        for vout in 0..entry.tx.tx().outputs.len() {
+            let outpoint = OutPoint::new(txid, vout as u32);
+            if let Some(child) = self.spends.get(&outpoint) {
+                entry.children.insert(*child);
+            }
+        }
+        for child in &entry.children {
+            if let Some(c) = self.entries.get_mut(child) {
+                c.parents.insert(txid);
+            }
+        }
+        let relinked = !entry.children.is_empty();
         for parent in &entry.parents {
             if let Some(p) = self.entries.get_mut(parent) {
                 p.children.insert(txid);
@@ -380,6 +394,9 @@ impl Mempool {
         self.short_ids.insert((txid.short_id(), txid));
         self.bytes += entry.tx.size();
         self.entries.insert(txid, entry);
+        if relinked {
+            self.recompute_depths();
+        }
     }
 
     /// Removes one entry, unlinking it from parents and children.
@@ -433,17 +450,39 @@ impl Mempool {
     }
 
     /// Evicts the lowest fee-rate transactions (with descendants) until the
-    /// pool fits in `max_bytes`.
-    fn trim(&mut self) -> Vec<Txid> {
-        let mut evicted = Vec::new();
-        while self.bytes > self.config.max_bytes {
-            let Some(&(_, lowest)) = self.by_fee_rate.iter().next() else {
+    /// pool fits in `max_bytes`, after `newcomer` was inserted. The evictions
+    /// are planned first: if the newcomer itself would be evicted, it is
+    /// refused (with any descendants it has) and nothing else is touched.
+    fn trim(&mut self, newcomer: &Txid) -> Result<Vec<Txid>, MempoolError> {
+        let mut plan = Vec::new();
+        let mut planned = HashSet::new();
+        let mut freed = 0usize;
+        for (_, lowest) in &self.by_fee_rate {
+            if self.bytes - freed <= self.config.max_bytes {
                 break;
-            };
-            evicted.extend(self.remove_with_descendants(&lowest));
+            }
+            if planned.contains(lowest) {
+                continue;
+            }
+            for t in self.with_descendants(lowest) {
+                if planned.insert(t) {
+                    freed += self.entries[&t].tx.size();
+                    plan.push(t);
+                }
+            }
         }
-        self.evicted_total += evicted.len() as u64;
-        evicted
+        if planned.contains(newcomer) {
+            let refused = self.remove_with_descendants(newcomer);
+            // Its descendants (only after a reorg) were pool transactions:
+            // without their parent they cannot stay, so count them as evicted.
+            self.evicted_total += refused.len() as u64 - 1;
+            return Err(MempoolError::MempoolFull);
+        }
+        for t in &plan {
+            self.remove_entry(t);
+        }
+        self.evicted_total += plan.len() as u64;
+        Ok(plan)
     }
 
     /// Updates the pool for a block joining the best chain: removes its
@@ -474,21 +513,72 @@ impl Mempool {
         removal
     }
 
-    /// Recomputes every entry's depth after parents left the pool. Old depths
-    /// strictly increase from parent to child, so visiting in old-depth order
-    /// sees every parent before its children.
+    /// Removes pool transactions that can no longer be mined on the chain
+    /// whose unspent coins `chain` holds: those with an input that is neither
+    /// an output of a pool transaction nor an unspent coin, together with
+    /// their descendants. Returns what was removed.
+    ///
+    /// Call it after a reorg, once the transactions of the disconnected blocks
+    /// were offered again and [`Mempool::remove_for_block`] ran for the
+    /// connected ones: a transaction of a disconnected block that could not
+    /// come back (the new chain spent its inputs) leaves its pool children
+    /// spending outputs that exist nowhere. `chain` must answer for every
+    /// outpoint the pool spends (the node's whole UTXO set).
+    pub fn remove_unspendable(&mut self, chain: &impl UtxoView) -> Vec<Txid> {
+        let unspendable: Vec<Txid> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| {
+                e.tx.tx().inputs.iter().any(|i| {
+                    !self.entries.contains_key(&i.prev.txid) && chain.coin(&i.prev).is_none()
+                })
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        let mut removed = Vec::new();
+        for txid in unspendable {
+            if self.entries.contains_key(&txid) {
+                removed.extend(self.remove_with_descendants(&txid));
+            }
+        }
+        removed
+    }
+
+    /// Recomputes every entry's depth after parents left or joined the pool,
+    /// visiting parents before children (Kahn's topological order).
     fn recompute_depths(&mut self) {
-        let mut order: Vec<Txid> = self.entries.keys().copied().collect();
-        order.sort_by_key(|t| self.entries[t].depth);
-        for t in order {
-            let depth = 1 + self.entries[&t]
+        let mut waiting: HashMap<Txid, usize> = self
+            .entries
+            .iter()
+            .map(|(t, e)| {
+                let in_pool = e.parents.iter().filter(|p| self.entries.contains_key(p));
+                (*t, in_pool.count())
+            })
+            .collect();
+        let mut ready: Vec<Txid> = waiting
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(t, _)| *t)
+            .collect();
+        while let Some(t) = ready.pop() {
+            let entry = &self.entries[&t];
+            let depth = 1 + entry
                 .parents
                 .iter()
                 .filter_map(|p| self.entries.get(p).map(|e| e.depth))
                 .max()
                 .unwrap_or(0);
+            let children: Vec<Txid> = entry.children.iter().copied().collect();
             if let Some(e) = self.entries.get_mut(&t) {
                 e.depth = depth;
+            }
+            for child in children {
+                if let Some(n) = waiting.get_mut(&child) {
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.push(child);
+                    }
+                }
             }
         }
     }

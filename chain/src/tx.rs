@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
 use crate::amount::Amount;
-use crate::encode::{self, DecodeError};
+use crate::encode::{self, DecodeError, put_varint, varint_len};
 use crate::hash::{Hash256, Txid, sha256d};
 use crate::keys::{KeyPair, PublicKey, Signature};
 
@@ -100,8 +100,10 @@ pub struct Transaction {
     /// Format version; 1 today.
     pub version: u32,
     /// Inputs, in order.
+    #[serde(deserialize_with = "crate::encode::bounded_vec")]
     pub inputs: Vec<TxIn>,
     /// Outputs, in order.
+    #[serde(deserialize_with = "crate::encode::bounded_vec")]
     pub outputs: Vec<TxOut>,
 }
 
@@ -115,7 +117,9 @@ impl Transaction {
 
     /// The id: sha256d of the canonical encoding.
     pub fn txid(&self) -> Txid {
-        Txid(sha256d(&self.encode()))
+        let mut buf = Vec::with_capacity(self.size());
+        self.write_canonical(&mut buf, false);
+        Txid(sha256d(&buf))
     }
 
     /// The canonical encoding.
@@ -123,9 +127,47 @@ impl Transaction {
         encode::encode(self)
     }
 
-    /// The length of the canonical encoding in bytes.
+    /// The length of the canonical encoding in bytes (computed, not encoded).
     pub fn size(&self) -> usize {
-        encode::encoded_len(self)
+        let inputs: usize = self
+            .inputs
+            .iter()
+            .map(|i| 32 + varint_len(i.prev.vout.into()) + 32 + 64)
+            .sum();
+        let outputs: usize = self
+            .outputs
+            .iter()
+            .map(|o| varint_len(o.amount.units()) + 20)
+            .sum();
+        varint_len(self.version.into())
+            + varint_len(self.inputs.len() as u64)
+            + inputs
+            + varint_len(self.outputs.len() as u64)
+            + outputs
+    }
+
+    /// Appends the canonical encoding, byte for byte what [`encode::encode`]
+    /// writes (the tests check it), optionally with every signature blanked
+    /// to zeros. The hot paths (txid, sighash) use it: it writes arrays whole
+    /// and needs no clone of the transaction.
+    fn write_canonical(&self, out: &mut Vec<u8>, blank_signatures: bool) {
+        put_varint(out, self.version.into());
+        put_varint(out, self.inputs.len() as u64);
+        for input in &self.inputs {
+            out.extend_from_slice(input.prev.txid.as_bytes());
+            put_varint(out, input.prev.vout.into());
+            out.extend_from_slice(input.pubkey.as_bytes());
+            if blank_signatures {
+                out.extend_from_slice(Signature::ZERO.as_bytes());
+            } else {
+                out.extend_from_slice(input.signature.as_bytes());
+            }
+        }
+        put_varint(out, self.outputs.len() as u64);
+        for output in &self.outputs {
+            put_varint(out, output.amount.units());
+            out.extend_from_slice(output.address.as_bytes());
+        }
     }
 
     /// Decodes a transaction from its canonical encoding.
@@ -155,13 +197,9 @@ impl Transaction {
     /// transaction's encoding with every signature blanked to zeros. It covers
     /// all inputs (with their public keys) and all outputs.
     pub fn sighash(&self) -> Hash256 {
-        let mut blank = self.clone();
-        for input in &mut blank.inputs {
-            input.signature = Signature::ZERO;
-        }
-        let mut buf = Vec::with_capacity(SIGHASH_TAG.len() + 128 * self.inputs.len());
+        let mut buf = Vec::with_capacity(SIGHASH_TAG.len() + self.size());
         buf.extend_from_slice(SIGHASH_TAG);
-        encode::encode_into(&blank, &mut buf);
+        self.write_canonical(&mut buf, true);
         Hash256(sha256d(&buf))
     }
 
@@ -226,6 +264,54 @@ mod tests {
         let mut changed = tx.clone();
         changed.inputs[0].pubkey = PublicKey([3; 32]);
         assert_ne!(tx.sighash(), changed.sighash());
+    }
+
+    #[test]
+    fn fast_paths_match_the_bincode_encoding() {
+        let (tx, _) = sample();
+        let mut txs = vec![tx.clone()];
+        // every varint width, in version, vout, amount and the lengths
+        for (version, vout, units, n_out) in [
+            (250u32, 250u32, 250u64, 1usize),
+            (251, 251, 251, 251),
+            (65_535, 65_535, 65_535, 2),
+            (65_536, 65_536, 65_536, 3),
+            (u32::MAX, u32::MAX, u64::from(u32::MAX) + 1, 0),
+            (0, 0, Amount::MAX_MONEY.units(), 1),
+        ] {
+            let mut t = tx.clone();
+            t.version = version;
+            t.inputs[0].prev.vout = vout;
+            t.inputs.push(TxIn::coinbase(7, [3; 56]));
+            t.outputs = vec![
+                TxOut {
+                    amount: Amount::new(units).unwrap(),
+                    address: Address([9; 20]),
+                };
+                n_out
+            ];
+            txs.push(t);
+        }
+        txs.push(Transaction {
+            version: 1,
+            inputs: vec![],
+            outputs: vec![],
+        });
+        for t in txs {
+            let bytes = encode::encode(&t);
+            assert_eq!(t.size(), bytes.len());
+            let mut fast = Vec::new();
+            t.write_canonical(&mut fast, false);
+            assert_eq!(fast, bytes);
+            assert_eq!(t.txid(), Txid(sha256d(&bytes)));
+            let mut blank = t.clone();
+            for i in &mut blank.inputs {
+                i.signature = Signature::ZERO;
+            }
+            let mut tagged = SIGHASH_TAG.to_vec();
+            tagged.extend_from_slice(&encode::encode(&blank));
+            assert_eq!(t.sighash(), Hash256(sha256d(&tagged)));
+        }
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub type CoinList = Vec<(OutPoint, Coin)>;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockUndo {
     /// Each spent outpoint and the coin it held.
+    #[serde(deserialize_with = "crate::encode::bounded_vec")]
     pub spent: CoinList,
 }
 
