@@ -1,0 +1,200 @@
+//! The wallet file: `{ "network": ..., "keys": [{ "seed": hex, "address": ... }] }`,
+//! mode 0600, never overwritten without `--force`.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rumor_chain::{Address, KeyPair, Network};
+use serde::{Deserialize, Serialize};
+
+use crate::CliError;
+
+/// One key of the wallet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WalletKey {
+    /// The 32-byte ed25519 seed, hex.
+    pub seed: String,
+    /// Its address.
+    pub address: String,
+}
+
+/// The wallet file's contents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wallet {
+    /// The network it is for.
+    pub network: Network,
+    /// Its keys; the first is the receiving and change address.
+    pub keys: Vec<WalletKey>,
+}
+
+fn key_entry(k: &KeyPair) -> WalletKey {
+    WalletKey {
+        seed: hex::encode(k.seed()),
+        address: k.address().to_string(),
+    }
+}
+
+/// Parses a hex seed.
+///
+/// # Errors
+/// [`CliError::Wallet`] if it is not 64 hex characters.
+pub fn parse_seed(text: &str) -> Result<KeyPair, CliError> {
+    let bytes = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| {
+            CliError::Wallet("a key must be 64 hex characters (a 32-byte seed)".into())
+        })?;
+    Ok(KeyPair::from_seed(bytes))
+}
+
+impl Wallet {
+    /// A wallet with one fresh key.
+    pub fn generate(network: Network) -> Self {
+        Self {
+            network,
+            keys: vec![key_entry(&KeyPair::generate())],
+        }
+    }
+
+    /// A wallet holding `key`.
+    pub fn with_key(network: Network, key: &KeyPair) -> Self {
+        Self {
+            network,
+            keys: vec![key_entry(key)],
+        }
+    }
+
+    /// Adds a key (no effect if present). Returns whether it was new.
+    pub fn add(&mut self, key: &KeyPair) -> bool {
+        let e = key_entry(key);
+        if self.keys.iter().any(|k| k.address == e.address) {
+            return false;
+        }
+        self.keys.push(e);
+        true
+    }
+
+    /// Loads and checks a wallet file.
+    ///
+    /// # Errors
+    /// [`CliError::NoWallet`] if missing; [`CliError::Wallet`] if malformed.
+    pub fn load(path: &Path) -> Result<Self, CliError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(CliError::NoWallet(path.to_owned()));
+            }
+            Err(e) => return Err(CliError::Wallet(format!("{}: {e}", path.display()))),
+        };
+        let w: Wallet = serde_json::from_str(&text).map_err(|e| {
+            CliError::Wallet(format!("{} is not a wallet file: {e}", path.display()))
+        })?;
+        if w.keys.is_empty() {
+            return Err(CliError::Wallet(format!(
+                "{} holds no keys",
+                path.display()
+            )));
+        }
+        for k in &w.keys {
+            let kp = parse_seed(&k.seed)?;
+            if kp.address().to_string() != k.address {
+                return Err(CliError::Wallet(format!(
+                    "{}: address {} does not match its seed",
+                    path.display(),
+                    k.address
+                )));
+            }
+        }
+        Ok(w)
+    }
+
+    /// The key pairs.
+    pub fn keypairs(&self) -> Vec<KeyPair> {
+        self.keys
+            .iter()
+            .filter_map(|k| parse_seed(&k.seed).ok())
+            .collect()
+    }
+
+    /// The addresses.
+    pub fn addresses(&self) -> Vec<Address> {
+        self.keypairs().iter().map(KeyPair::address).collect()
+    }
+
+    /// The receiving (and change) address: the first key's.
+    pub fn primary(&self) -> Address {
+        self.addresses()[0]
+    }
+
+    /// Writes a new wallet file (mode 0600). An existing file is an error
+    /// unless `force`.
+    ///
+    /// # Errors
+    /// [`CliError::WalletExists`], or an I/O failure.
+    pub fn create(&self, path: &Path, force: bool) -> Result<(), CliError> {
+        if path.exists() && !force {
+            return Err(CliError::WalletExists(path.to_owned()));
+        }
+        self.replace(path)
+    }
+
+    /// Writes the wallet atomically (a 0600 temporary file renamed over `path`).
+    ///
+    /// # Errors
+    /// An I/O failure.
+    pub fn replace(&self, path: &Path) -> Result<(), CliError> {
+        let io = |e: std::io::Error| CliError::Wallet(format!("{}: {e}", path.display()));
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp: PathBuf = path.with_extension("json.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io)?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| CliError::Other(e.to_string()))?;
+        f.write_all(text.as_bytes()).map_err(io)?;
+        f.write_all(b"\n").map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_refuses_overwrite_and_sets_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.json");
+        let w = Wallet::generate(Network::Regtest);
+        w.create(&path, false).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(matches!(
+            Wallet::generate(Network::Regtest).create(&path, false),
+            Err(CliError::WalletExists(_))
+        ));
+        let loaded = Wallet::load(&path).unwrap();
+        assert_eq!(loaded.primary(), w.primary());
+        Wallet::generate(Network::Regtest)
+            .create(&path, true)
+            .unwrap();
+        assert_ne!(Wallet::load(&path).unwrap().primary(), w.primary());
+        std::fs::write(&path, "{}").unwrap();
+        assert!(matches!(Wallet::load(&path), Err(CliError::Wallet(_))));
+    }
+}

@@ -1,0 +1,639 @@
+//! Configuration: flags, `RUMOR_*` environment variables and a TOML file,
+//! merged with the precedence file < env < flags, then validated into a
+//! [`NodeConfig`].
+//!
+//! [`Settings`] is both the clap argument set and the file format: every
+//! field is optional, so "not given" is distinguishable from a default. Keys
+//! in the file are the flag names, in `snake_case` or `kebab-case`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rumor_chain::{Address, Network, Params, ParamsError};
+use rumor_p2p::{LinkConfig, MeshConfig, Multiaddr, P2pConfig, RelayMode};
+use serde::{Deserialize, Serialize};
+
+/// The config file looked for in the data directory.
+pub const CONFIG_FILE: &str = "rumord.toml";
+/// The default RPC address.
+pub const DEFAULT_RPC_BIND: &str = "127.0.0.1:8332";
+/// The default p2p listen address (loopback: nothing is exposed by accident).
+pub const DEFAULT_LISTEN: &str = "/ip4/127.0.0.1/tcp/9333";
+/// The default genesis output count.
+pub const DEFAULT_GENESIS_OUTPUTS: u32 = 10_000;
+/// The default target block interval for `--mine`.
+pub const DEFAULT_BLOCK_INTERVAL_MS: u64 = 10_000;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Every `rumord run` setting, as given on the command line, in the
+/// environment or in the config file. `None` (or empty) means "not given".
+#[derive(Debug, Clone, Default, PartialEq, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// A config file to read instead of `<datadir>/rumord.toml`.
+    #[arg(long, env = "RUMOR_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Data directory: node key, chain database, RPC cookie, config. Default `~/.rumor`.
+    #[arg(long, env = "RUMOR_DATADIR", value_name = "PATH")]
+    pub datadir: Option<PathBuf>,
+    /// `testnet` (default) or `regtest`.
+    #[arg(long, env = "RUMOR_NETWORK")]
+    pub network: Option<Network>,
+    /// Genesis outputs paid to the faucet keys (default 10000). All nodes of a network must agree.
+    #[arg(long, env = "RUMOR_GENESIS_OUTPUTS", value_name = "N")]
+    pub genesis_outputs: Option<u32>,
+    /// p2p listen multiaddr (repeatable). Default `/ip4/127.0.0.1/tcp/9333`.
+    #[arg(
+        long,
+        env = "RUMOR_LISTEN",
+        value_name = "MULTIADDR",
+        value_delimiter = ','
+    )]
+    #[serde(default)]
+    pub listen: Vec<String>,
+    /// Peer to dial at start (repeatable), optionally ending in `/p2p/<peerid>`.
+    #[arg(
+        long,
+        env = "RUMOR_BOOTNODE",
+        value_name = "MULTIADDR",
+        value_delimiter = ','
+    )]
+    #[serde(default, alias = "bootnodes")]
+    pub bootnode: Vec<String>,
+    /// Do not look for more peers through peer exchange.
+    #[arg(long, env = "RUMOR_NO_DISCOVERY", value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_discovery: Option<bool>,
+    /// Outbound connections to keep (default 8).
+    #[arg(long, env = "RUMOR_TARGET_PEERS", value_name = "N")]
+    pub target_peers: Option<usize>,
+    /// Most connections at once (default 64).
+    #[arg(long, env = "RUMOR_MAX_PEERS", value_name = "N")]
+    pub max_peers: Option<usize>,
+    /// Relay mode: `announce` (default) or `push`.
+    #[arg(long, env = "RUMOR_RELAY")]
+    pub relay: Option<RelayMode>,
+    /// Gossipsub D, the eager-push fan-out (default 6).
+    #[arg(long, env = "RUMOR_MESH_D", value_name = "N")]
+    pub mesh_d: Option<usize>,
+    /// Gossipsub D_lo (default 4).
+    #[arg(long, env = "RUMOR_MESH_D_LOW", value_name = "N")]
+    pub mesh_d_low: Option<usize>,
+    /// Gossipsub D_hi (default 12).
+    #[arg(long, env = "RUMOR_MESH_D_HIGH", value_name = "N")]
+    pub mesh_d_high: Option<usize>,
+    /// Gossipsub D_lazy (default 6).
+    #[arg(long, env = "RUMOR_MESH_D_LAZY", value_name = "N")]
+    pub mesh_d_lazy: Option<usize>,
+    /// Gossipsub heartbeat in ms (default 700).
+    #[arg(long, env = "RUMOR_HEARTBEAT_MS", value_name = "N")]
+    pub heartbeat_ms: Option<u64>,
+    /// Seen-set capacity (default 200000).
+    #[arg(long, env = "RUMOR_SEEN_CAPACITY", value_name = "N")]
+    pub seen_capacity: Option<usize>,
+    /// Anti-entropy interval in ms (default 2000).
+    #[arg(long, env = "RUMOR_SYNC_INTERVAL_MS", value_name = "N")]
+    pub sync_interval_ms: Option<u64>,
+    /// One fetch attempt's timeout in ms (default 2000).
+    #[arg(long, env = "RUMOR_FETCH_TIMEOUT_MS", value_name = "N")]
+    pub fetch_timeout_ms: Option<u64>,
+    /// Link emulation: one-way delay in ms on everything sent.
+    #[arg(long, env = "RUMOR_LINK_DELAY_MS", value_name = "N")]
+    pub link_delay_ms: Option<u64>,
+    /// Link emulation: jitter (±ms) on the delay; at most the delay.
+    #[arg(long, env = "RUMOR_LINK_JITTER_MS", value_name = "N")]
+    pub link_jitter_ms: Option<u64>,
+    /// Link emulation: outgoing bandwidth per connection in bits/s (0: unlimited).
+    #[arg(long, env = "RUMOR_LINK_BANDWIDTH_BPS", value_name = "N")]
+    pub link_bandwidth_bps: Option<u64>,
+    /// Link emulation: probability in [0, 1] that a received message is dropped.
+    #[arg(long, env = "RUMOR_LINK_LOSS", value_name = "F")]
+    pub link_loss: Option<f64>,
+    /// The p2p identity: a 32-byte ed25519 secret seed in hex. Otherwise
+    /// `<datadir>/node_key` is created once and reused.
+    #[arg(
+        long,
+        env = "RUMOR_NODE_KEY",
+        value_name = "HEX",
+        hide_env_values = true
+    )]
+    pub node_key: Option<String>,
+    /// JSON-RPC listen address (default 127.0.0.1:8332).
+    #[arg(long, env = "RUMOR_RPC_BIND", value_name = "ADDR")]
+    pub rpc_bind: Option<SocketAddr>,
+    /// RPC user (with --rpc-password); otherwise cookie auth.
+    #[arg(long, env = "RUMOR_RPC_USER", value_name = "USER")]
+    pub rpc_user: Option<String>,
+    /// RPC password (with --rpc-user).
+    #[arg(
+        long,
+        env = "RUMOR_RPC_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub rpc_password: Option<String>,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (off by default).
+    #[arg(long, env = "RUMOR_METRICS", value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+    /// Mine blocks, one per `--block-interval-ms` on average.
+    #[arg(long, env = "RUMOR_MINE", value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub mine: Option<bool>,
+    /// Target block interval for `--mine`, in ms (default 10000).
+    #[arg(long, env = "RUMOR_BLOCK_INTERVAL_MS", value_name = "N")]
+    pub block_interval_ms: Option<u64>,
+    /// Where mined coinbases pay (default: the key in `<datadir>/miner_key`).
+    #[arg(long, env = "RUMOR_MINE_ADDRESS", value_name = "ADDR")]
+    pub mine_address: Option<String>,
+    /// Maximum mempool size in bytes (default 64 MiB).
+    #[arg(long, env = "RUMOR_MAX_MEMPOOL_BYTES", value_name = "N")]
+    pub max_mempool_bytes: Option<usize>,
+    /// `text` (default) or `json` log lines.
+    #[arg(long, env = "RUMOR_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No `--datadir` and no `$HOME` to default to.
+    #[error("no --datadir given and $HOME is not set")]
+    NoHome,
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML of the expected shape.
+    #[error("config file {path}: {message}")]
+    ParseFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (unknown key, wrong type, syntax).
+        message: String,
+    },
+    /// A multiaddr that does not parse.
+    #[error("invalid {what} multiaddr `{value}`: {reason}")]
+    Multiaddr {
+        /// `listen` or `bootnode`.
+        what: &'static str,
+        /// The text.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// A node key that is not 32 bytes of hex.
+    #[error("--node-key must be 64 hex characters (a 32-byte ed25519 seed)")]
+    NodeKey,
+    /// An invalid mining address.
+    #[error("invalid --mine-address `{value}`: {reason}")]
+    MineAddress {
+        /// The text.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// Only one of user and password.
+    #[error("--rpc-user and --rpc-password must be given together")]
+    RpcCredentials,
+    /// A value out of range.
+    #[error("{0}")]
+    Invalid(String),
+    /// Genesis parameters that cannot form a network.
+    #[error("invalid network parameters: {0}")]
+    Params(#[from] ParamsError),
+    /// p2p parameters that cannot work.
+    #[error("invalid p2p configuration: {0}")]
+    P2p(#[from] rumor_p2p::ConfigError),
+}
+
+/// How RPC clients authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RpcAuth {
+    /// `<datadir>/.cookie`, rewritten at every start.
+    Cookie,
+    /// A configured user and password.
+    UserPassword {
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+    },
+}
+
+/// The effective, validated node configuration.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The data directory.
+    pub datadir: PathBuf,
+    /// The consensus parameters (network and genesis).
+    pub params: Params,
+    /// The p2p layer's configuration.
+    pub p2p: P2pConfig,
+    /// A fixed p2p identity seed, if given.
+    pub node_key: Option<[u8; 32]>,
+    /// JSON-RPC listen address.
+    pub rpc_bind: SocketAddr,
+    /// RPC authentication.
+    pub rpc_auth: RpcAuth,
+    /// Prometheus listen address.
+    pub metrics: Option<SocketAddr>,
+    /// Whether to mine.
+    pub mine: bool,
+    /// Target block interval when mining.
+    pub block_interval: Duration,
+    /// Where mined coinbases pay (`None`: the datadir's miner key).
+    pub mine_address: Option<Address>,
+    /// Mempool size limit in bytes.
+    pub max_mempool_bytes: usize,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// These settings with `datadir` set.
+    pub fn with_datadir(self, datadir: &Path) -> Settings {
+        Settings {
+            datadir: Some(datadir.to_owned()),
+            ..self
+        }
+    }
+
+    /// Overlays `self` (env and flags) on `file`: every value given here wins.
+    pub fn over(self, file: Settings) -> Settings {
+        macro_rules! pick {
+            ($($f:ident),* $(,)?) => { Settings { $($f: self.$f.or(file.$f),)* listen: if self.listen.is_empty() { file.listen } else { self.listen }, bootnode: if self.bootnode.is_empty() { file.bootnode } else { self.bootnode } } };
+        }
+        pick!(
+            config,
+            datadir,
+            network,
+            genesis_outputs,
+            no_discovery,
+            target_peers,
+            max_peers,
+            relay,
+            mesh_d,
+            mesh_d_low,
+            mesh_d_high,
+            mesh_d_lazy,
+            heartbeat_ms,
+            seen_capacity,
+            sync_interval_ms,
+            fetch_timeout_ms,
+            link_delay_ms,
+            link_jitter_ms,
+            link_bandwidth_bps,
+            link_loss,
+            node_key,
+            rpc_bind,
+            rpc_user,
+            rpc_password,
+            metrics,
+            mine,
+            block_interval_ms,
+            mine_address,
+            max_mempool_bytes,
+            log_format,
+        )
+    }
+
+    /// Parses a config file's text. Keys may be written in kebab-case.
+    ///
+    /// # Errors
+    /// [`ConfigError::ParseFile`] naming the problem.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Settings, ConfigError> {
+        let err = |message: String| ConfigError::ParseFile {
+            path: path.to_owned(),
+            message,
+        };
+        let table: toml::Table = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let normalized: toml::Table = table
+            .into_iter()
+            .map(|(k, v)| (k.replace('-', "_"), v))
+            .collect();
+        Settings::deserialize(toml::Value::Table(normalized)).map_err(|e| err(e.to_string()))
+    }
+
+    /// Reads the config file (`--config`, or `<datadir>/rumord.toml` if it
+    /// exists) and overlays these settings on it.
+    ///
+    /// # Errors
+    /// The file cannot be read or parsed, or no data directory can be found.
+    pub fn load(self) -> Result<Settings, ConfigError> {
+        let (path, required) = match &self.config {
+            Some(p) => (p.clone(), true),
+            None => (
+                resolve_datadir(self.datadir.as_deref())?.join(CONFIG_FILE),
+                false,
+            ),
+        };
+        let file = match std::fs::read_to_string(&path) {
+            Ok(text) => Settings::from_toml(&text, &path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Settings::default(),
+            Err(source) => return Err(ConfigError::ReadFile { path, source }),
+        };
+        Ok(self.over(file))
+    }
+
+    /// Validates the merged settings into a [`NodeConfig`].
+    ///
+    /// # Errors
+    /// The first invalid value, as a [`ConfigError`].
+    pub fn resolve(self) -> Result<NodeConfig, ConfigError> {
+        let datadir = resolve_datadir(self.datadir.as_deref())?;
+        let network = self.network.unwrap_or_default();
+        let params = Params::new(network)
+            .with_genesis_outputs(self.genesis_outputs.unwrap_or(DEFAULT_GENESIS_OUTPUTS))?;
+        let defaults = P2pConfig::default();
+        let parse_addrs = |what: &'static str, list: &[String]| {
+            list.iter()
+                .map(|s| {
+                    s.trim()
+                        .parse::<Multiaddr>()
+                        .map_err(|e| ConfigError::Multiaddr {
+                            what,
+                            value: s.clone(),
+                            reason: e.to_string(),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let mut listen = parse_addrs("listen", &self.listen)?;
+        if listen.is_empty() {
+            listen.push(DEFAULT_LISTEN.parse().expect("valid default"));
+        }
+        let bootnodes = parse_addrs("bootnode", &self.bootnode)?;
+        let dm = defaults.mesh;
+        let mesh = MeshConfig {
+            d: self.mesh_d.unwrap_or(dm.d),
+            d_low: self.mesh_d_low.unwrap_or(dm.d_low),
+            d_high: self.mesh_d_high.unwrap_or(dm.d_high),
+            d_lazy: self.mesh_d_lazy.unwrap_or(dm.d_lazy),
+            heartbeat: self
+                .heartbeat_ms
+                .map_or(dm.heartbeat, Duration::from_millis),
+            history_gossip: dm.history_gossip,
+        };
+        let link = LinkConfig {
+            delay: Duration::from_millis(self.link_delay_ms.unwrap_or(0)),
+            jitter: Duration::from_millis(self.link_jitter_ms.unwrap_or(0)),
+            bandwidth_bps: self.link_bandwidth_bps.unwrap_or(0),
+            loss: self.link_loss.unwrap_or(0.0),
+        };
+        let p2p = P2pConfig {
+            network: network.name().to_owned(),
+            listen,
+            bootnodes,
+            discovery: !self.no_discovery.unwrap_or(false),
+            target_peers: self.target_peers.unwrap_or(defaults.target_peers),
+            max_peers: self.max_peers.unwrap_or(defaults.max_peers),
+            relay: self.relay.unwrap_or_default(),
+            mesh,
+            seen_capacity: self.seen_capacity.unwrap_or(defaults.seen_capacity),
+            sync_interval: self
+                .sync_interval_ms
+                .map_or(defaults.sync_interval, Duration::from_millis),
+            fetch_timeout: self
+                .fetch_timeout_ms
+                .map_or(defaults.fetch_timeout, Duration::from_millis),
+            link,
+            ..defaults
+        };
+        p2p.validate()?;
+        let node_key = match &self.node_key {
+            None => None,
+            Some(text) => Some(parse_seed(text).ok_or(ConfigError::NodeKey)?),
+        };
+        let rpc_auth = match (self.rpc_user, self.rpc_password) {
+            (None, None) => RpcAuth::Cookie,
+            (Some(user), Some(password)) => {
+                if user.is_empty() || user.contains(':') {
+                    return Err(ConfigError::Invalid(
+                        "--rpc-user must be non-empty and contain no ':'".into(),
+                    ));
+                }
+                RpcAuth::UserPassword { user, password }
+            }
+            _ => return Err(ConfigError::RpcCredentials),
+        };
+        let mine_address = match &self.mine_address {
+            None => None,
+            Some(text) => {
+                Some(
+                    text.trim()
+                        .parse::<Address>()
+                        .map_err(|e| ConfigError::MineAddress {
+                            value: text.clone(),
+                            reason: e.to_string(),
+                        })?,
+                )
+            }
+        };
+        let block_interval_ms = self.block_interval_ms.unwrap_or(DEFAULT_BLOCK_INTERVAL_MS);
+        if block_interval_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "--block-interval-ms must be greater than zero".into(),
+            ));
+        }
+        let max_mempool_bytes = self.max_mempool_bytes.unwrap_or(64 * 1024 * 1024);
+        if max_mempool_bytes < 1024 * 1024 {
+            return Err(ConfigError::Invalid(
+                "--max-mempool-bytes must be at least 1 MiB".into(),
+            ));
+        }
+        Ok(NodeConfig {
+            datadir,
+            params,
+            p2p,
+            node_key,
+            rpc_bind: self
+                .rpc_bind
+                .unwrap_or_else(|| DEFAULT_RPC_BIND.parse().expect("valid default")),
+            rpc_auth,
+            metrics: self.metrics,
+            mine: self.mine.unwrap_or(false),
+            block_interval: Duration::from_millis(block_interval_ms),
+            mine_address,
+            max_mempool_bytes,
+            log_format: self.log_format.unwrap_or_default(),
+        })
+    }
+}
+
+/// `path`, or `~/.rumor`.
+///
+/// # Errors
+/// [`ConfigError::NoHome`] if no path is given and `$HOME` is unset.
+pub fn resolve_datadir(path: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    match path {
+        Some(p) => Ok(p.to_owned()),
+        None => std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(".rumor"))
+            .ok_or(ConfigError::NoHome),
+    }
+}
+
+/// Parses 64 hex characters into a 32-byte seed.
+pub fn parse_seed(text: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(text.trim()).ok()?;
+    bytes.try_into().ok()
+}
+
+impl NodeConfig {
+    /// The configuration as JSON for the start-up log line, secrets redacted.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "datadir": self.datadir,
+            "network": self.params.network,
+            "genesis_outputs": self.params.genesis_outputs,
+            "p2p": self.p2p,
+            "node_key": self.node_key.map(|_| "<given>"),
+            "rpc_bind": self.rpc_bind,
+            "rpc_auth": match &self.rpc_auth {
+                RpcAuth::Cookie => "cookie".to_owned(),
+                RpcAuth::UserPassword { user, .. } => format!("user {user}"),
+            },
+            "metrics": self.metrics,
+            "mine": self.mine,
+            "block_interval_ms": self.block_interval.as_millis() as u64,
+            "mine_address": self.mine_address.map(|a| a.to_string()),
+            "max_mempool_bytes": self.max_mempool_bytes,
+            "log_format": self.log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        s: Settings,
+    }
+
+    fn parse(args: &[&str]) -> Settings {
+        Cli::try_parse_from(std::iter::once("rumord").chain(args.iter().copied()))
+            .unwrap()
+            .s
+    }
+
+    #[test]
+    fn flags_override_file_and_file_fills_gaps() {
+        let file = Settings::from_toml(
+            "network = \"regtest\"\nmesh-d = 5\nlisten = [\"/ip4/127.0.0.1/tcp/1\"]\nmine = true\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        let cli = parse(&["--datadir", "/tmp/x", "--mesh-d", "7", "--mine", "false"]);
+        let merged = cli.over(file);
+        assert_eq!(merged.mesh_d, Some(7));
+        assert_eq!(merged.network, Some(Network::Regtest));
+        assert_eq!(merged.mine, Some(false));
+        assert_eq!(merged.listen, vec!["/ip4/127.0.0.1/tcp/1".to_owned()]);
+        let cfg = merged.resolve().unwrap();
+        assert_eq!(cfg.p2p.mesh.d, 7);
+        assert_eq!(cfg.p2p.network, "regtest");
+        assert!(!cfg.mine);
+    }
+
+    #[test]
+    fn the_example_file_parses() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rumord.example.toml"))
+                .unwrap();
+        // Every line uncommented (placeholders made valid) must be a known key.
+        let uncommented: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.contains(" = "))
+            .map(|l| l.split("  ").next().unwrap_or(l).trim().to_owned() + "\n")
+            .collect::<String>()
+            .replace("<64 hex>", &"ab".repeat(32))
+            .replace(
+                "12D3KooW...",
+                "12D3KooWFrmqVwiYwpprEPtYvFSmTSXbUaEkwHqveW5isTxYK5qk",
+            )
+            .replace(
+                "rumor1...",
+                &rumor_chain::KeyPair::from_seed([1; 32])
+                    .address()
+                    .to_string(),
+            );
+        let s = Settings::from_toml(&uncommented, Path::new("example")).unwrap();
+        assert_eq!(s.mesh_d, Some(6));
+        s.with_datadir(Path::new("/tmp/x")).resolve().unwrap();
+    }
+
+    #[test]
+    fn bare_bool_flags_and_defaults() {
+        let cfg = parse(&["--datadir", "/tmp/x", "--mine", "--no-discovery"])
+            .resolve()
+            .unwrap();
+        assert!(cfg.mine);
+        assert!(!cfg.p2p.discovery);
+        assert_eq!(cfg.rpc_bind, DEFAULT_RPC_BIND.parse().unwrap());
+        assert_eq!(cfg.p2p.listen[0].to_string(), DEFAULT_LISTEN);
+        assert_eq!(cfg.params.genesis_outputs, DEFAULT_GENESIS_OUTPUTS);
+        assert_eq!(cfg.rpc_auth, RpcAuth::Cookie);
+    }
+
+    #[test]
+    fn bad_values_are_typed_errors() {
+        let bad = |args: &[&str]| {
+            let mut all = vec!["--datadir", "/tmp/x"];
+            all.extend_from_slice(args);
+            parse(&all).resolve().unwrap_err()
+        };
+        assert!(matches!(
+            bad(&["--listen", "nonsense"]),
+            ConfigError::Multiaddr { .. }
+        ));
+        assert!(matches!(bad(&["--node-key", "abcd"]), ConfigError::NodeKey));
+        assert!(matches!(
+            bad(&["--rpc-user", "u"]),
+            ConfigError::RpcCredentials
+        ));
+        assert!(matches!(
+            bad(&["--link-loss", "2"]),
+            ConfigError::P2p(rumor_p2p::ConfigError::Loss(_))
+        ));
+        assert!(matches!(
+            bad(&["--mine-address", "xyz"]),
+            ConfigError::MineAddress { .. }
+        ));
+        assert!(matches!(
+            bad(&["--genesis-outputs", "0"]),
+            ConfigError::Params(_)
+        ));
+        assert!(matches!(
+            Settings::from_toml("bogus_key = 1", Path::new("f.toml")),
+            Err(ConfigError::ParseFile { .. })
+        ));
+        assert!(matches!(
+            Settings::from_toml("mesh_d = \"six\"", Path::new("f.toml")),
+            Err(ConfigError::ParseFile { .. })
+        ));
+    }
+}

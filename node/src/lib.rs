@@ -1,0 +1,40 @@
+//! rumor-node: the full node `rumord`. It keeps the chain in a redb store,
+//! owns the mempool, plugs `rumor-chain` validation into the `rumor-p2p`
+//! relay, mines, and answers JSON-RPC and Prometheus scrapes.
+//!
+//! # Map
+//! - `config`: flags, `RUMOR_*` env vars and `rumord.toml`, merged into a [`NodeConfig`].
+//! - `datadir`: layout, exclusive lock, node and miner keys, RPC cookie.
+//! - `store`: [`RedbStore`], the durable `ChainStore`, with address and tx indexes.
+//! - `core`: [`NodeCore`], chain state + mempool behind one lock, the p2p `Backend`.
+//! - [`reasons`]: stable labels for every rejection.
+//! - `miner`: `--mine` and `generatetoaddress`.
+//! - [`rpc`]: JSON-RPC server, auth, methods, submission batching.
+//! - `metrics`: Prometheus registry and the `/metrics` server.
+//! - `run`: start-up and graceful shutdown ([`run()`], [`start`]); `shutdown`: the stop signal.
+//! - `client`: the small RPC client behind `rumord health`.
+
+mod client;
+mod config;
+mod core;
+mod datadir;
+mod metrics;
+mod miner;
+pub mod reasons;
+pub mod rpc;
+mod run;
+mod shutdown;
+mod store;
+
+pub use client::{ClientError, call as call_rpc, read_cookie};
+pub use config::{
+    CONFIG_FILE, ConfigError, DEFAULT_BLOCK_INTERVAL_MS, DEFAULT_GENESIS_OUTPUTS, DEFAULT_LISTEN,
+    DEFAULT_RPC_BIND, LogFormat, NodeConfig, RpcAuth, Settings, parse_seed, resolve_datadir,
+};
+pub use core::{ChainInfo, CoreError, NodeCore, Outcome, PoolEntry, PoolSummary, Unspent, now_ms};
+pub use datadir::{COOKIE_USER, DataDir, DataDirError};
+pub use metrics::{AcceptedLabels, BatchLabels, NodeMetrics, RejectedLabels, TopicLabels};
+pub use miner::{MineError, generate, mine_one};
+pub use run::{NodeError, RunningNode, run, start};
+pub use shutdown::{Shutdown, StopReason};
+pub use store::{RedbStore, SCHEMA_VERSION, StoreError, StoreReader, UtxoSnapshot};

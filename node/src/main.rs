@@ -1,0 +1,236 @@
+//! `rumord`: the rumor full node.
+//!
+//! - `rumord [run] [FLAGS]`: run the node (see `rumord run --help`).
+//! - `rumord health [--rpc URL] [--datadir P | --cookie F | --rpc-user U --rpc-password P]`:
+//!   exit 0 iff the node answers `getblockchaininfo`.
+//! - `rumord peer-id --node-key HEX`: print the PeerId of a node key.
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use rumor_node::{LogFormat, Settings};
+
+#[derive(Parser)]
+#[command(
+    name = "rumord",
+    version,
+    about = "rumor full node",
+    after_help = "`rumord [FLAGS]` is `rumord run [FLAGS]`: run is the default command."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the node (the default).
+    Run(Box<Settings>),
+    /// Exit 0 iff the node answers `getblockchaininfo`.
+    Health(HealthArgs),
+    /// Print the PeerId of a node key.
+    PeerId(PeerIdArgs),
+}
+
+#[derive(Args)]
+struct HealthArgs {
+    /// RPC URL (default: from --rpc-bind, else http://127.0.0.1:8332).
+    #[arg(long, env = "RUMOR_RPC", value_name = "URL")]
+    rpc: Option<String>,
+    /// The node's RPC bind address, used to build the URL if --rpc is not given.
+    #[arg(long, env = "RUMOR_RPC_BIND", value_name = "ADDR")]
+    rpc_bind: Option<SocketAddr>,
+    /// Data directory holding `.cookie` (default ~/.rumor).
+    #[arg(long, env = "RUMOR_DATADIR", value_name = "PATH")]
+    datadir: Option<PathBuf>,
+    /// Cookie file to authenticate with.
+    #[arg(long, env = "RUMOR_COOKIE", value_name = "FILE")]
+    cookie: Option<PathBuf>,
+    /// RPC user.
+    #[arg(long, env = "RUMOR_RPC_USER", requires = "rpc_password")]
+    rpc_user: Option<String>,
+    /// RPC password.
+    #[arg(
+        long,
+        env = "RUMOR_RPC_PASSWORD",
+        requires = "rpc_user",
+        hide_env_values = true
+    )]
+    rpc_password: Option<String>,
+    /// How long to wait for an answer, in ms.
+    #[arg(long, default_value_t = 3000)]
+    timeout_ms: u64,
+}
+
+#[derive(Args)]
+struct PeerIdArgs {
+    /// A 32-byte ed25519 seed in hex.
+    #[arg(
+        long,
+        env = "RUMOR_NODE_KEY",
+        value_name = "HEX",
+        hide_env_values = true
+    )]
+    node_key: Option<String>,
+    /// Read `<datadir>/node_key` instead.
+    #[arg(long, value_name = "PATH", conflicts_with = "node_key")]
+    datadir: Option<PathBuf>,
+}
+
+/// `run` is the default subcommand: insert it unless a subcommand (or a
+/// top-level help/version flag) comes first.
+fn with_default_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
+    let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
+    let known = [
+        "run",
+        "health",
+        "peer-id",
+        "help",
+        "-h",
+        "--help",
+        "-V",
+        "--version",
+    ];
+    if !known.contains(&first) {
+        args.insert(1.min(args.len()), "run".into());
+    }
+    args
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(with_default_subcommand(std::env::args_os().collect()));
+    let result = match cli.cmd {
+        Cmd::Run(settings) => run(*settings),
+        Cmd::Health(h) => health(h),
+        Cmd::PeerId(p) => peer_id(p),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rumord: error: {}", describe(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause that
+/// the message already quotes.
+fn describe(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn run(settings: Settings) -> anyhow::Result<ExitCode> {
+    let config = settings.load()?.resolve()?;
+    init_tracing(config.log_format);
+    tracing::info!(config = %config.summary(), "effective configuration");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("rumord")
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(async {
+        let stop = async {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot watch SIGTERM");
+                        let _ = tokio::signal::ctrl_c().await;
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        };
+        rumor_node::run(config, stop).await
+    })?;
+    // Do not wait for blocking tasks that outlive the node (idle pool threads).
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn health(h: HealthArgs) -> anyhow::Result<ExitCode> {
+    let url = match (&h.rpc, h.rpc_bind) {
+        (Some(u), _) => u.clone(),
+        (None, Some(bind)) => {
+            let ip = if bind.ip().is_unspecified() {
+                "127.0.0.1".parse().expect("valid")
+            } else {
+                bind.ip()
+            };
+            format!("http://{}", SocketAddr::new(ip, bind.port()))
+        }
+        (None, None) => format!("http://{}", rumor_node::DEFAULT_RPC_BIND),
+    };
+    let (user, password) = match (h.rpc_user, h.rpc_password) {
+        (Some(u), Some(p)) => (u, p),
+        _ => {
+            let path = match h.cookie {
+                Some(c) => c,
+                None => rumor_node::resolve_datadir(h.datadir.as_deref())?.join(".cookie"),
+            };
+            rumor_node::read_cookie(&path)?
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let timeout = Duration::from_millis(h.timeout_ms);
+    let answer = runtime.block_on(rumor_node::call_rpc(
+        &url,
+        &user,
+        &password,
+        "getblockchaininfo",
+        timeout,
+    ))?;
+    println!(
+        "ok: {} height {}",
+        answer["chain"].as_str().unwrap_or("?"),
+        answer["blocks"]
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn peer_id(p: PeerIdArgs) -> anyhow::Result<ExitCode> {
+    let text = match (p.node_key, p.datadir) {
+        (Some(k), _) => k,
+        (None, Some(d)) => std::fs::read_to_string(d.join("node_key"))
+            .with_context(|| format!("reading {}", d.join("node_key").display()))?,
+        (None, None) => anyhow::bail!("give --node-key HEX or --datadir PATH"),
+    };
+    let seed = rumor_node::parse_seed(&text)
+        .context("the node key must be 64 hex characters (a 32-byte ed25519 seed)")?;
+    let key = rumor_p2p::Keypair::ed25519_from_bytes(seed).context("invalid ed25519 seed")?;
+    println!("{}", key.public().to_peer_id());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,304 @@
+//! Prometheus metrics: the node's own registry ([`NodeMetrics`]) plus
+//! libp2p's (through [`rumor_p2p::P2pHandle::metrics_text`]), served as
+//! OpenMetrics text at `/metrics` by a small hyper server.
+//!
+//! Exported (prefix `rumor_`): peers and mesh size; tip height; mempool
+//! count, bytes and orphans; accepted and rejected objects by kind, origin
+//! and reason; duplicate bodies; seen-set size, hits and misses; validation
+//! time per batch; and block propagation delay (acceptance time minus the
+//! block's header time) as the fetch-latency proxy: the p2p layer does not
+//! expose per-fetch latency.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use rumor_p2p::P2pHandle;
+use tokio::net::TcpListener;
+
+use crate::core::NodeCore;
+use crate::shutdown::Shutdown;
+
+/// `kind` and `origin` of an accepted object.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AcceptedLabels {
+    /// `tx` or `block`.
+    pub kind: &'static str,
+    /// `peer` or `local`.
+    pub origin: &'static str,
+}
+
+/// `kind`, `class` and `reason` of a refused object.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectedLabels {
+    /// `tx` or `block`.
+    pub kind: &'static str,
+    /// `invalid`, `policy` or `not-yet`.
+    pub class: &'static str,
+    /// The rule, as a stable label.
+    pub reason: String,
+}
+
+/// A batch's content kind.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BatchLabels {
+    /// `tx`, `block` or `mixed`.
+    pub kind: &'static str,
+}
+
+/// A gossip topic.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TopicLabels {
+    /// `tx` or `block`.
+    pub topic: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn validation_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
+}
+
+/// The node's metrics.
+#[derive(Debug)]
+pub struct NodeMetrics {
+    registry: Registry,
+    /// Best-chain height.
+    pub tip_height: Gauge,
+    /// Mempool transactions.
+    pub mempool_txs: Gauge,
+    /// Mempool bytes.
+    pub mempool_bytes: Gauge,
+    /// Orphan transactions held.
+    pub orphan_txs: Gauge,
+    /// Objects accepted.
+    pub accepted: Family<AcceptedLabels, Counter>,
+    /// Objects refused.
+    pub rejected: Family<RejectedLabels, Counter>,
+    /// Validation time per batch.
+    pub validation_seconds: HistogramFamily<BatchLabels>,
+    /// Block header time to acceptance here, for blocks from peers.
+    pub block_delay_seconds: Histogram,
+    /// Connected peers.
+    pub peers: Gauge,
+    /// Mesh peers per topic.
+    pub mesh_peers: Family<TopicLabels, Gauge>,
+    /// Bodies received for objects already held.
+    pub duplicate_bodies: Counter,
+    /// Seen-set entries.
+    pub seen_size: Gauge,
+    /// Seen-set lookup hits.
+    pub seen_hits: Counter,
+    /// Seen-set lookup misses.
+    pub seen_misses: Counter,
+    /// Fetch attempts that timed out.
+    pub fetch_timeouts: Counter,
+}
+
+impl Default for NodeMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Raises a counter to a monotonic value read elsewhere.
+fn mirror(counter: &Counter, value: u64) {
+    let cur = counter.get();
+    if value > cur {
+        counter.inc_by(value - cur);
+    }
+}
+
+impl NodeMetrics {
+    /// Fresh metrics, registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("rumor");
+        let m = Self {
+            registry: Registry::default(),
+            tip_height: Gauge::default(),
+            mempool_txs: Gauge::default(),
+            mempool_bytes: Gauge::default(),
+            orphan_txs: Gauge::default(),
+            accepted: Family::default(),
+            rejected: Family::default(),
+            validation_seconds: Family::new_with_constructor(validation_histogram),
+            block_delay_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            peers: Gauge::default(),
+            mesh_peers: Family::default(),
+            duplicate_bodies: Counter::default(),
+            seen_size: Gauge::default(),
+            seen_hits: Counter::default(),
+            seen_misses: Counter::default(),
+            fetch_timeouts: Counter::default(),
+        };
+        registry.register("tip_height", "Best-chain height", m.tip_height.clone());
+        registry.register("mempool_txs", "Mempool transactions", m.mempool_txs.clone());
+        registry.register(
+            "mempool_bytes",
+            "Mempool size in bytes",
+            m.mempool_bytes.clone(),
+        );
+        registry.register(
+            "orphan_txs",
+            "Orphan transactions held",
+            m.orphan_txs.clone(),
+        );
+        registry.register(
+            "objects_accepted",
+            "Objects accepted, by kind and origin",
+            m.accepted.clone(),
+        );
+        registry.register(
+            "objects_rejected",
+            "Objects refused, by kind, class (invalid, policy, not-yet) and reason",
+            m.rejected.clone(),
+        );
+        registry.register(
+            "validation_seconds",
+            "Validation time per batch (decode, signatures, mempool or chain)",
+            m.validation_seconds.clone(),
+        );
+        registry.register(
+            "block_propagation_delay_seconds",
+            "Time from a peer block's header time to its acceptance here (fetch-latency proxy)",
+            m.block_delay_seconds.clone(),
+        );
+        registry.register("peers", "Connected peers", m.peers.clone());
+        registry.register(
+            "mesh_peers",
+            "Gossipsub mesh peers per topic",
+            m.mesh_peers.clone(),
+        );
+        registry.register(
+            "duplicate_bodies",
+            "Bodies received for objects already held",
+            m.duplicate_bodies.clone(),
+        );
+        registry.register("seen_set_size", "Seen-set entries", m.seen_size.clone());
+        registry.register("seen_set_hits", "Seen-set lookup hits", m.seen_hits.clone());
+        registry.register(
+            "seen_set_misses",
+            "Seen-set lookup misses",
+            m.seen_misses.clone(),
+        );
+        registry.register(
+            "fetch_timeouts",
+            "Fetch attempts that timed out",
+            m.fetch_timeouts.clone(),
+        );
+        Self { registry, ..m }
+    }
+
+    /// Reads the values that live elsewhere (chain, mempool, p2p counters).
+    pub async fn refresh(&self, core: &NodeCore, p2p: &P2pHandle) {
+        if let Ok(s) = core.pool_summary() {
+            self.tip_height.set(s.height as i64);
+            self.mempool_txs.set(s.txs as i64);
+            self.mempool_bytes.set(s.bytes as i64);
+            self.orphan_txs.set(s.orphans as i64);
+        }
+        if let Ok(stats) = p2p.stats().await {
+            self.peers.set(stats.peers as i64);
+            self.mesh_peers
+                .get_or_create(&TopicLabels { topic: "tx" })
+                .set(stats.mesh_tx as i64);
+            self.mesh_peers
+                .get_or_create(&TopicLabels { topic: "block" })
+                .set(stats.mesh_block as i64);
+            let counter = |name: &str| stats.counters.get(name).copied().unwrap_or(0);
+            mirror(&self.duplicate_bodies, counter("duplicate_bodies"));
+            mirror(&self.fetch_timeouts, counter("fetch_timeouts"));
+            self.seen_size.set(stats.seen.len as i64);
+            mirror(&self.seen_hits, stats.seen.hits);
+            mirror(&self.seen_misses, stats.seen.misses);
+        }
+    }
+
+    /// The node's metrics as OpenMetrics text, without the final `# EOF`.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry);
+        out
+    }
+}
+
+/// The full `/metrics` body: the node's metrics, then libp2p's (which end with `# EOF`).
+pub(crate) async fn render(metrics: &NodeMetrics, core: &NodeCore, p2p: &P2pHandle) -> String {
+    metrics.refresh(core, p2p).await;
+    let mut body = metrics.encode();
+    match p2p.metrics_text().await {
+        Ok(text) => body.push_str(&text),
+        Err(_) => {
+            let _ = prometheus_client::encoding::text::encode_eof(&mut body);
+        }
+    }
+    body
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown`.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    metrics: Arc<NodeMetrics>,
+    core: Arc<NodeCore>,
+    p2p: P2pHandle,
+    shutdown: Shutdown,
+) {
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.wait() => return,
+        };
+        let (metrics, core, p2p) = (Arc::clone(&metrics), Arc::clone(&core), p2p.clone());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let (metrics, core, p2p) = (Arc::clone(&metrics), Arc::clone(&core), p2p.clone());
+                async move {
+                    let resp = if req.uri().path() == "/metrics" {
+                        let body = render(&metrics, &core, &p2p).await;
+                        Response::builder()
+                            .header(
+                                hyper::header::CONTENT_TYPE,
+                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                            )
+                            .body(Full::new(Bytes::from(body)))
+                    } else {
+                        Response::builder()
+                            .status(StatusCode::NOT_FOUND)
+                            .body(Full::new(Bytes::from_static(b"not found; try /metrics\n")))
+                    };
+                    Ok::<_, Infallible>(resp.unwrap_or_else(|_| Response::new(Full::default())))
+                }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "metrics connection");
+            }
+        });
+    }
+}
+
+/// Binds the metrics listener.
+///
+/// # Errors
+/// The address cannot be bound.
+pub(crate) async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

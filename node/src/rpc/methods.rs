@@ -1,0 +1,689 @@
+//! The JSON-RPC methods. Parameters are positional like bitcoind's, and may
+//! also be given by name. Amounts are integer base units in `amount` fields
+//! and decimal coin strings (8 decimals) in `coins` fields.
+//!
+//! | method | params | result |
+//! |---|---|---|
+//! | `getblockchaininfo` | | `{chain, blocks, headers, bestblockhash, chainwork, mediantime, time, genesis, genesis_outputs}` |
+//! | `getbestblockhash`, `getblockcount` | | hash / height |
+//! | `getblockhash` | `height` | hash (−8 out of range) |
+//! | `getblock` | `blockhash, verbosity=1` | 0: hex; 1: header fields + txids; 2: + decoded txs (−5 not found) |
+//! | `getblockheader` | `blockhash, verbose=true` | header fields, or hex |
+//! | `getrawtransaction` | `txid, verbose=false` | hex, or decoded with `blockhash`, `confirmations` (mempool or txindex; −5) |
+//! | `sendrawtransaction` | `hexstring` | txid; −22 decode, −26 rejected (message = reason label, data = detail), −25 missing inputs (kept as orphan), −27 already confirmed; already in the mempool returns the txid |
+//! | `gettxout` | `txid, n, include_mempool=true` | `{bestblock, confirmations, amount, coins, address, coinbase}` or null |
+//! | `listunspent` | `address` (or array), `minconf=1` | `[{txid, vout, address, amount, coins, height, confirmations, coinbase}]`, without coins spent by mempool transactions; `minconf=0` adds mempool outputs |
+//! | `getbalance` | `address` (or array) | `{amount, coins, utxos}`: confirmed UTXOs |
+//! | `getrawmempool` | | `[txid]` |
+//! | `getmempoolinfo` | | `{size, bytes, orphans, maxmempool, minrelayfee_per_byte}` |
+//! | `getmempoolentry` | `txid` | `{txid, size, fee, fee_coins, time_ms, depth, depends, spentby}` (−5) |
+//! | `getpeerinfo` | | `[rumor_p2p::PeerInfo]` |
+//! | `getnetworkinfo` | | `{network, peer_id, listen_addrs, relay, connections, link, version}` |
+//! | `getrelaystats` | | `rumor_p2p::RelayStats` |
+//! | `getpropagation` | `{ids?, since_ns?, limit?}` | `[rumor_p2p::FirstSeen]`; ids may be txids or block hashes |
+//! | `generatetoaddress` | `nblocks, address` | `[hash]` |
+//! | `stop` | | `"rumord stopping"` |
+//! | `help` | | method names |
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use jsonrpsee::RpcModule;
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use rumor_chain::{
+    Address, Amount, Block, BlockHash, BlockHeader, IndexEntry, MAX_TX_DECODE_BYTES, Transaction,
+    Txid,
+};
+use rumor_p2p::{Body, FirstSeenQuery, Inv, LinkConfig, P2pHandle, RelayMode, Verdict};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::errors::{
+    ALREADY_IN_CHAIN, DECODE_ERROR, INVALID_PARAMETER, MISC_ERROR, NOT_FOUND, REJECTED,
+    VERIFY_ERROR, err, err_data, internal, invalid_params,
+};
+use super::submit::Submitter;
+use crate::core::{CoreError, NodeCore};
+use crate::miner;
+use crate::shutdown::{Shutdown, StopReason};
+
+/// Records returned by `getpropagation` when no limit is given.
+const DEFAULT_PROPAGATION_LIMIT: usize = 100_000;
+/// Addresses one `listunspent` call may ask for.
+const MAX_ADDRESSES: usize = 1_000;
+/// Blocks one `generatetoaddress` call may mine.
+const MAX_GENERATE: u64 = 10_000;
+
+/// What the methods share.
+#[derive(Debug)]
+pub struct RpcContext {
+    /// Chain and mempool.
+    pub core: Arc<NodeCore>,
+    /// The p2p layer.
+    pub p2p: P2pHandle,
+    /// The batching submission queue.
+    pub submitter: Submitter,
+    /// Triggered by `stop`.
+    pub shutdown: Shutdown,
+    /// Relay mode, for `getnetworkinfo`.
+    pub relay: RelayMode,
+    /// Link emulation, for `getnetworkinfo`.
+    pub link: LinkConfig,
+}
+
+type RpcResult<T> = Result<T, ErrorObjectOwned>;
+
+impl From<CoreError> for ErrorObjectOwned {
+    fn from(e: CoreError) -> Self {
+        internal(e)
+    }
+}
+
+/// Positional (or named) parameters, normalized to one slot per name.
+struct Args {
+    names: &'static [&'static str],
+    vals: Vec<Value>,
+}
+
+impl Args {
+    fn parse(params: &Params<'_>, names: &'static [&'static str]) -> RpcResult<Self> {
+        let raw = match params.as_str() {
+            None => Value::Null,
+            Some(s) => serde_json::from_str(s)
+                .map_err(|e| invalid_params(format!("params are not JSON: {e}")))?,
+        };
+        let mut vals = vec![Value::Null; names.len()];
+        match raw {
+            Value::Null => {}
+            Value::Array(items) => {
+                if items.len() > names.len() {
+                    return Err(invalid_params(format!(
+                        "expected at most {} parameter(s) ({}), got {}",
+                        names.len(),
+                        names.join(", "),
+                        items.len()
+                    )));
+                }
+                for (slot, v) in vals.iter_mut().zip(items) {
+                    *slot = v;
+                }
+            }
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let Some(i) = names.iter().position(|n| *n == k) else {
+                        return Err(invalid_params(format!(
+                            "unknown parameter `{k}` (expected: {})",
+                            names.join(", ")
+                        )));
+                    };
+                    vals[i] = v;
+                }
+            }
+            other => {
+                return Err(invalid_params(format!(
+                    "params must be an array or an object, not {other}"
+                )));
+            }
+        }
+        Ok(Self { names, vals })
+    }
+
+    fn opt<T: DeserializeOwned>(&self, i: usize) -> RpcResult<Option<T>> {
+        match &self.vals[i] {
+            Value::Null => Ok(None),
+            v => serde_json::from_value(v.clone())
+                .map(Some)
+                .map_err(|e| invalid_params(format!("parameter `{}`: {e}", self.names[i]))),
+        }
+    }
+
+    fn req<T: DeserializeOwned>(&self, i: usize) -> RpcResult<T> {
+        self.opt(i)?
+            .ok_or_else(|| invalid_params(format!("missing parameter `{}`", self.names[i])))
+    }
+}
+
+fn parse_hash<T: FromStr>(text: &str, what: &str) -> RpcResult<T> {
+    T::from_str(text.trim()).map_err(|_| {
+        err(
+            INVALID_PARAMETER,
+            format!("{what} must be 64 hex characters"),
+        )
+    })
+}
+
+fn parse_address(text: &str) -> RpcResult<Address> {
+    text.trim()
+        .parse::<Address>()
+        .map_err(|e| err(NOT_FOUND, format!("invalid address `{text}`: {e}")))
+}
+
+fn coins(units: u64) -> String {
+    Amount::new(units).map_or_else(|_| units.to_string(), |a| a.to_string())
+}
+
+fn tx_json(tx: &Transaction) -> Value {
+    let vin: Vec<Value> = tx
+        .inputs
+        .iter()
+        .map(|i| {
+            if tx.is_coinbase() {
+                json!({ "coinbase": true, "height": tx.coinbase_height() })
+            } else {
+                json!({
+                    "txid": i.prev.txid.to_string(),
+                    "vout": i.prev.vout,
+                    "pubkey": hex::encode(i.pubkey.as_bytes()),
+                })
+            }
+        })
+        .collect();
+    let vout: Vec<Value> = tx
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(n, o)| {
+            json!({
+                "n": n,
+                "amount": o.amount.units(),
+                "coins": o.amount.to_string(),
+                "address": o.address.to_string(),
+            })
+        })
+        .collect();
+    json!({
+        "txid": tx.txid().to_string(),
+        "version": tx.version,
+        "size": tx.size(),
+        "vin": vin,
+        "vout": vout,
+    })
+}
+
+fn header_json(
+    entry: &IndexEntry,
+    active: bool,
+    tip_height: u64,
+    next: Option<BlockHash>,
+) -> Value {
+    let h: &BlockHeader = &entry.header;
+    let mut v = json!({
+        "hash": entry.hash.to_string(),
+        "confirmations": if active { (tip_height - entry.height + 1) as i64 } else { -1 },
+        "height": entry.height,
+        "version": h.version,
+        "merkleroot": h.merkle_root.to_string(),
+        "time": h.time,
+        "nonce": h.nonce,
+        "target": h.target.to_string(),
+        "chainwork": entry.chain_work.to_string(),
+    });
+    if entry.height > 0 {
+        v["previousblockhash"] = json!(h.prev.to_string());
+    }
+    if let Some(n) = next {
+        v["nextblockhash"] = json!(n.to_string());
+    }
+    v
+}
+
+impl RpcContext {
+    fn entry(&self, hash: &BlockHash) -> RpcResult<(IndexEntry, bool, u64)> {
+        self.core
+            .block_entry(hash)?
+            .filter(|(e, _, _)| !e.invalid)
+            .ok_or_else(|| err(NOT_FOUND, "Block not found"))
+    }
+
+    fn getblockchaininfo(&self) -> RpcResult<Value> {
+        let info = self.core.chain_info()?;
+        Ok(json!({
+            "chain": self.core.params().network.name(),
+            "blocks": info.tip.height,
+            "headers": info.tip.height,
+            "bestblockhash": info.tip.hash.to_string(),
+            "chainwork": info.tip.chain_work.to_string(),
+            "mediantime": info.median_time,
+            "time": info.tip.header.time,
+            "genesis": info.genesis.to_string(),
+            "genesis_outputs": self.core.params().genesis_outputs,
+        }))
+    }
+
+    fn getblockhash(&self, p: Params<'_>) -> RpcResult<String> {
+        let a = Args::parse(&p, &["height"])?;
+        let height: u64 = a.req(0)?;
+        self.core
+            .hash_at(height)?
+            .map(|h| h.to_string())
+            .ok_or_else(|| err(INVALID_PARAMETER, "Block height out of range"))
+    }
+
+    fn getblockheader(&self, p: Params<'_>) -> RpcResult<Value> {
+        let a = Args::parse(&p, &["blockhash", "verbose"])?;
+        let hash: BlockHash = parse_hash(&a.req::<String>(0)?, "blockhash")?;
+        let verbose = a.opt::<bool>(1)?.unwrap_or(true);
+        let (entry, active, tip) = self.entry(&hash)?;
+        if !verbose {
+            return Ok(json!(hex::encode(rumor_chain::encode(&entry.header))));
+        }
+        Ok(header_json(
+            &entry,
+            active,
+            tip,
+            self.core.next_hash(&hash)?,
+        ))
+    }
+
+    fn getblock(&self, p: Params<'_>) -> RpcResult<Value> {
+        let a = Args::parse(&p, &["blockhash", "verbosity"])?;
+        let hash: BlockHash = parse_hash(&a.req::<String>(0)?, "blockhash")?;
+        let verbosity = match &a.vals[1] {
+            Value::Bool(b) => u8::from(*b),
+            _ => a.opt::<u8>(1)?.unwrap_or(1),
+        };
+        let (entry, active, tip) = self.entry(&hash)?;
+        let block: Block = self
+            .core
+            .reader()
+            .block(&hash)
+            .map_err(internal)?
+            .ok_or_else(|| err(NOT_FOUND, "Block not available"))?;
+        if verbosity == 0 {
+            return Ok(json!(hex::encode(block.encode())));
+        }
+        let mut v = header_json(&entry, active, tip, self.core.next_hash(&hash)?);
+        v["size"] = json!(block.size());
+        v["ntx"] = json!(block.txs.len());
+        v["tx"] = if verbosity >= 2 {
+            Value::Array(block.txs.iter().map(tx_json).collect())
+        } else {
+            Value::Array(
+                block
+                    .txs
+                    .iter()
+                    .map(|t| json!(t.txid().to_string()))
+                    .collect(),
+            )
+        };
+        Ok(v)
+    }
+
+    fn getrawtransaction(&self, p: Params<'_>) -> RpcResult<Value> {
+        let a = Args::parse(&p, &["txid", "verbose"])?;
+        let txid: Txid = parse_hash(&a.req::<String>(0)?, "txid")?;
+        let verbose = match &a.vals[1] {
+            Value::Number(n) => n.as_u64().unwrap_or(0) > 0,
+            _ => a.opt::<bool>(1)?.unwrap_or(false),
+        };
+        let (tx, block) = self
+            .core
+            .transaction(&txid)?
+            .ok_or_else(|| err(NOT_FOUND, "No such mempool or blockchain transaction"))?;
+        if !verbose {
+            return Ok(json!(hex::encode(tx.encode())));
+        }
+        let mut v = tx_json(&tx);
+        v["hex"] = json!(hex::encode(tx.encode()));
+        match block {
+            Some(hash) => {
+                let (entry, active, tip) = self.entry(&hash)?;
+                v["blockhash"] = json!(hash.to_string());
+                v["blockheight"] = json!(entry.height);
+                v["confirmations"] = json!(if active { tip - entry.height + 1 } else { 0 });
+            }
+            None => v["confirmations"] = json!(0),
+        }
+        Ok(v)
+    }
+
+    async fn sendrawtransaction(&self, p: Params<'_>) -> RpcResult<String> {
+        let a = Args::parse(&p, &["hexstring"])?;
+        let text: String = a.req(0)?;
+        if text.len() > 2 * MAX_TX_DECODE_BYTES {
+            return Err(err(DECODE_ERROR, "TX decode failed: too large"));
+        }
+        let bytes = hex::decode(text.trim())
+            .map_err(|e| err(DECODE_ERROR, format!("TX decode failed: {e}")))?;
+        let tx = Transaction::decode(&bytes)
+            .map_err(|e| err(DECODE_ERROR, format!("TX decode failed: {e}")))?;
+        let txid = tx.txid();
+        let body = Body {
+            inv: Inv::tx(txid),
+            bytes: bytes.into(),
+        };
+        let outcome = self
+            .submitter
+            .submit(body)
+            .await
+            .ok_or_else(|| internal("the node is shutting down"))?;
+        match outcome.verdict {
+            Verdict::Accepted { .. } => Ok(txid.to_string()),
+            Verdict::Known => match self.core.reader().tx_block(&txid) {
+                Ok(Some(_)) => Err(err(ALREADY_IN_CHAIN, "transaction already in block chain")),
+                _ => Ok(txid.to_string()),
+            },
+            Verdict::NotYet { reason, .. } => {
+                Err(err_data(VERIFY_ERROR, reason.into_owned(), outcome.detail))
+            }
+            Verdict::Invalid { reason } | Verdict::Policy { reason } => {
+                Err(err_data(REJECTED, reason.into_owned(), outcome.detail))
+            }
+        }
+    }
+
+    fn gettxout(&self, p: Params<'_>) -> RpcResult<Value> {
+        let a = Args::parse(&p, &["txid", "n", "include_mempool"])?;
+        let txid: Txid = parse_hash(&a.req::<String>(0)?, "txid")?;
+        let vout: u32 = a.req(1)?;
+        let include_mempool = a.opt::<bool>(2)?.unwrap_or(true);
+        let op = rumor_chain::OutPoint::new(txid, vout);
+        let info = self.core.chain_info()?;
+        let best = info.tip.hash.to_string();
+        if include_mempool && let Some(entry) = self.core.mempool_entry(&txid)? {
+            return Ok(match entry.tx.outputs.get(vout as usize) {
+                Some(o) if self.spendable_in_pool(&op)? => json!({
+                    "bestblock": best,
+                    "confirmations": 0,
+                    "amount": o.amount.units(),
+                    "coins": o.amount.to_string(),
+                    "address": o.address.to_string(),
+                    "coinbase": false,
+                }),
+                _ => Value::Null,
+            });
+        }
+        let Some(coin) = self.core.reader().coin(&op).map_err(internal)? else {
+            return Ok(Value::Null);
+        };
+        if include_mempool && !self.spendable_in_pool(&op)? {
+            return Ok(Value::Null);
+        }
+        Ok(json!({
+            "bestblock": best,
+            "confirmations": info.tip.height.saturating_sub(coin.height) + 1,
+            "amount": coin.output.amount.units(),
+            "coins": coin.output.amount.to_string(),
+            "address": coin.output.address.to_string(),
+            "coinbase": coin.coinbase,
+        }))
+    }
+
+    /// Whether no mempool transaction spends `op`.
+    fn spendable_in_pool(&self, op: &rumor_chain::OutPoint) -> RpcResult<bool> {
+        Ok(self.core.mempool_spender(op)?.is_none())
+    }
+
+    fn addresses(v: &Value) -> RpcResult<Vec<Address>> {
+        let list: Vec<String> = match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| invalid_params("addresses must be strings"))
+                })
+                .collect::<RpcResult<_>>()?,
+            Value::Null => return Err(invalid_params("missing parameter `address`")),
+            _ => return Err(invalid_params("address must be a string or an array")),
+        };
+        if list.len() > MAX_ADDRESSES {
+            return Err(invalid_params(format!(
+                "at most {MAX_ADDRESSES} addresses per call"
+            )));
+        }
+        list.iter().map(|s| parse_address(s)).collect()
+    }
+
+    fn listunspent(&self, p: Params<'_>) -> RpcResult<Value> {
+        let a = Args::parse(&p, &["address", "minconf"])?;
+        let addresses = Self::addresses(&a.vals[0])?;
+        let minconf = a.opt::<u64>(1)?.unwrap_or(1);
+        let tip = self.core.chain_info()?.tip.height;
+        let list = self.core.unspent(&addresses, minconf == 0)?;
+        let out: Vec<Value> = list
+            .iter()
+            .filter_map(|u| {
+                let confirmations = if u.confirmed {
+                    tip.saturating_sub(u.coin.height) + 1
+                } else {
+                    0
+                };
+                (confirmations >= minconf).then(|| {
+                    json!({
+                        "txid": u.outpoint.txid.to_string(),
+                        "vout": u.outpoint.vout,
+                        "address": u.coin.output.address.to_string(),
+                        "amount": u.coin.output.amount.units(),
+                        "coins": u.coin.output.amount.to_string(),
+                        "height": u.confirmed.then_some(u.coin.height),
+                        "confirmations": confirmations,
+                        "coinbase": u.coin.coinbase,
+                    })
+                })
+            })
+            .collect();
+        Ok(Value::Array(out))
+    }
+
+    fn getbalance(&self, p: Params<'_>) -> RpcResult<Value> {
+        let a = Args::parse(&p, &["address"])?;
+        let addresses = Self::addresses(&a.vals[0])?;
+        let mut total: u64 = 0;
+        let mut count = 0usize;
+        for addr in &addresses {
+            for (_, coin) in self.core.reader().address_coins(addr).map_err(internal)? {
+                total = total.saturating_add(coin.output.amount.units());
+                count += 1;
+            }
+        }
+        Ok(json!({
+            "amount": total,
+            "coins": coins(total),
+            "utxos": count,
+        }))
+    }
+
+    fn getmempoolinfo(&self) -> RpcResult<Value> {
+        let s = self.core.pool_summary()?;
+        Ok(json!({
+            "size": s.txs,
+            "bytes": s.bytes,
+            "orphans": s.orphans,
+            "maxmempool": s.max_bytes,
+            "minrelayfee_per_byte": self.core.params().min_relay_fee_per_byte,
+        }))
+    }
+
+    fn getrawmempool(&self, p: Params<'_>) -> RpcResult<Value> {
+        // `verbose` is accepted for bitcoind compatibility; ids are always returned.
+        let _ = Args::parse(&p, &["verbose"])?;
+        let mut ids: Vec<String> = self
+            .core
+            .mempool_txids()?
+            .iter()
+            .map(Txid::to_string)
+            .collect();
+        ids.sort();
+        Ok(json!(ids))
+    }
+
+    fn getmempoolentry(&self, p: Params<'_>) -> RpcResult<Value> {
+        let a = Args::parse(&p, &["txid"])?;
+        let txid: Txid = parse_hash(&a.req::<String>(0)?, "txid")?;
+        let e = self
+            .core
+            .mempool_entry(&txid)?
+            .ok_or_else(|| err(NOT_FOUND, "Transaction not in mempool"))?;
+        Ok(json!({
+            "txid": txid.to_string(),
+            "size": e.size,
+            "fee": e.fee,
+            "fee_coins": coins(e.fee),
+            "time_ms": e.time_ms,
+            "depth": e.depth,
+            "depends": e.parents.iter().map(Txid::to_string).collect::<Vec<_>>(),
+            "spentby": e.children.iter().map(Txid::to_string).collect::<Vec<_>>(),
+        }))
+    }
+
+    async fn getnetworkinfo(&self) -> RpcResult<Value> {
+        let addrs = self.p2p.listen_addrs().await.map_err(internal)?;
+        let peers = self.p2p.peers().await.map_err(internal)?;
+        Ok(json!({
+            "network": self.core.params().network.name(),
+            "peer_id": self.p2p.peer_id().to_string(),
+            "listen_addrs": addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "relay": self.relay,
+            "connections": peers.len(),
+            "link": self.link,
+            "version": env!("CARGO_PKG_VERSION"),
+        }))
+    }
+
+    async fn generatetoaddress(self: Arc<Self>, p: Params<'_>) -> RpcResult<Value> {
+        let a = Args::parse(&p, &["nblocks", "address"])?;
+        let n: u64 = a.req(0)?;
+        if n > MAX_GENERATE {
+            return Err(err(
+                INVALID_PARAMETER,
+                format!("at most {MAX_GENERATE} blocks per call"),
+            ));
+        }
+        let address = parse_address(&a.req::<String>(1)?)?;
+        let hashes = miner::generate(&self.core, &self.p2p, n, address)
+            .await
+            .map_err(|e| err(MISC_ERROR, e.to_string()))?;
+        Ok(json!(
+            hashes.iter().map(ToString::to_string).collect::<Vec<_>>()
+        ))
+    }
+
+    async fn getpropagation(&self, p: Params<'_>) -> RpcResult<Value> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct Query {
+            ids: Option<Vec<String>>,
+            since_ns: Option<u64>,
+            limit: Option<usize>,
+        }
+        let a = Args::parse(&p, &["query"])?;
+        let q: Query = a.opt(0)?.unwrap_or_default();
+        let limit = q.limit.unwrap_or(DEFAULT_PROPAGATION_LIMIT);
+        let query = match q.ids {
+            Some(ids) => {
+                let mut invs = Vec::with_capacity(ids.len() * 2);
+                for id in &ids {
+                    let hash: rumor_chain::Hash256 = parse_hash(id, "id")?;
+                    invs.push(Inv::tx(Txid(hash.0)));
+                    invs.push(Inv::block(BlockHash(hash.0)));
+                }
+                FirstSeenQuery::Ids(invs)
+            }
+            None => FirstSeenQuery::Since {
+                since_ns: q.since_ns.unwrap_or(0),
+                limit,
+            },
+        };
+        let mut records = self.p2p.first_seen(query).await.map_err(internal)?;
+        records.truncate(limit);
+        serde_json::to_value(records).map_err(internal)
+    }
+}
+
+macro_rules! sync_method {
+    ($m:expr, $name:literal, $f:ident) => {
+        $m.register_method($name, |p, ctx, _| ctx.$f(p))
+            .expect("unique method name");
+    };
+}
+
+macro_rules! sync_method_noargs {
+    ($m:expr, $name:literal, $f:ident) => {
+        $m.register_method($name, |p, ctx, _| {
+            no_args(&p)?;
+            ctx.$f()
+        })
+        .expect("unique method name");
+    };
+}
+
+fn no_args(p: &Params<'_>) -> RpcResult<()> {
+    Args::parse(p, &[]).map(|_| ())
+}
+
+/// Builds the RPC module with every method.
+pub fn module(ctx: RpcContext) -> RpcModule<RpcContext> {
+    let mut m = RpcModule::new(ctx);
+    sync_method_noargs!(m, "getblockchaininfo", getblockchaininfo);
+    m.register_method("getbestblockhash", |p, ctx, _| {
+        no_args(&p)?;
+        Ok::<_, ErrorObjectOwned>(ctx.core.chain_info()?.tip.hash.to_string())
+    })
+    .expect("unique method name");
+    m.register_method("getblockcount", |p, ctx, _| {
+        no_args(&p)?;
+        Ok::<_, ErrorObjectOwned>(ctx.core.chain_info()?.tip.height)
+    })
+    .expect("unique method name");
+    sync_method!(m, "getblockhash", getblockhash);
+    sync_method!(m, "getblock", getblock);
+    sync_method!(m, "getblockheader", getblockheader);
+    sync_method!(m, "getrawtransaction", getrawtransaction);
+    sync_method!(m, "gettxout", gettxout);
+    sync_method!(m, "listunspent", listunspent);
+    sync_method!(m, "getbalance", getbalance);
+    sync_method!(m, "getrawmempool", getrawmempool);
+    sync_method_noargs!(m, "getmempoolinfo", getmempoolinfo);
+    sync_method!(m, "getmempoolentry", getmempoolentry);
+    m.register_async_method("sendrawtransaction", |p, ctx, _| async move {
+        ctx.sendrawtransaction(p).await
+    })
+    .expect("unique method name");
+    m.register_async_method("getpeerinfo", |p, ctx, _| async move {
+        no_args(&p)?;
+        let peers = ctx.p2p.peers().await.map_err(internal)?;
+        serde_json::to_value(peers).map_err(internal)
+    })
+    .expect("unique method name");
+    m.register_async_method("getnetworkinfo", |p, ctx, _| async move {
+        no_args(&p)?;
+        ctx.getnetworkinfo().await
+    })
+    .expect("unique method name");
+    m.register_async_method("getrelaystats", |p, ctx, _| async move {
+        no_args(&p)?;
+        let stats = ctx.p2p.stats().await.map_err(internal)?;
+        serde_json::to_value(stats).map_err(internal)
+    })
+    .expect("unique method name");
+    m.register_async_method("getpropagation", |p, ctx, _| async move {
+        ctx.getpropagation(p).await
+    })
+    .expect("unique method name");
+    m.register_async_method("generatetoaddress", |p, ctx, _| async move {
+        ctx.generatetoaddress(p).await
+    })
+    .expect("unique method name");
+    m.register_method("stop", |p, ctx, _| {
+        no_args(&p)?;
+        let shutdown = ctx.shutdown.clone();
+        // Answer first, then stop.
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            shutdown.trigger(StopReason::Requested("rpc stop"));
+        });
+        Ok::<_, ErrorObjectOwned>("rumord stopping")
+    })
+    .expect("unique method name");
+    let names: Vec<String> = m.method_names().map(str::to_owned).collect();
+    m.register_method("help", move |_, _, _| {
+        let mut n = names.clone();
+        n.push("help".into());
+        n.sort();
+        n
+    })
+    .expect("unique method name");
+    m
+}

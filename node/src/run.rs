@@ -1,0 +1,247 @@
+//! [`run`]: the node's life. Open the data directory, the store and the
+//! chain; start p2p, RPC, metrics and the miner; wait for a stop; then shut
+//! down in reverse order and close the store.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumor_chain::{ChainState, MempoolConfig, OpenError};
+use rumor_p2p::{Backend, Keypair, P2pEvent};
+
+use crate::config::{ConfigError, NodeConfig, RpcAuth};
+use crate::core::NodeCore;
+use crate::datadir::{COOKIE_USER, DataDir, DataDirError};
+use crate::metrics::NodeMetrics;
+use crate::rpc::{self, RpcContext, Submitter};
+use crate::shutdown::{Shutdown, StopReason};
+use crate::store::{RedbStore, StoreError};
+
+/// Why the node could not start, or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The data directory is unusable (locked, corrupt, I/O).
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    /// The chain store cannot be opened (corrupt, another network, I/O).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The p2p layer could not start.
+    #[error("p2p: {0}")]
+    P2p(#[from] rumor_p2p::StartError),
+    /// The RPC server could not bind.
+    #[error("cannot bind RPC on {addr}: {source}")]
+    RpcBind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The metrics server could not bind.
+    #[error("cannot bind metrics on {addr}: {source}")]
+    MetricsBind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The node stopped because it could not go on safely.
+    #[error("{0}")]
+    Fatal(String),
+}
+
+fn open_error(e: OpenError<StoreError>) -> NodeError {
+    match e {
+        OpenError::WrongNetwork { expected, found } => NodeError::Store(StoreError::Corrupt(
+            format!("the best chain starts at {found}, not at this network's genesis {expected}"),
+        )),
+        OpenError::Corrupt(m) => NodeError::Store(StoreError::Corrupt(m)),
+        OpenError::Store(e) => NodeError::Store(e),
+    }
+}
+
+/// Runs a node until `stop` completes, `stop` is called over RPC, or a fatal
+/// error happens.
+///
+/// # Errors
+/// [`NodeError`]: start-up failures, or a fatal error while running.
+pub async fn run(config: NodeConfig, stop: impl Future<Output = ()>) -> Result<(), NodeError> {
+    let shutdown = Shutdown::new();
+    let node = start(config, shutdown.clone()).await?;
+    tokio::select! {
+        _ = stop => shutdown.trigger(StopReason::Requested("signal")),
+        _ = shutdown.wait() => {}
+    }
+    node.stop().await
+}
+
+/// A started node; [`RunningNode::stop`] shuts it down.
+#[derive(Debug)]
+pub struct RunningNode {
+    datadir: DataDir,
+    core: Arc<NodeCore>,
+    p2p: rumor_p2p::P2pHandle,
+    p2p_task: tokio::task::JoinHandle<()>,
+    rpc: rpc::RpcServer,
+    shutdown: Shutdown,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts every part of the node; returns once RPC is listening.
+///
+/// # Errors
+/// [`NodeError`] naming what could not start.
+pub async fn start(config: NodeConfig, shutdown: Shutdown) -> Result<RunningNode, NodeError> {
+    let datadir = DataDir::open(&config.datadir)?;
+    let store = RedbStore::open(&datadir.chain_db(), &config.params)?;
+    let chain = ChainState::open(config.params.clone(), store).map_err(open_error)?;
+    let tip = *chain.tip();
+    tracing::info!(height = tip.height, tip = %tip.hash, "chain loaded");
+
+    let metrics = Arc::new(NodeMetrics::new());
+    let mempool = MempoolConfig {
+        max_bytes: config.max_mempool_bytes,
+        ..MempoolConfig::default()
+    };
+    let core = Arc::new(NodeCore::new(
+        chain,
+        mempool,
+        Arc::clone(&metrics),
+        shutdown.clone(),
+    ));
+
+    let seed = datadir.node_key(config.node_key)?;
+    let key = Keypair::ed25519_from_bytes(seed).map_err(|e| DataDirError::Corrupt {
+        path: datadir.path().join("node_key"),
+        reason: e.to_string(),
+    })?;
+    let backend: Arc<dyn Backend> = core.clone();
+    let p2p = rumor_p2p::start(config.p2p.clone(), key, backend).await?;
+    let handle = p2p.handle.clone();
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(log_events(p2p.events)));
+
+    let (user, password) = match &config.rpc_auth {
+        RpcAuth::Cookie => (COOKIE_USER.to_owned(), datadir.write_cookie()?),
+        RpcAuth::UserPassword { user, password } => (user.clone(), password.clone()),
+    };
+    let ctx = RpcContext {
+        core: Arc::clone(&core),
+        p2p: handle.clone(),
+        submitter: Submitter::start(Arc::clone(&core), handle.clone()),
+        shutdown: shutdown.clone(),
+        relay: config.p2p.relay,
+        link: config.p2p.link,
+    };
+    let rpc = rpc::start(config.rpc_bind, &user, &password, ctx)
+        .await
+        .map_err(|source| NodeError::RpcBind {
+            addr: config.rpc_bind,
+            source,
+        })?;
+    tracing::info!(addr = %rpc.addr, "rpc listening");
+    let addrs: Vec<String> = handle
+        .listen_addrs()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    tracing::info!(addrs = ?addrs, peer_id = %handle.peer_id(), "p2p listening");
+
+    if let Some(addr) = config.metrics {
+        let listener = crate::metrics::bind(addr)
+            .await
+            .map_err(|source| NodeError::MetricsBind { addr, source })?;
+        tracing::info!(addr = %listener.local_addr().unwrap_or(addr), "metrics listening");
+        tasks.push(tokio::spawn(crate::metrics::serve(
+            listener,
+            metrics,
+            Arc::clone(&core),
+            handle.clone(),
+            shutdown.clone(),
+        )));
+    }
+
+    if config.mine {
+        let pay_to = match config.mine_address {
+            Some(a) => a,
+            None => datadir.miner_key()?.address(),
+        };
+        tasks.push(tokio::spawn(crate::miner::run(
+            Arc::clone(&core),
+            handle.clone(),
+            pay_to,
+            config.block_interval,
+            shutdown.clone(),
+        )));
+    }
+
+    Ok(RunningNode {
+        datadir,
+        core,
+        p2p: handle,
+        p2p_task: p2p.task,
+        rpc,
+        shutdown,
+        tasks,
+    })
+}
+
+impl RunningNode {
+    /// The RPC address.
+    pub fn rpc_addr(&self) -> SocketAddr {
+        self.rpc.addr
+    }
+
+    /// The node core.
+    pub fn core(&self) -> &Arc<NodeCore> {
+        &self.core
+    }
+
+    /// Shuts down in order: miner and metrics, RPC, p2p, then the store.
+    ///
+    /// # Errors
+    /// [`NodeError::Fatal`] if the node stopped because of a fatal error.
+    pub async fn stop(self) -> Result<(), NodeError> {
+        let reason = self
+            .shutdown
+            .reason()
+            .unwrap_or(StopReason::Requested("stop"));
+        self.shutdown.trigger(reason.clone());
+        tracing::info!(reason = ?reason, "shutting down");
+        for t in self.tasks {
+            t.abort();
+        }
+        self.rpc.stop().await;
+        let _ = self.p2p.shutdown().await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.p2p_task).await;
+        self.core.close();
+        self.datadir.remove_cookie();
+        tracing::info!("stopped");
+        match reason {
+            StopReason::Fatal(m) => Err(NodeError::Fatal(m)),
+            StopReason::Requested(_) => Ok(()),
+        }
+    }
+}
+
+async fn log_events(mut events: tokio::sync::mpsc::Receiver<P2pEvent>) {
+    while let Some(ev) = events.recv().await {
+        match ev {
+            P2pEvent::PeerUp(p) => tracing::debug!(peer = %p, "peer up"),
+            P2pEvent::PeerDown(p) => tracing::debug!(peer = %p, "peer down"),
+            P2pEvent::PeerBanned(p) => tracing::info!(peer = %p, "peer banned"),
+            P2pEvent::Accepted { inv, via } => {
+                tracing::trace!(kind = inv.kind.label(), id = %inv.id, via = ?via, "accepted");
+            }
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Multi-process tests of `rumord` through the real binary on 127.0.0.1:
+//! RPC bad input, crash and restart, refused data directories, config
+//! precedence, metrics, health and peer-id.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+use support::{Node, http_post, run_to_exit, start, wait_until};
+
+fn rumord() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_rumord"))
+}
+
+#[test]
+fn rpc_bad_input_gets_json_rpc_errors_and_the_node_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(rumord(), &dir.path().join("n"), &[]);
+    let (u, p) = node.cookie();
+    let auth = Some((u.as_str(), p.as_str()));
+    let post = |body: &str| {
+        let (status, text) = http_post(node.rpc, auth, body.as_bytes());
+        (
+            status,
+            serde_json::from_str::<serde_json::Value>(&text).ok(),
+        )
+    };
+    let code = |r: &(u16, Option<serde_json::Value>)| {
+        r.1.as_ref().and_then(|v| v["error"]["code"].as_i64())
+    };
+
+    // Malformed JSON.
+    assert_eq!(
+        code(&post("{\"jsonrpc\": \"2.0\", \"id\": 1, ")),
+        Some(-32700)
+    );
+    // Unknown method.
+    assert_eq!(
+        code(&post(
+            r#"{"jsonrpc":"2.0","id":1,"method":"getwhatever","params":[]}"#
+        )),
+        Some(-32601)
+    );
+    // Wrong params: type, count, name.
+    for body in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"getblockhash","params":["x"]}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"getblockhash","params":[1,2,3]}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"getblockhash","params":{"nope":1}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"getblockhash","params":[]}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"getblockchaininfo","params":[1]}"#,
+    ] {
+        assert_eq!(code(&post(body)), Some(-32602), "{body}");
+    }
+    // Not found and decode errors use bitcoind's codes.
+    assert_eq!(
+        node.call("getblock", json!(["00".repeat(32)]))
+            .unwrap_err()
+            .0,
+        -5
+    );
+    assert_eq!(
+        node.call("sendrawtransaction", json!(["zz"]))
+            .unwrap_err()
+            .0,
+        -22
+    );
+    assert_eq!(
+        node.call("sendrawtransaction", json!(["00ff"]))
+            .unwrap_err()
+            .0,
+        -22
+    );
+    assert_eq!(node.call("getblockhash", json!([1000])).unwrap_err().0, -8);
+    // Oversized body: a JSON-RPC error (or 413), never a crash.
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"sendrawtransaction","params":["{}"]}}"#,
+        "a".repeat(33 * 1024 * 1024)
+    );
+    let r = post(&big);
+    assert!(
+        r.0 == 413 || code(&r) == Some(-32007),
+        "oversized body answered {r:?}"
+    );
+    // Missing or wrong credential: 401.
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"getblockchaininfo","params":[]}"#;
+    assert_eq!(http_post(node.rpc, None, body.as_bytes()).0, 401);
+    assert_eq!(
+        http_post(node.rpc, Some((&u, "wrong")), body.as_bytes()).0,
+        401
+    );
+    // A batch mixing good and bad calls answers each.
+    let (status, text) = http_post(
+        node.rpc,
+        auth,
+        br#"[{"jsonrpc":"2.0","id":1,"method":"getbestblockhash"},{"jsonrpc":"2.0","id":2,"method":"nope"}]"#,
+    );
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(2));
+    // Still serving.
+    assert_eq!(node.height(), 0);
+
+    // `rumord health` answers 0 only when the node answers.
+    let health = |args: &[&str]| {
+        std::process::Command::new(rumord())
+            .arg("health")
+            .args(args)
+            .env_remove("RUMOR_DATADIR")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let url = format!("http://{}", node.rpc);
+    let datadir = node.datadir.to_str().unwrap();
+    assert!(health(&["--rpc", &url, "--datadir", datadir]));
+    assert!(!health(&[
+        "--rpc",
+        &url,
+        "--rpc-user",
+        "x",
+        "--rpc-password",
+        "y"
+    ]));
+    assert!(!health(&[
+        "--rpc",
+        "http://127.0.0.1:1",
+        "--datadir",
+        datadir
+    ]));
+}
+
+#[test]
+fn crash_restart_keeps_the_tip_and_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(rumord(), &dir.path().join("a"), &[]);
+    let b_dir = dir.path().join("b");
+    let b_args = ["--bootnode", &a.bootnode()].map(str::to_owned);
+    let mut b = start(
+        rumord(),
+        &b_dir,
+        &b_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let b_peer = b.peer_id.clone();
+    let to = support::burn_address();
+    a.ok("generatetoaddress", json!([5, to]));
+    wait_until(Duration::from_secs(30), "b at height 5", || b.height() == 5);
+    let tip5 = b.best();
+
+    b.kill9();
+    a.ok("generatetoaddress", json!([3, to]));
+    assert_eq!(a.height(), 8);
+
+    let b2 = start(
+        rumord(),
+        &b_dir,
+        &b_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(b2.peer_id, b_peer, "the node key persists");
+    let h = b2.height();
+    assert!(h >= 5, "tip lost after kill -9: height {h}");
+    let hash5 = b2.ok("getblockhash", json!([5]));
+    assert_eq!(hash5.as_str(), Some(tip5.as_str()));
+    wait_until(Duration::from_secs(30), "b catches up", || {
+        b2.height() == 8 && b2.best() == a.best()
+    });
+    // A graceful stop exits 0 and removes the cookie.
+    let mut b2 = b2;
+    let status = b2.terminate();
+    assert!(status.success(), "SIGTERM exit: {status}");
+    assert!(!b_dir.join(".cookie").exists());
+    drop(b);
+}
+
+#[test]
+fn corrupt_foreign_or_locked_datadirs_are_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d");
+    let mut node = start(rumord(), &d, &[]);
+    // The base arguments with some flags' values replaced.
+    let args = |replace: &[&str]| {
+        let mut a = support::base_args(&d);
+        for pair in replace.chunks(2) {
+            let i = a
+                .iter()
+                .position(|x| x == pair[0])
+                .expect("flag in base args");
+            a[i + 1] = pair[1].to_owned();
+        }
+        a
+    };
+    // Locked by the running node.
+    let (status, log) = run_to_exit(rumord(), &args(&[]), Duration::from_secs(20));
+    assert!(!status.success());
+    assert!(log.contains("in use by another running rumord"), "{log}");
+    assert_eq!(node.height(), 0, "the first node still serves");
+    assert!(node.terminate().success());
+
+    // Another network.
+    let db = d.join("chain.redb");
+    let (status, log) = run_to_exit(
+        rumord(),
+        &args(&["--network", "testnet"]),
+        Duration::from_secs(20),
+    );
+    assert!(!status.success());
+    assert!(log.contains("belongs to network `regtest`"), "{log}");
+    // Another genesis of the same network.
+    let (status, log) = run_to_exit(
+        rumord(),
+        &args(&["--genesis-outputs", "201"]),
+        Duration::from_secs(20),
+    );
+    assert!(!status.success());
+    assert!(log.contains("genesis"), "{log}");
+    // Still a good regtest datadir.
+    let again = start(rumord(), &d, &[]);
+    drop(again);
+
+    // A corrupt database is refused and left as it is.
+    std::fs::write(&db, vec![0x5a; 64 * 1024]).unwrap();
+    let (status, log) = run_to_exit(rumord(), &args(&[]), Duration::from_secs(20));
+    assert!(!status.success());
+    assert!(log.contains("corrupt"), "{log}");
+    assert!(
+        std::fs::read(&db).unwrap() == vec![0x5a; 64 * 1024],
+        "database file changed"
+    );
+
+    // A corrupt node key too.
+    let d2 = dir.path().join("d2");
+    std::fs::create_dir_all(&d2).unwrap();
+    std::fs::write(d2.join("node_key"), "not hex").unwrap();
+    let mut a2 = support::base_args(&d2);
+    a2.push("--log-format".into());
+    a2.push("json".into());
+    let (status, log) = run_to_exit(rumord(), &a2, Duration::from_secs(20));
+    assert!(!status.success());
+    assert!(log.contains("node_key"), "{log}");
+    assert_eq!(
+        std::fs::read_to_string(d2.join("node_key")).unwrap(),
+        "not hex"
+    );
+}
+
+#[test]
+fn config_precedence_metrics_and_peer_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("c");
+    std::fs::create_dir_all(&d).unwrap();
+    // The file says testnet and a relay mode; the environment says push; the
+    // flags (base args) say regtest.
+    std::fs::write(
+        d.join("rumord.toml"),
+        "network = \"testnet\"\nrelay = \"announce\"\nseen-capacity = 1234\n",
+    )
+    .unwrap();
+    let seed = "11".repeat(32);
+    let mut args = support::base_args(&d);
+    args.extend(
+        [
+            "--metrics",
+            "127.0.0.1:0",
+            "--node-key",
+            &seed,
+            "--log-format",
+            "text",
+        ]
+        .map(str::to_owned),
+    );
+    let log = d.with_extension("log");
+    let file = std::fs::File::create(&log).unwrap();
+    let child = std::process::Command::new(rumord())
+        .args(&args)
+        .env("RUMOR_RELAY", "push")
+        .env("RUMOR_NETWORK", "testnet")
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let mut node = Node {
+        child: Some(child),
+        datadir: d.clone(),
+        log: log.clone(),
+        rpc: "127.0.0.1:1".parse().unwrap(),
+        listen: vec![],
+        peer_id: String::new(),
+    };
+    wait_until(Duration::from_secs(30), "rpc listening", || {
+        node.log_text().contains("metrics listening")
+    });
+    let text = node.log_text();
+    let rpc = text
+        .lines()
+        .find(|l| l.contains("rpc listening"))
+        .and_then(|l| l.split("addr=").nth(1))
+        .unwrap()
+        .trim()
+        .to_owned();
+    node.rpc = rpc.parse().unwrap();
+    let info = node.ok("getblockchaininfo", json!([]));
+    assert_eq!(info["chain"], "regtest", "flag beats env and file");
+    let net = node.ok("getnetworkinfo", json!([]));
+    assert_eq!(net["relay"], "push", "env beats file");
+    let stats = node.ok("getrelaystats", json!([]));
+    assert_eq!(stats["seen"]["capacity"], 1234, "file fills the rest");
+    assert!(text.contains("effective configuration"));
+
+    // peer-id derives the same PeerId as the running node.
+    let out = std::process::Command::new(rumord())
+        .args(["peer-id", "--node-key", &seed])
+        .output()
+        .unwrap();
+    let derived = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(derived.trim(), net["peer_id"].as_str().unwrap());
+
+    // Metrics: the node's and libp2p's.
+    node.ok("generatetoaddress", json!([1, support::burn_address()]));
+    let maddr: std::net::SocketAddr = text
+        .lines()
+        .find(|l| l.contains("metrics listening"))
+        .and_then(|l| l.split("addr=").nth(1))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(maddr).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    for name in [
+        "rumor_tip_height",
+        "rumor_mempool_txs",
+        "rumor_mempool_bytes",
+        "rumor_peers",
+        "rumor_mesh_peers",
+        "rumor_seen_set_size",
+        "rumor_duplicate_bodies_total",
+        "rumor_validation_seconds",
+        "libp2p_",
+        "# EOF",
+    ] {
+        assert!(body.contains(name), "metrics lack {name}:\n{body}");
+    }
+    assert!(node.terminate().success());
+}
+
+#[test]
+fn mine_flag_mines_at_the_interval_to_the_given_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let to = support::burn_address();
+    let node = start(
+        rumord(),
+        &dir.path().join("m"),
+        &[
+            "--mine",
+            "--block-interval-ms",
+            "200",
+            "--mine-address",
+            &to,
+        ],
+    );
+    wait_until(Duration::from_secs(30), "three mined blocks", || {
+        node.height() >= 3
+    });
+    let bal = node.ok("getbalance", json!([to]));
+    assert!(bal["utxos"].as_u64().unwrap() >= 3, "{bal}");
+    let coinbase = node.ok("getblock", json!([node.best(), 2]))["tx"][0].clone();
+    assert_eq!(coinbase["vout"][0]["address"], json!(to));
+}
