@@ -32,8 +32,11 @@ pub struct Fetch {
     pub peer: Option<PeerId>,
     /// When the current attempt times out.
     pub deadline: Option<Instant>,
-    /// Peers known (or likely) to have it, not tried yet, best first.
+    /// Peers known to have it (they announced it), not tried yet.
     pub candidates: VecDeque<PeerId>,
+    /// Peers likely to have it (mesh peers), tried only when no known
+    /// candidate is left: asking them early mostly earns `notfound`.
+    pub fallback: VecDeque<PeerId>,
     /// Peers already tried.
     pub tried: Vec<PeerId>,
     /// Attempts made.
@@ -116,12 +119,19 @@ impl InFlight {
 
     fn assign(&mut self, inv: &Inv, now: Instant) -> Option<PeerId> {
         let timeout = self.limits.timeout;
+        let max = self.limits.max_per_peer;
+        let per_peer = &self.per_peer;
+        let room = |p: &PeerId| per_peer.get(p).copied().unwrap_or(0) < max;
         let fetch = self.fetches.get_mut(inv)?;
-        let pos = fetch
-            .candidates
-            .iter()
-            .position(|p| self.per_peer.get(p).copied().unwrap_or(0) < self.limits.max_per_peer)?;
-        let peer = fetch.candidates.remove(pos)?;
+        // Known holders first; if they are only busy, wait for them.
+        let peer = if let Some(pos) = fetch.candidates.iter().position(room) {
+            fetch.candidates.remove(pos)?
+        } else if fetch.candidates.is_empty() {
+            let pos = fetch.fallback.iter().position(room)?;
+            fetch.fallback.remove(pos)?
+        } else {
+            return None;
+        };
         fetch.peer = Some(peer);
         fetch.deadline = Some(now + timeout);
         fetch.attempts += 1;
@@ -139,14 +149,17 @@ impl InFlight {
         }
     }
 
-    /// Starts fetching `inv` from the first of `candidates` with room.
-    /// Returns the peer to ask now (`None`: queued until a peer has room).
-    /// Returns `Err(())` if the tracker is full or `inv` is already tracked.
+    /// Starts fetching `inv` from the first of `candidates` (peers known to
+    /// have it) with room, falling back to `fallback` (peers likely to have
+    /// it) only when no candidate is left. Returns the peer to ask now
+    /// (`None`: queued until a peer has room), or `Err(())` if the tracker is
+    /// full or `inv` is already tracked.
     #[allow(clippy::result_unit_err)]
     pub fn start(
         &mut self,
         inv: Inv,
         candidates: impl IntoIterator<Item = PeerId>,
+        fallback: impl IntoIterator<Item = PeerId>,
         now: Instant,
     ) -> Result<Option<PeerId>, ()> {
         if self.fetches.len() >= self.limits.capacity || self.fetches.contains_key(&inv) {
@@ -158,6 +171,12 @@ impl InFlight {
                 cands.push_back(p);
             }
         }
+        let mut fall = VecDeque::new();
+        for p in fallback {
+            if !cands.contains(&p) && !fall.contains(&p) {
+                fall.push_back(p);
+            }
+        }
         self.fetches.insert(
             inv,
             Fetch {
@@ -165,6 +184,7 @@ impl InFlight {
                 peer: None,
                 deadline: None,
                 candidates: cands,
+                fallback: fall,
                 tried: Vec::new(),
                 attempts: 0,
                 started: now,
@@ -180,6 +200,7 @@ impl InFlight {
             && !f.tried.contains(&peer)
             && !f.candidates.contains(&peer)
         {
+            f.fallback.retain(|p| *p != peer);
             f.candidates.push_back(peer);
         }
     }
@@ -206,7 +227,8 @@ impl InFlight {
         }
         fetch.peer = None;
         fetch.deadline = None;
-        let exhausted = fetch.attempts >= self.limits.max_attempts || fetch.candidates.is_empty();
+        let exhausted = fetch.attempts >= self.limits.max_attempts
+            || (fetch.candidates.is_empty() && fetch.fallback.is_empty());
         self.release(peer);
         if exhausted {
             self.gave_up += 1;
@@ -246,7 +268,9 @@ impl InFlight {
         for inv in queued {
             if let Some(p) = self.assign(&inv, now) {
                 sent.push((inv, p));
-            } else if self.fetches[&inv].candidates.is_empty() {
+            } else if self.fetches[&inv].candidates.is_empty()
+                && self.fetches[&inv].fallback.is_empty()
+            {
                 self.gave_up += 1;
                 abandoned.extend(self.fetches.remove(&inv));
             }
@@ -260,6 +284,7 @@ impl InFlight {
         let mut affected = Vec::new();
         for f in self.fetches.values_mut() {
             f.candidates.retain(|p| p != peer);
+            f.fallback.retain(|p| p != peer);
             if f.peer == Some(*peer) {
                 affected.push(f.inv);
             }
@@ -296,7 +321,7 @@ mod tests {
         let (a, b) = (PeerId::random(), PeerId::random());
         let mut f = InFlight::new(limits());
         let t0 = Instant::now();
-        assert_eq!(f.start(inv(1), [a, b], t0), Ok(Some(a)));
+        assert_eq!(f.start(inv(1), [a], [b], t0), Ok(Some(a)));
         assert!(f.expired(t0 + Duration::from_millis(50)).is_empty());
         let exp = f.expired(t0 + Duration::from_millis(100));
         assert_eq!(exp, vec![(inv(1), a)]);
@@ -314,9 +339,11 @@ mod tests {
         let a = PeerId::random();
         let mut f = InFlight::new(limits());
         let t0 = Instant::now();
-        assert_eq!(f.start(inv(1), [a], t0), Ok(Some(a)));
-        assert_eq!(f.start(inv(2), [a], t0), Ok(Some(a)));
-        assert_eq!(f.start(inv(3), [a], t0), Ok(None)); // cap 2
+        let b = PeerId::random();
+        assert_eq!(f.start(inv(1), [a], [], t0), Ok(Some(a)));
+        assert_eq!(f.start(inv(2), [a], [], t0), Ok(Some(a)));
+        // cap 2: wait for the known holder rather than ask a likely one
+        assert_eq!(f.start(inv(3), [a], [b], t0), Ok(None));
         assert_eq!(f.schedule(t0).0, vec![]);
         f.complete(&inv(1));
         assert_eq!(f.schedule(t0).0, vec![(inv(3), a)]);
@@ -328,13 +355,13 @@ mod tests {
         let (a, b) = (PeerId::random(), PeerId::random());
         let mut f = InFlight::new(limits());
         let t0 = Instant::now();
-        f.start(inv(1), [a], t0).unwrap();
+        f.start(inv(1), [a], [], t0).unwrap();
         f.add_candidate(&inv(1), b);
         assert_eq!(f.peer_gone(&a), vec![inv(1)]);
         assert_eq!(f.failed(&inv(1), &a, t0), Retry::From(b));
         // a queued fetch whose only candidate disappears is abandoned by schedule
-        f.start(inv(2), [b], t0).unwrap(); // b at 2/2 now
-        f.start(inv(3), [b], t0).unwrap(); // queued
+        f.start(inv(2), [b], [], t0).unwrap(); // b at 2/2 now
+        f.start(inv(3), [b], [], t0).unwrap(); // queued
         f.peer_gone(&b);
         let (_, abandoned) = f.schedule(t0);
         assert_eq!(abandoned.len(), 1);
@@ -349,8 +376,8 @@ mod tests {
             ..limits()
         });
         let t0 = Instant::now();
-        f.start(inv(1), [a], t0).unwrap();
-        assert_eq!(f.start(inv(1), [a], t0), Err(()));
-        assert_eq!(f.start(inv(2), [a], t0), Err(()));
+        f.start(inv(1), [a], [], t0).unwrap();
+        assert_eq!(f.start(inv(1), [a], [], t0), Err(()));
+        assert_eq!(f.start(inv(2), [a], [], t0), Err(()));
     }
 }

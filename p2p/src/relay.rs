@@ -169,8 +169,7 @@ impl Relay {
             return OnAnnounce::Report(MessageAcceptance::Ignore);
         }
         let source = gossip.source;
-        let candidates = std::iter::once(source).chain(others.into_iter().filter(|p| *p != source));
-        match self.inflight.start(inv, candidates, now) {
+        match self.inflight.start(inv, [source], others, now) {
             Err(()) => OnAnnounce::Overloaded,
             Ok(peer) => {
                 self.seen.set(inv, SeenState::Pending);
@@ -209,7 +208,7 @@ impl Relay {
             self.seen.set(inv, SeenState::Accepted { announced: true });
             return None;
         }
-        match self.inflight.start(inv, candidates, now) {
+        match self.inflight.start(inv, candidates, [], now) {
             Err(()) => None,
             Ok(peer) => {
                 self.seen.set(inv, SeenState::Pending);
@@ -363,7 +362,15 @@ impl Relay {
                 }
             }
             Verdict::Invalid { .. } => {
-                self.seen.set(*inv, SeenState::Rejected);
+                // A transaction's id commits to all of it, so an invalid body
+                // condemns the id. A block's id is only its header: a peer can
+                // send a valid header with a mutated body, so the id is not
+                // marked rejected (the chain remembers blocks invalid by header).
+                if inv.kind == crate::wire::ObjectKind::Tx {
+                    self.seen.set(*inv, SeenState::Rejected);
+                } else {
+                    self.seen.forget(inv);
+                }
                 out.report = gossip.map(|g| (g, MessageAcceptance::Reject));
             }
             Verdict::Policy { .. } => {

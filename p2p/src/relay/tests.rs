@@ -250,3 +250,26 @@ fn overload_is_reported() {
         OnAnnounce::Overloaded
     );
 }
+
+#[test]
+fn an_invalid_block_body_does_not_condemn_the_block_id() {
+    let mut r = relay();
+    let a = PeerId::random();
+    let now = Instant::now();
+    let b = Inv::block(rumor_chain::BlockHash([1; 32]));
+    r.on_announce(b, gref(&b, a), || false, [], now);
+    r.on_body(&b);
+    let v = r.on_verdict(
+        &b,
+        &Verdict::Invalid {
+            reason: "bad-merkle-root".into(),
+        },
+    );
+    assert_eq!(v.report.unwrap().1, MessageAcceptance::Reject);
+    // the real block, announced later, is fetched
+    let c = PeerId::random();
+    assert_eq!(
+        r.on_announce(b, gref(&b, c), || false, [], now),
+        OnAnnounce::Fetch(c)
+    );
+}

@@ -200,6 +200,8 @@ impl Service {
                     return;
                 }
                 self.on_getdata_response(peer, ctx, response);
+                // The answer freed this peer's slots: send what waits for it.
+                self.schedule_queued(Instant::now());
             }
             request_response::Event::OutboundFailure {
                 peer,

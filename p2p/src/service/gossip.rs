@@ -117,11 +117,12 @@ impl Service {
                     .mesh_peers(&topic)
                     .copied()
                     .collect();
+                // Asking the node takes its lock, which validation may hold
+                // for milliseconds; for transactions the seen-set answers
+                // nearly always, and a rare refetch is reported `Known`.
                 let backend = &self.backend;
-                match self
-                    .relay
-                    .on_announce(inv, gref.clone(), || backend.has(&inv), mesh, now)
-                {
+                let has = || inv.kind == ObjectKind::Block && backend.has(&inv);
+                match self.relay.on_announce(inv, gref.clone(), has, mesh, now) {
                     OnAnnounce::Report(acc) => self.report(gref, acc),
                     OnAnnounce::Fetch(peer) => {
                         self.fetch_via.insert(inv, Via::Announce);
@@ -147,7 +148,8 @@ impl Service {
                 }
                 let inv = body.inv;
                 let backend = &self.backend;
-                match self.relay.on_push(inv, gref.clone(), || backend.has(&inv)) {
+                let has = || inv.kind == ObjectKind::Block && backend.has(&inv);
+                match self.relay.on_push(inv, gref.clone(), has) {
                     OnBody::Validate => self.enqueue(Job {
                         origin: Origin::Peer(source),
                         via: Via::Push,

@@ -41,7 +41,7 @@ pub(crate) use serve::CompactCache;
 pub(crate) use sync::{SyncOut, SyncSession};
 
 /// Penalty per unknown id asked for (honest retries ask a few; scans ask many).
-const UNKNOWN_ID_PENALTY: f64 = 0.5;
+const UNKNOWN_ID_PENALTY: f64 = 0.05;
 /// Bodies validated per batch by the worker.
 const VALIDATION_BATCH: usize = 512;
 
@@ -477,13 +477,7 @@ impl Service {
             let r = self.relay.on_fetch_failed(&inv, &peer, now);
             self.after_fetch_failure(inv, r);
         }
-        let (sent, gave_up) = self.relay.schedule(now);
-        for (inv, peer) in sent {
-            self.queue_fetch(inv, peer);
-        }
-        for (inv, gossip) in gave_up {
-            self.gave_up(inv, gossip);
-        }
+        self.schedule_queued(now);
         while self
             .deferred_sync
             .front()
@@ -533,6 +527,17 @@ impl Service {
             }
             Internal::FetchShortIds(peer, ids) => self.fetch_short_ids(peer, ids),
             Internal::Compare(peer, theirs, ours) => self.compare(peer, theirs, ours),
+        }
+    }
+
+    /// Sends queued fetches to peers that have room again.
+    pub(crate) fn schedule_queued(&mut self, now: Instant) {
+        let (sent, gave_up) = self.relay.schedule(now);
+        for (inv, peer) in sent {
+            self.queue_fetch(inv, peer);
+        }
+        for (inv, gossip) in gave_up {
+            self.gave_up(inv, gossip);
         }
     }
 
