@@ -18,6 +18,10 @@ pub(crate) enum Command {
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
     Dial(Multiaddr, oneshot::Sender<Result<(), String>>),
     Disconnect(PeerId),
+    Ban(PeerId, std::time::Duration),
+    Unban(PeerId),
+    ClearBans,
+    Bans(oneshot::Sender<Vec<(PeerId, std::time::Duration)>>),
     Metrics(oneshot::Sender<String>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -167,6 +171,45 @@ impl P2pHandle {
             .send(Command::Disconnect(peer))
             .await
             .map_err(|_| Stopped)
+    }
+
+    /// Disconnects a peer and refuses it for `duration` (operators, and the
+    /// testnet's partitions).
+    ///
+    /// # Errors
+    /// [`Stopped`] if the event loop is gone.
+    pub async fn ban(&self, peer: PeerId, duration: std::time::Duration) -> Result<(), Stopped> {
+        self.tx
+            .send(Command::Ban(peer, duration))
+            .await
+            .map_err(|_| Stopped)
+    }
+
+    /// Lifts a ban.
+    ///
+    /// # Errors
+    /// [`Stopped`] if the event loop is gone.
+    pub async fn unban(&self, peer: PeerId) -> Result<(), Stopped> {
+        self.tx
+            .send(Command::Unban(peer))
+            .await
+            .map_err(|_| Stopped)
+    }
+
+    /// Lifts every ban and redials bootnodes at once (a healed partition).
+    ///
+    /// # Errors
+    /// [`Stopped`] if the event loop is gone.
+    pub async fn clear_bans(&self) -> Result<(), Stopped> {
+        self.tx.send(Command::ClearBans).await.map_err(|_| Stopped)
+    }
+
+    /// Banned peers and the time left on each ban.
+    ///
+    /// # Errors
+    /// [`Stopped`] if the event loop is gone.
+    pub async fn bans(&self) -> Result<Vec<(PeerId, std::time::Duration)>, Stopped> {
+        self.ask(Command::Bans).await
     }
 
     /// libp2p's metrics (gossipsub, connections) in OpenMetrics text.

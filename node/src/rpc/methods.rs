@@ -21,6 +21,9 @@
 //! | `getnetworkinfo` | | `{network, peer_id, listen_addrs, relay, connections, link, version}` |
 //! | `getrelaystats` | | `rumor_p2p::RelayStats` |
 //! | `getpropagation` | `{ids?, since_ns?, limit?}` | `[rumor_p2p::FirstSeen]`; ids may be txids or block hashes |
+//! | `setban` | `peer_id, "add"\|"remove", duration_ms=86400000` | null: disconnect and refuse a peer, or lift the ban |
+//! | `clearbanned` | | null: lift every ban and redial bootnodes |
+//! | `listbanned` | | `[{peer_id, remaining_ms}]` |
 //! | `generatetoaddress` | `nblocks, address` | `[hash]` |
 //! | `stop` | | `"rumord stopping"` |
 //! | `help` | | method names |
@@ -592,6 +595,36 @@ impl RpcContext {
     }
 }
 
+impl RpcContext {
+    /// `setban peer_id "add"|"remove" [duration_ms]`: disconnect and refuse a
+    /// peer for a while (default 24 h), or lift its ban.
+    async fn setban(&self, p: Params<'_>) -> RpcResult<Value> {
+        let a = Args::parse(&p, &["peer_id", "command", "duration_ms"])?;
+        let peer: String = a.req(0)?;
+        let peer: rumor_p2p::PeerId = peer
+            .trim()
+            .parse()
+            .map_err(|_| err(INVALID_PARAMETER, format!("`{peer}` is not a peer id")))?;
+        let command: String = a.req(1)?;
+        match command.as_str() {
+            "add" => {
+                let ms: u64 = a.opt(2)?.unwrap_or(24 * 60 * 60 * 1000);
+                self.p2p
+                    .ban(peer, std::time::Duration::from_millis(ms))
+                    .await
+                    .map_err(internal)?;
+            }
+            "remove" => self.p2p.unban(peer).await.map_err(internal)?,
+            other => {
+                return Err(invalid_params(format!(
+                    "command must be `add` or `remove`, not `{other}`"
+                )));
+            }
+        }
+        Ok(Value::Null)
+    }
+}
+
 macro_rules! sync_method {
     ($m:expr, $name:literal, $f:ident) => {
         $m.register_method($name, |p, ctx, _| ctx.$f(p))
@@ -660,6 +693,24 @@ pub fn module(ctx: RpcContext) -> RpcModule<RpcContext> {
     .expect("unique method name");
     m.register_async_method("getpropagation", |p, ctx, _| async move {
         ctx.getpropagation(p).await
+    })
+    .expect("unique method name");
+    m.register_async_method("setban", |p, ctx, _| async move { ctx.setban(p).await })
+        .expect("unique method name");
+    m.register_async_method("clearbanned", |p, ctx, _| async move {
+        no_args(&p)?;
+        ctx.p2p.clear_bans().await.map_err(internal)?;
+        Ok::<_, ErrorObjectOwned>(Value::Null)
+    })
+    .expect("unique method name");
+    m.register_async_method("listbanned", |p, ctx, _| async move {
+        no_args(&p)?;
+        let bans = ctx.p2p.bans().await.map_err(internal)?;
+        let out: Vec<Value> = bans
+            .into_iter()
+            .map(|(peer, left)| serde_json::json!({ "peer_id": peer.to_string(), "remaining_ms": left.as_millis() as u64 }))
+            .collect();
+        Ok::<_, ErrorObjectOwned>(Value::Array(out))
     })
     .expect("unique method name");
     m.register_async_method("generatetoaddress", |p, ctx, _| async move {

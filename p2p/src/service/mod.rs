@@ -458,6 +458,12 @@ impl Service {
             Command::Disconnect(peer) => {
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
+            Command::Ban(peer, duration) => self.ban_for(peer, duration),
+            Command::Unban(peer) => self.unban(peer),
+            Command::ClearBans => self.clear_bans(),
+            Command::Bans(reply) => {
+                let _ = reply.send(self.bans());
+            }
             Command::Metrics(reply) => {
                 let mut out = String::new();
                 let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

@@ -32,6 +32,8 @@ const GRACE: f64 = 10.0;
 fn app_score(misbehaviour: f64) -> f64 {
     -(misbehaviour - GRACE).max(0.0)
 }
+/// Longest wait between dials of one address.
+const MAX_DIAL_BACKOFF: Duration = Duration::from_secs(5);
 /// Request items a peer may ask for per second (sustained).
 const RATE_PER_SEC: f64 = 50_000.0;
 /// Request items a peer may ask for in a burst.
@@ -234,6 +236,44 @@ impl Service {
         let _ = self.swarm.disconnect_peer_id(peer);
     }
 
+    /// An operator's ban: disconnect and refuse `peer` for `duration`.
+    pub(crate) fn ban_for(&mut self, peer: PeerId, duration: Duration) {
+        tracing::info!(%peer, ?duration, "banned by operator");
+        self.peers.bans.insert(peer, Instant::now() + duration);
+        let _ = self.swarm.disconnect_peer_id(peer);
+    }
+
+    /// Lifts one ban.
+    pub(crate) fn unban(&mut self, peer: PeerId) {
+        self.peers.bans.remove(&peer);
+        self.peers.misbehaviour.remove(&peer);
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .set_application_score(&peer, 0.0);
+    }
+
+    /// Lifts every ban, forgets dial backoff, and redials at once.
+    pub(crate) fn clear_bans(&mut self) {
+        let banned: Vec<PeerId> = self.peers.bans.keys().copied().collect();
+        for p in banned {
+            self.unban(p);
+        }
+        self.peers.dial_after.clear();
+        self.dial_bootnodes();
+    }
+
+    /// Current bans with the time left.
+    pub(crate) fn bans(&self) -> Vec<(PeerId, Duration)> {
+        let now = Instant::now();
+        self.peers
+            .bans
+            .iter()
+            .filter(|(_, until)| **until > now)
+            .map(|(p, until)| (*p, *until - now))
+            .collect()
+    }
+
     pub(crate) fn dial_bootnodes(&mut self) {
         let now = Instant::now();
         let connected: Vec<PeerId> = self.peers.connected.keys().copied().collect();
@@ -257,7 +297,7 @@ impl Service {
         }
         self.peers.dial_after.insert(
             addr.clone(),
-            (now + backoff, (backoff * 2).min(Duration::from_secs(30))),
+            (now + backoff, (backoff * 2).min(MAX_DIAL_BACKOFF)),
         );
         if let Err(e) = self.swarm.dial(addr.clone()) {
             tracing::debug!(%addr, error = %e, "dial refused");
