@@ -78,6 +78,10 @@ fn score_params(topics: &Topics) -> (PeerScoreParams, PeerScoreThresholds) {
         // peers under load; only a pattern of it counts.
         behaviour_penalty_weight: -1.0,
         behaviour_penalty_threshold: 20.0,
+        // rust-libp2p's "slow peer" penalty fires when a message waits in a
+        // connection's send queue at start-up or behind emulated link delay;
+        // even -0.05 prunes a peer from the mesh for the whole backoff.
+        slow_peer_weight: 0.0,
         decay_interval: Duration::from_secs(1),
         ..PeerScoreParams::default()
     };
@@ -144,6 +148,7 @@ impl Behaviour {
             .max_ihave_messages_heartbeat(100)
             .connection_handler_queue_len(20_000)
             .duplicate_cache_time(Duration::from_secs(120))
+            .prune_backoff(Duration::from_secs(15))
             .build()
             .map_err(|e| format!("gossipsub config: {e}"))?;
         let (params, thresholds) = score_params(topics);

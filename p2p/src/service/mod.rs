@@ -187,7 +187,12 @@ pub async fn start(
         behaviour,
         peer_id,
         libp2p::swarm::Config::with_tokio_executor()
-            .with_idle_connection_timeout(Duration::from_secs(3600)),
+            .with_idle_connection_timeout(Duration::from_secs(3600))
+            // Every rumor peer speaks every rumor protocol: send a request
+            // with its protocol name instead of waiting a round trip for the
+            // multistream-select confirmation (V1 would make each getdata
+            // cost two extra link delays).
+            .with_substream_upgrade_protocol_override(Version::V1Lazy),
     );
     let mut listen_addrs = Vec::new();
     for addr in &cfg.listen {

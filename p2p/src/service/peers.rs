@@ -29,9 +29,15 @@ const DECAY: f64 = 0.95;
 /// timeout under load, a notfound after an eviction) must not count.
 const GRACE: f64 = 10.0;
 
+/// The application score of a peer: a small positive baseline (so rounding
+/// noise in other score terms never turns an honest peer negative, which
+/// would prune it from the mesh), minus misbehaviour beyond the grace level.
 fn app_score(misbehaviour: f64) -> f64 {
-    -(misbehaviour - GRACE).max(0.0)
+    BASELINE - (misbehaviour - GRACE).max(0.0)
 }
+
+/// See [`app_score`].
+const BASELINE: f64 = 1.0;
 /// Longest wait between dials of one address.
 const MAX_DIAL_BACKOFF: Duration = Duration::from_secs(5);
 /// Request items a peer may ask for per second (sustained).
@@ -138,6 +144,10 @@ impl Service {
                 listen: Vec::new(),
             },
         );
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .set_application_score(&peer, app_score(0.0));
         self.shared.counters.peer_up.fetch_add(1, Ordering::Relaxed);
         self.emit(P2pEvent::PeerUp(peer));
     }

@@ -1,0 +1,248 @@
+//! Local and docker-compose testnets, and the propagation report.
+//!
+//! `rumor-testnet run` starts N `rumord` (local processes by default, or a
+//! docker-compose network), connects them in a chosen topology, shapes their
+//! links, injects signed transactions and blocks, injects faults (kills,
+//! partitions), waits for every live node to hold every accepted object, and
+//! writes a results folder: `params.json`, `summary.json`, `objects.csv`,
+//! per-node NDJSON, `cdf.svg`, and a terminal table. `report DIR` renders a
+//! results folder again.
+//!
+//! Module map:
+//! - [`plan`]: the command line and its validation.
+//! - [`topology`]: topologies and graph distances.
+//! - [`cluster`], [`local`], [`compose`]: running the nodes.
+//! - [`rpc`]: the nodes' JSON-RPC.
+//! - [`workload`]: faucet transactions.
+//! - [`runner`]: one run, start to teardown.
+//! - [`report`]: the metrics.
+//! - [`output`]: files, tables, the CDF plot.
+
+pub mod cluster;
+pub mod compose;
+pub mod local;
+pub mod output;
+pub mod plan;
+pub mod report;
+pub mod rpc;
+pub mod runner;
+pub mod topology;
+pub mod workload;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+pub use plan::{Backend, PlanError, Relay, RunArgs, Topology};
+pub use report::{ObjectRow, SCHEMA, Summary};
+
+/// Set by Ctrl-C: the run stops injecting, collects what it has, and cleans up.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether Ctrl-C was pressed.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+/// The code version baked in at build time.
+pub fn code_version() -> String {
+    format!(
+        "{} ({})",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("RUMOR_GIT_REV").unwrap_or("unknown revision")
+    )
+}
+
+/// Why a testnet command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TestbedError {
+    /// Impossible parameters (nothing was started).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The run could not start or collect.
+    #[error(transparent)]
+    Run(#[from] runner::RunError),
+    /// Results could not be written or read.
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
+}
+
+/// What `params.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Params {
+    /// The run id.
+    pub run_id: String,
+    /// The code version.
+    pub code_version: String,
+    /// When it started (Unix ns).
+    pub started_ns: u64,
+    /// The command line, as parsed.
+    pub args: serde_json::Value,
+}
+
+/// The outcome of `run`.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The results folder.
+    pub dir: PathBuf,
+    /// The summaries (one, or announce and push with `--compare`).
+    pub summaries: Vec<Summary>,
+    /// What to print.
+    pub table: String,
+}
+
+impl Outcome {
+    /// Every run kept every object.
+    pub fn ok(&self) -> bool {
+        self.summaries.iter().all(|s| s.ok)
+    }
+}
+
+fn shaping(args: &RunArgs) -> report::Shaping {
+    let netem = compose::netem_available();
+    let shaped = !args.link_delay.is_zero() || args.link_loss > 0.0 || args.link_bandwidth > 0;
+    report::Shaping {
+        mode: if shaped { "node".into() } else { "none".into() },
+        netem_available: netem,
+        why: if !shaped {
+            "no shaping asked for".into()
+        } else if netem {
+            "rumor's own per-connection emulation (netem exists, but the nodes of one host share an interface and the scratch image has no tc)".into()
+        } else {
+            "rumor's own per-connection emulation (this kernel has no sch_netem)".into()
+        },
+        delay_ms: args.link_delay.as_secs_f64() * 1000.0,
+        jitter_ms: args.link_jitter.as_secs_f64() * 1000.0,
+        loss: args.link_loss,
+        bandwidth_bps: args.link_bandwidth,
+    }
+}
+
+async fn one(
+    args: &RunArgs,
+    relay: Relay,
+    dir: &Path,
+    run_id: &str,
+) -> Result<Summary, TestbedError> {
+    std::fs::create_dir_all(dir).map_err(|source| output::OutputError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let collected = runner::run(args, relay, dir, run_id).await?;
+    let l = args.link_delay.as_secs_f64() * 1000.0;
+    let per_hop = match relay {
+        Relay::Push => l,
+        Relay::Announce => 3.0 * l,
+    };
+    let (summary, rows) = report::analyze(&collected, relay, run_id, shaping(args), per_hop);
+    output::write_json(&dir.join("summary.json"), &summary)?;
+    output::write_objects(&dir.join("objects.csv"), &rows)?;
+    output::write_nodes(&dir.join("nodes"), &collected)?;
+    output::write_cdf(
+        &dir.join("cdf.svg"),
+        &rows,
+        &format!("{run_id} ({})", relay.as_str()),
+    )?;
+    if !args.keep_data {
+        let _ = std::fs::remove_dir_all(dir.join("data"));
+        let _ = std::fs::remove_dir_all(dir.join("compose").join("image"));
+    }
+    Ok(summary)
+}
+
+/// `rumor-testnet run`.
+///
+/// # Errors
+/// [`TestbedError`]: bad parameters (before anything starts), a cluster that
+/// cannot start, or results that cannot be written.
+pub async fn run(args: &RunArgs) -> Result<Outcome, TestbedError> {
+    args.validate()?;
+    let started_ns = rumor_p2p::unix_nanos();
+    let secs = started_ns / 1_000_000_000;
+    let mode = if args.compare {
+        "compare"
+    } else {
+        args.relay.as_str()
+    };
+    let run_id = format!("{secs}-{mode}-n{}-s{}", args.nodes, args.seed);
+    let dir = args.out.join(&run_id);
+    std::fs::create_dir_all(&dir).map_err(|_| PlanError::Out(args.out.clone()))?;
+    let params = Params {
+        run_id: run_id.clone(),
+        code_version: code_version(),
+        started_ns,
+        args: serde_json::json!({
+            "backend": args.backend, "nodes": args.nodes, "topology": args.topology, "degree": args.degree,
+            "relay": args.relay, "compare": args.compare, "seed": args.seed, "txs": args.txs, "tx_rate": args.tx_rate,
+            "origin": args.origin, "block_interval_ms": args.block_interval.as_millis() as u64, "miners": args.miners,
+            "link_delay_ms": args.link_delay.as_secs_f64() * 1000.0, "link_jitter_ms": args.link_jitter.as_secs_f64() * 1000.0,
+            "link_loss": args.link_loss, "link_bandwidth_bps": args.link_bandwidth, "mesh_d": args.mesh_d,
+            "sync_interval_ms": args.sync_interval.as_millis() as u64, "kills": args.kills, "partitions": args.partitions,
+            "settle_ms": args.settle.as_millis() as u64,
+        }),
+    };
+    output::write_json(&dir.join("params.json"), &params)?;
+    let mut summaries = Vec::new();
+    let table = if args.compare {
+        let a = one(
+            args,
+            Relay::Announce,
+            &dir.join("announce"),
+            &format!("{run_id}-announce"),
+        )
+        .await?;
+        let p = one(
+            args,
+            Relay::Push,
+            &dir.join("push"),
+            &format!("{run_id}-push"),
+        )
+        .await?;
+        let mut t = output::table(&a);
+        t.push('\n');
+        t.push_str(&output::table(&p));
+        t.push('\n');
+        t.push_str(&output::compare_table(&a, &p));
+        output::write_json(
+            &dir.join("compare.json"),
+            &serde_json::json!({"announce": a, "push": p}),
+        )?;
+        summaries.push(a);
+        summaries.push(p);
+        t
+    } else {
+        let s = one(args, args.relay, &dir, &run_id).await?;
+        let t = output::table(&s);
+        summaries.push(s);
+        t
+    };
+    Ok(Outcome {
+        dir,
+        summaries,
+        table,
+    })
+}
+
+/// `rumor-testnet report DIR`: renders a results folder again (and redraws
+/// `cdf.svg`).
+///
+/// # Errors
+/// [`TestbedError::Output`] if the folder is not a results folder.
+pub fn report(dir: &Path) -> Result<String, TestbedError> {
+    let single = dir.join("summary.json");
+    if single.is_file() {
+        let s: Summary = output::read_json(&single)?;
+        let rows = output::read_objects(&dir.join("objects.csv"))?;
+        output::write_cdf(&dir.join("cdf.svg"), &rows, &s.run_id)?;
+        return Ok(output::table(&s));
+    }
+    let a: Summary = output::read_json(&dir.join("announce").join("summary.json"))?;
+    let p: Summary = output::read_json(&dir.join("push").join("summary.json"))?;
+    let mut t = output::table(&a);
+    t.push('\n');
+    t.push_str(&output::table(&p));
+    t.push('\n');
+    t.push_str(&output::compare_table(&a, &p));
+    Ok(t)
+}

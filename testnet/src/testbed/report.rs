@@ -1,0 +1,429 @@
+//! The propagation report: arrival delays, coverage times, redundancy,
+//! the ideal bound and efficiency, and lost objects (design.md, "Measuring
+//! propagation"), computed from what a run collected.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::Relay;
+use super::runner::Collected;
+use super::topology::Graph;
+use super::workload::Kind;
+
+/// The schema name written into every summary.
+pub const SCHEMA: &str = "rumor-testnet/summary/1";
+
+/// p50 / p90 / p99 / max of a sample, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Values in the sample.
+    pub n: usize,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `values` (empty: all zero, `n` = 0).
+    pub fn of(values: &[f64]) -> Self {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return Self::default();
+        }
+        v.sort_by(f64::total_cmp);
+        let rank = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+        Self {
+            n: v.len(),
+            p50: rank(0.50),
+            p90: rank(0.90),
+            p99: rank(0.99),
+            max: v[v.len() - 1],
+        }
+    }
+}
+
+/// One object's measurements.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectRow {
+    /// tx or block.
+    pub kind: Kind,
+    /// Id (hex).
+    pub id: String,
+    /// Origin node.
+    pub origin: usize,
+    /// Live nodes that hold it at the end.
+    pub holders: usize,
+    /// Live nodes at the end.
+    pub live: usize,
+    /// Live nodes with a first-seen record for it.
+    pub recorded: usize,
+    /// Time until 50 % / 90 % / 100 % of live nodes had it (ms); `None` if never.
+    pub c50_ms: Option<f64>,
+    /// See `c50_ms`.
+    pub c90_ms: Option<f64>,
+    /// See `c50_ms`.
+    pub c100_ms: Option<f64>,
+    /// The origin's eccentricity in the live peer graph (hops).
+    pub eccentricity: Option<usize>,
+    /// The ideal c100: eccentricity × per-hop cost (ms).
+    pub ideal_ms: Option<f64>,
+    /// c100 / ideal.
+    pub efficiency: Option<f64>,
+    /// Whether a live node lacks it at the end.
+    pub lost: bool,
+}
+
+/// Metrics for one kind of object.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KindSummary {
+    /// Objects injected.
+    pub injected: usize,
+    /// Objects the origin accepted.
+    pub accepted: usize,
+    /// Accepted objects some live node lacks at the end.
+    pub lost: usize,
+    /// Per (node, object) arrival delays, ms.
+    pub delay_ms: Percentiles,
+    /// Time to 50 % of live nodes, over objects.
+    pub c50_ms: Percentiles,
+    /// Time to 90 %.
+    pub c90_ms: Percentiles,
+    /// Time to 100 %.
+    pub c100_ms: Percentiles,
+    /// The ideal bound per object.
+    pub ideal_ms: Percentiles,
+    /// c100 / ideal per object.
+    pub efficiency: Percentiles,
+    /// p99(c100) / p99(ideal).
+    pub p99_efficiency: Option<f64>,
+    /// Share of (live node, accepted object) pairs held at the end, %.
+    pub coverage_pct: f64,
+}
+
+/// Bytes per node per transaction, by protocol and direction.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BytesPerObject {
+    /// Gossip payloads received (duplicates included).
+    pub gossip_in: f64,
+    /// Gossip payloads sent.
+    pub gossip_out: f64,
+    /// getdata received.
+    pub getdata_in: f64,
+    /// getdata sent.
+    pub getdata_out: f64,
+    /// sync received.
+    pub sync_in: f64,
+    /// sync sent.
+    pub sync_out: f64,
+    /// Everything on the wire received (framing, encryption, control).
+    pub wire_in: f64,
+    /// Everything on the wire sent.
+    pub wire_out: f64,
+}
+
+/// Redundancy: what each node did per transaction.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Redundancy {
+    /// Bodies received for objects already held, per node per tx.
+    pub duplicate_bodies_per_node_per_tx: f64,
+    /// Full bodies received per node per tx (fetched or pushed, first or not).
+    pub bodies_per_node_per_tx: f64,
+    /// Gossip messages delivered per node per tx (after duplicate filtering).
+    pub announcements_per_node_per_tx: f64,
+    /// Gossip messages received per node per tx before duplicate filtering.
+    pub gossip_copies_per_node_per_tx: f64,
+    /// Bytes per node per tx (blocks' bytes included).
+    pub bytes: BytesPerObject,
+}
+
+/// The summary of a run (`summary.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    /// [`SCHEMA`].
+    pub schema: String,
+    /// The run's id.
+    pub run_id: String,
+    /// announce or push.
+    pub relay: Relay,
+    /// Nodes started.
+    pub nodes: usize,
+    /// Nodes up at the end.
+    pub live_nodes: usize,
+    /// How links were shaped.
+    pub shaping: Shaping,
+    /// The live peer graph at the end.
+    pub graph: GraphSummary,
+    /// Seconds of workload, and of settling after it.
+    pub workload_s: f64,
+    /// See `workload_s`.
+    pub settle_s: f64,
+    /// Transactions.
+    pub txs: KindSummary,
+    /// Blocks.
+    pub blocks: KindSummary,
+    /// Redundancy.
+    pub redundancy: Redundancy,
+    /// Faults that happened.
+    pub faults: Vec<super::runner::FaultEvent>,
+    /// Up to 100 lost object ids.
+    pub lost_ids: Vec<String>,
+    /// Problems met during the run.
+    pub notes: Vec<String>,
+    /// No object lost and every node collected.
+    pub ok: bool,
+}
+
+/// Link shaping in force.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Shaping {
+    /// `node` (rumor's own emulation) or `none`.
+    pub mode: String,
+    /// Whether the kernel has `sch_netem`.
+    pub netem_available: bool,
+    /// Why netem was or was not used.
+    pub why: String,
+    /// One-way delay, ms.
+    pub delay_ms: f64,
+    /// Jitter, ms.
+    pub jitter_ms: f64,
+    /// Loss fraction.
+    pub loss: f64,
+    /// Bits per second (0: unlimited).
+    pub bandwidth_bps: u64,
+}
+
+/// The live peer graph.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GraphSummary {
+    /// Links between live nodes.
+    pub links: usize,
+    /// Mean degree.
+    pub mean_degree: f64,
+    /// Diameter (`None`: disconnected).
+    pub diameter: Option<usize>,
+}
+
+/// Computes the report. `per_hop_ms` is the ideal cost of one hop (L for
+/// push, 3L for announce + fetch).
+pub fn analyze(
+    c: &Collected,
+    relay: Relay,
+    run_id: &str,
+    shaping: Shaping,
+    per_hop_ms: f64,
+) -> (Summary, Vec<ObjectRow>) {
+    let n = c.nodes;
+    let live_count = c.live.iter().filter(|l| **l).count();
+    let index: HashMap<&str, usize> = c
+        .peer_ids
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.as_str(), i))
+        .collect();
+    let mut links = HashSet::new();
+    for (i, peers) in c.peers.iter().enumerate() {
+        for p in peers {
+            if let Some(&j) = index.get(p.peer_id.as_str())
+                && c.live[i]
+                && c.live[j]
+            {
+                links.insert((i.min(j), i.max(j)));
+            }
+        }
+    }
+    let graph = Graph::new(n, links.iter().copied());
+    let live_graph_diameter = {
+        let ecc: Option<Vec<usize>> = (0..n)
+            .filter(|i| c.live[*i])
+            .map(|i| graph.eccentricity(i, &c.live))
+            .collect();
+        ecc.map(|e| e.into_iter().max().unwrap_or(0))
+    };
+    let first: Vec<HashMap<&str, u64>> = c
+        .first_seen
+        .iter()
+        .map(|recs| recs.iter().map(|r| (r.id.as_str(), r.time_ns)).collect())
+        .collect();
+    let present: Vec<HashSet<&str>> = c
+        .present
+        .iter()
+        .map(|v| v.iter().map(String::as_str).collect())
+        .collect();
+    let best: HashSet<&str> = c.best_chain.iter().map(String::as_str).collect();
+    let mut rows = Vec::new();
+    let mut delays: HashMap<Kind, Vec<f64>> = HashMap::new();
+    for obj in c.injected.iter().filter(|o| o.accepted) {
+        let id = obj.id.as_str();
+        let t0 = first[obj.origin].get(id).copied().unwrap_or(obj.submit_ns);
+        let mut times = Vec::new();
+        let mut holders = 0;
+        let mut recorded = 0;
+        for i in (0..n).filter(|i| c.live[*i]) {
+            let holds = present[i].contains(id) || first[i].contains_key(id);
+            if holds {
+                holders += 1;
+            }
+            if let Some(t) = first[i].get(id) {
+                recorded += 1;
+                let d = t.saturating_sub(t0) as f64 / 1e6;
+                times.push(d);
+                if i != obj.origin {
+                    delays.entry(obj.kind).or_default().push(d);
+                }
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let cover = |q: f64| {
+            let need = ((q * live_count as f64).ceil() as usize).max(1);
+            times.get(need - 1).copied()
+        };
+        // Lost: a live node lacks it. Blocks off the agreed best chain are
+        // stale, not lost.
+        let relevant = obj.kind == Kind::Tx || best.contains(id);
+        let lost = relevant && holders < live_count;
+        let ecc = if c.live[obj.origin] {
+            graph.eccentricity(obj.origin, &c.live)
+        } else {
+            None
+        };
+        let ideal = ecc.map(|e| e as f64 * per_hop_ms).filter(|v| *v > 0.0);
+        let c100 = cover(1.0);
+        rows.push(ObjectRow {
+            kind: obj.kind,
+            id: obj.id.clone(),
+            origin: obj.origin,
+            holders,
+            live: live_count,
+            recorded,
+            c50_ms: cover(0.5),
+            c90_ms: cover(0.9),
+            c100_ms: c100,
+            eccentricity: ecc,
+            ideal_ms: ideal,
+            efficiency: c100.zip(ideal).map(|(m, i)| m / i),
+            lost,
+        });
+    }
+    let kind_summary = |kind: Kind| {
+        let rs: Vec<&ObjectRow> = rows.iter().filter(|r| r.kind == kind).collect();
+        let col = |f: &dyn Fn(&ObjectRow) -> Option<f64>| {
+            rs.iter().filter_map(|r| f(r)).collect::<Vec<f64>>()
+        };
+        let c100 = Percentiles::of(&col(&|r| r.c100_ms));
+        let ideal = Percentiles::of(&col(&|r| r.ideal_ms));
+        let held: usize = rs.iter().map(|r| r.holders).sum();
+        KindSummary {
+            injected: c.injected.iter().filter(|o| o.kind == kind).count(),
+            accepted: rs.len(),
+            lost: rs.iter().filter(|r| r.lost).count(),
+            delay_ms: Percentiles::of(delays.get(&kind).map(Vec::as_slice).unwrap_or(&[])),
+            c50_ms: Percentiles::of(&col(&|r| r.c50_ms)),
+            c90_ms: Percentiles::of(&col(&|r| r.c90_ms)),
+            c100_ms: c100,
+            ideal_ms: ideal,
+            efficiency: Percentiles::of(&col(&|r| r.efficiency)),
+            p99_efficiency: (ideal.n > 0 && c100.n > 0 && ideal.p99 > 0.0)
+                .then(|| c100.p99 / ideal.p99),
+            coverage_pct: if rs.is_empty() {
+                100.0
+            } else {
+                100.0 * held as f64 / (rs.len() * live_count.max(1)) as f64
+            },
+        }
+    };
+    let txs = kind_summary(Kind::Tx);
+    let blocks = kind_summary(Kind::Block);
+    let per = |v: u64| v as f64 / (live_count.max(1) as f64 * txs.accepted.max(1) as f64);
+    let sum =
+        |f: &dyn Fn(&rumor_p2p::RelayStats) -> u64| c.stats.iter().flatten().map(f).sum::<u64>();
+    let counter = |name: &'static str| {
+        move |s: &rumor_p2p::RelayStats| s.counters.get(name).copied().unwrap_or(0)
+    };
+    // In push mode every gossip copy is a body, and gossipsub drops
+    // duplicates before the node sees them; in announce mode bodies come by
+    // getdata and the node counts duplicates itself.
+    let push = relay == Relay::Push;
+    let bodies = if push {
+        sum(&|s| s.gossip_msgs_unfiltered)
+    } else {
+        sum(&counter("bodies_fetched")) + sum(&counter("duplicate_bodies"))
+    };
+    let duplicates = if push {
+        sum(&|s| {
+            s.gossip_msgs_unfiltered
+                .saturating_sub(s.gossip_msgs_filtered)
+        }) + sum(&counter("duplicate_bodies"))
+    } else {
+        sum(&counter("duplicate_bodies"))
+    };
+    let redundancy = Redundancy {
+        duplicate_bodies_per_node_per_tx: per(duplicates),
+        bodies_per_node_per_tx: per(bodies),
+        announcements_per_node_per_tx: per(sum(&counter("announcements_in"))),
+        gossip_copies_per_node_per_tx: per(sum(&|s| s.gossip_msgs_unfiltered)),
+        bytes: BytesPerObject {
+            gossip_in: per(sum(&|s| s.gossip_bytes.inn)),
+            gossip_out: per(sum(&|s| s.gossip_bytes.out)),
+            getdata_in: per(sum(&|s| s.getdata_bytes.inn)),
+            getdata_out: per(sum(&|s| s.getdata_bytes.out)),
+            sync_in: per(sum(&|s| s.sync_bytes.inn)),
+            sync_out: per(sum(&|s| s.sync_bytes.out)),
+            wire_in: per(sum(&|s| s.wire_bytes.inn)),
+            wire_out: per(sum(&|s| s.wire_bytes.out)),
+        },
+    };
+    let lost_ids: Vec<String> = rows
+        .iter()
+        .filter(|r| r.lost)
+        .take(100)
+        .map(|r| r.id.clone())
+        .collect();
+    let collected_all = c.stats.iter().zip(&c.live).all(|(s, l)| !*l || s.is_some());
+    let summary = Summary {
+        schema: SCHEMA.into(),
+        run_id: run_id.into(),
+        relay,
+        nodes: n,
+        live_nodes: live_count,
+        shaping,
+        graph: GraphSummary {
+            links: links.len(),
+            mean_degree: 2.0 * links.len() as f64 / live_count.max(1) as f64,
+            diameter: live_graph_diameter,
+        },
+        workload_s: c.workload_s,
+        settle_s: c.settle_s,
+        ok: txs.lost == 0 && blocks.lost == 0 && collected_all,
+        txs,
+        blocks,
+        redundancy,
+        faults: c.faults.clone(),
+        lost_ids,
+        notes: c.notes.clone(),
+    };
+    (summary, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        let p = Percentiles::of(&v);
+        assert_eq!(
+            (p.p50, p.p90, p.p99, p.max, p.n),
+            (50.0, 90.0, 99.0, 100.0, 100)
+        );
+        let p = Percentiles::of(&[3.0]);
+        assert_eq!((p.p50, p.p99), (3.0, 3.0));
+        assert_eq!(Percentiles::of(&[]).n, 0);
+    }
+}
