@@ -153,7 +153,7 @@ pub fn node_flags(args: &RunArgs, relay: Relay, generated_password: &str) -> Nod
     NodeFlags {
         genesis_outputs: args.txs.max(10_000),
         relay,
-        mesh_d: args.mesh_d,
+        mesh_d: args.mesh_d(),
         sync_interval: args.sync_interval,
         link_delay: args.link_delay,
         link_jitter: args.link_jitter,
@@ -161,7 +161,7 @@ pub fn node_flags(args: &RunArgs, relay: Relay, generated_password: &str) -> Nod
         link_bandwidth: args.link_bandwidth,
         discovery: args.topology == Topology::Bootnode,
         target_peers: if args.topology == Topology::Bootnode {
-            args.degree
+            args.degree()
         } else {
             8
         },

@@ -173,11 +173,11 @@ pub async fn run(args: &RunArgs) -> Result<Outcome, TestbedError> {
         code_version: code_version(),
         started_ns,
         args: serde_json::json!({
-            "backend": args.backend, "nodes": args.nodes, "topology": args.topology, "degree": args.degree,
+            "backend": args.backend, "nodes": args.nodes, "topology": args.topology, "degree": args.degree(),
             "relay": args.relay, "compare": args.compare, "seed": args.seed, "txs": args.txs, "tx_rate": args.tx_rate,
             "origin": args.origin, "block_interval_ms": args.block_interval.as_millis() as u64, "miners": args.miners,
             "link_delay_ms": args.link_delay.as_secs_f64() * 1000.0, "link_jitter_ms": args.link_jitter.as_secs_f64() * 1000.0,
-            "link_loss": args.link_loss, "link_bandwidth_bps": args.link_bandwidth, "mesh_d": args.mesh_d,
+            "link_loss": args.link_loss, "link_bandwidth_bps": args.link_bandwidth, "mesh_d": args.mesh_d(),
             "sync_interval_ms": args.sync_interval.as_millis() as u64, "kills": args.kills, "partitions": args.partitions,
             "settle_ms": args.settle.as_millis() as u64,
         }),

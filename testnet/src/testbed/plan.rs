@@ -63,9 +63,10 @@ pub struct RunArgs {
     /// How they connect.
     #[arg(long, value_enum, default_value_t = Topology::Random)]
     pub topology: Topology,
-    /// Links per node for `--topology random`.
-    #[arg(long, default_value_t = 4)]
-    pub degree: usize,
+    /// Links per node for `--topology random` [default: 4, or nodes-1 if fewer];
+    /// also the peer target with `--topology bootnode`.
+    #[arg(long)]
+    pub degree: Option<usize>,
     /// Relay mode.
     #[arg(long, value_enum, default_value_t = Relay::Announce)]
     pub relay: Relay,
@@ -91,20 +92,20 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1)]
     pub miners: usize,
     /// One-way delay added to every link (e.g. `50ms`).
-    #[arg(long, default_value = "0ms", value_parser = parse_duration)]
+    #[arg(long, default_value = "0ms", value_parser = parse_duration, allow_hyphen_values = true)]
     pub link_delay: Duration,
     /// Jitter on the delay (e.g. `5ms`), at most the delay.
-    #[arg(long, default_value = "0ms", value_parser = parse_duration)]
+    #[arg(long, default_value = "0ms", value_parser = parse_duration, allow_hyphen_values = true)]
     pub link_jitter: Duration,
     /// Fraction of protocol messages dropped on receipt (e.g. `1%` or `0.01`).
-    #[arg(long, default_value = "0", value_parser = parse_fraction)]
+    #[arg(long, default_value = "0", value_parser = parse_fraction, allow_hyphen_values = true)]
     pub link_loss: f64,
     /// Outgoing bandwidth per connection (e.g. `20mbit`, `500kbit`; `0` = unlimited).
     #[arg(long, default_value = "0", value_parser = parse_bandwidth)]
     pub link_bandwidth: u64,
-    /// gossipsub D (the fan-out).
-    #[arg(long, default_value_t = 6)]
-    pub mesh_d: usize,
+    /// gossipsub D, the fan-out [default: 6, or nodes-1 if fewer].
+    #[arg(long)]
+    pub mesh_d: Option<usize>,
     /// Anti-entropy interval.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub sync_interval: Duration,
@@ -236,6 +237,18 @@ pub enum PlanError {
 }
 
 impl RunArgs {
+    /// Links per node: `--degree`, or 4 (at most nodes-1).
+    pub fn degree(&self) -> usize {
+        self.degree
+            .unwrap_or_else(|| 4.min(self.nodes.saturating_sub(1)))
+    }
+
+    /// gossipsub D: `--mesh-d`, or 6 (at most nodes-1).
+    pub fn mesh_d(&self) -> usize {
+        self.mesh_d
+            .unwrap_or_else(|| 6.min(self.nodes.saturating_sub(1)))
+    }
+
     /// Checks every parameter.
     ///
     /// # Errors
@@ -245,9 +258,9 @@ impl RunArgs {
         if n < 2 {
             return Err(PlanError::TooFewNodes(n));
         }
-        if self.topology == Topology::Random && !(2..n).contains(&self.degree) {
+        if self.topology == Topology::Random && !(2..n).contains(&self.degree()) {
             return Err(PlanError::Degree {
-                degree: self.degree,
+                degree: self.degree(),
                 max: n - 1,
             });
         }
@@ -274,9 +287,9 @@ impl RunArgs {
                 delay: self.link_delay,
             });
         }
-        if self.mesh_d == 0 || self.mesh_d >= n {
+        if self.mesh_d() == 0 || self.mesh_d() >= n {
             return Err(PlanError::MeshD {
-                d: self.mesh_d,
+                d: self.mesh_d(),
                 max: n - 1,
             });
         }

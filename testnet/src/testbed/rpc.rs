@@ -18,6 +18,16 @@ pub struct RpcError {
     pub method: &'static str,
     /// What went wrong.
     pub message: String,
+    /// Whether the node answered with a JSON-RPC error (rather than not
+    /// answering at all).
+    pub answered: bool,
+}
+
+impl RpcError {
+    /// The node answered and refused (as opposed to a transport failure).
+    pub fn is_rejection(&self) -> bool {
+        self.answered
+    }
 }
 
 /// A node's `getnetworkinfo`.
@@ -55,6 +65,7 @@ impl NodeRpc {
         let value = HeaderValue::from_str(&format!("Basic {token}")).map_err(|e| RpcError {
             method: "connect",
             message: e.to_string(),
+            answered: false,
         })?;
         headers.insert("authorization", value);
         let client = HttpClientBuilder::default()
@@ -66,6 +77,7 @@ impl NodeRpc {
             .map_err(|e| RpcError {
                 method: "connect",
                 message: e.to_string(),
+                answered: false,
             })?;
         Ok(Self {
             client,
@@ -83,6 +95,7 @@ impl NodeRpc {
             .await
             .map_err(|e| RpcError {
                 method,
+                answered: matches!(e, jsonrpsee::core::client::Error::Call(_)),
                 message: e.to_string(),
             })
     }
@@ -110,6 +123,7 @@ impl NodeRpc {
         v.into_iter().next().ok_or(RpcError {
             method: "generatetoaddress",
             message: "no block returned".into(),
+            answered: true,
         })
     }
 
@@ -145,6 +159,7 @@ impl NodeRpc {
         let txs = v.get("tx").and_then(Value::as_array).ok_or(RpcError {
             method: "getblock",
             message: "no tx list in the answer".into(),
+            answered: true,
         })?;
         Ok(txs
             .iter()

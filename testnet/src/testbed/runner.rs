@@ -98,7 +98,7 @@ async fn start_cluster(
     dir: &Path,
     run_id: &str,
 ) -> Result<Cluster, RunError> {
-    let e = edges(args.topology, args.nodes, args.degree, args.seed);
+    let e = edges(args.topology, args.nodes, args.degree(), args.seed);
     let specs = node_specs(args, &e);
     let password = hex::encode(rumor_chain::sha256(
         format!("{run_id}/{}", unix_nanos()).as_bytes(),
@@ -229,7 +229,7 @@ async fn drive(
     raw: Vec<(String, String)>,
     faucet: &Faucet,
 ) -> Result<Collected, RunError> {
-    let links = edges(args.topology, args.nodes, args.degree, args.seed);
+    let links = edges(args.topology, args.nodes, args.degree(), args.seed);
     let expected: Vec<usize> = (0..args.nodes)
         .map(|i| {
             if args.topology == super::plan::Topology::Bootnode {
@@ -239,7 +239,7 @@ async fn drive(
             }
         })
         .collect();
-    let d_low = (args.mesh_d * 2 / 3).max(1);
+    let d_low = (args.mesh_d() * 2 / 3).max(1);
     wait_ready(cluster, &expected, d_low, Duration::from_secs(60)).await?;
     let n = cluster.len();
     let mut peer_ids = Vec::with_capacity(n);
@@ -405,7 +405,14 @@ async fn drive(
                     .find(|o| alive[*o])
                     .unwrap_or(origin);
             }
-            let rpc = cluster.rpc(origin).clone();
+            // A client whose node does not answer (killed, or still
+            // restarting) tries the next live nodes, as a wallet would.
+            let candidates: Vec<(usize, super::rpc::NodeRpc)> = (0..n)
+                .map(|d| (origin + d) % n)
+                .filter(|o| alive[*o])
+                .take(3)
+                .map(|o| (o, cluster.rpc(o).clone()))
+                .collect();
             let injected = Arc::clone(&injected);
             let permit = Arc::clone(&sem)
                 .acquire_owned()
@@ -413,18 +420,34 @@ async fn drive(
                 .expect("semaphore open");
             let pb = pb.clone();
             tasks.spawn(async move {
-                let submit_ns = unix_nanos();
-                let r = rpc.send_raw(&hexed).await;
-                drop(permit);
-                pb.inc(1);
-                injected.lock().await.push(Injected {
+                let mut record = Injected {
                     kind: Kind::Tx,
                     id,
                     origin,
-                    submit_ns,
-                    accepted: r.is_ok(),
-                    error: r.err().map(|e| e.to_string()),
-                });
+                    submit_ns: unix_nanos(),
+                    accepted: false,
+                    error: Some("no live node".into()),
+                };
+                for (o, rpc) in candidates {
+                    record.origin = o;
+                    record.submit_ns = unix_nanos();
+                    match rpc.send_raw(&hexed).await {
+                        Ok(_) => {
+                            record.accepted = true;
+                            record.error = None;
+                            break;
+                        }
+                        // The node answered and refused: that is the answer.
+                        Err(e) if e.is_rejection() => {
+                            record.error = Some(e.to_string());
+                            break;
+                        }
+                        Err(e) => record.error = Some(e.to_string()),
+                    }
+                }
+                drop(permit);
+                pb.inc(1);
+                injected.lock().await.push(record);
             });
         }
         while tasks.try_join_next().is_some() {}

@@ -1,0 +1,244 @@
+//! `rumor-testnet run` and `report` through the real binaries: local nodes
+//! on 127.0.0.1, the propagation report, faults, and bad parameters.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use rumor_testnet::testbed::{SCHEMA, Summary};
+
+fn testnet_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rumor-testnet")
+}
+
+/// `rumord` from the same target directory (built here if missing).
+fn rumord() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = Path::new(testnet_bin()).parent().expect("profile dir");
+        let path = dir.join("rumord");
+        if !path.is_file() {
+            let profile = match dir.file_name().and_then(|n| n.to_str()) {
+                Some("debug") | None => "dev".to_owned(),
+                Some(p) => p.to_owned(),
+            };
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("workspace");
+            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .current_dir(workspace)
+                .env("CARGO_TARGET_DIR", dir.parent().expect("target dir"))
+                .args([
+                    "build",
+                    "-p",
+                    "rumor-node",
+                    "--bin",
+                    "rumord",
+                    "--profile",
+                    &profile,
+                ])
+                .status()
+                .expect("run cargo");
+            assert!(status.success(), "building rumord failed");
+        }
+        path
+    })
+}
+
+fn run(out: &Path, extra: &[&str]) -> Output {
+    let mut cmd = Command::new(testnet_bin());
+    cmd.env_remove("CARGO")
+        .args(["run", "--quiet", "--rumord"])
+        .arg(rumord())
+        .arg("--out")
+        .arg(out)
+        .args(["--sync-interval", "500ms", "--settle", "40s"])
+        .args(extra);
+    let output = cmd.output().expect("run rumor-testnet");
+    eprintln!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// The one results folder under `out`.
+fn results_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .expect("results folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+fn summary(dir: &Path) -> Summary {
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
+    // The documented schema is the `Summary` type: this fails on any missing
+    // or mistyped field.
+    let s: Summary = serde_json::from_str(&text).expect("summary.json matches the schema");
+    assert_eq!(s.schema, SCHEMA);
+    s
+}
+
+#[test]
+fn local_run_reaches_every_node_and_writes_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(
+        tmp.path(),
+        &[
+            "--nodes",
+            "8",
+            "--txs",
+            "50",
+            "--tx-rate",
+            "40",
+            "--block-interval",
+            "600ms",
+            "--seed",
+            "3",
+        ],
+    );
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let dir = results_dir(tmp.path());
+    let s = summary(&dir);
+    assert!(s.ok);
+    assert_eq!(s.nodes, 8);
+    assert_eq!(s.live_nodes, 8);
+    assert_eq!(s.txs.injected, 50);
+    assert_eq!(s.txs.accepted, 50);
+    assert_eq!(s.txs.lost, 0);
+    assert!((s.txs.coverage_pct - 100.0).abs() < 1e-9);
+    assert!(s.blocks.accepted >= 1, "blocks were mined");
+    assert_eq!(
+        s.txs.c100_ms.n, 50,
+        "every tx reached all 8 nodes and was timed"
+    );
+    assert!(s.txs.c50_ms.p50 <= s.txs.c100_ms.p50);
+    assert!(s.redundancy.bodies_per_node_per_tx > 0.5);
+    let objects = std::fs::read_to_string(dir.join("objects.csv")).unwrap();
+    assert_eq!(objects.lines().count(), 1 + 50 + s.blocks.accepted);
+    let svg = std::fs::read_to_string(dir.join("cdf.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("tx c100"));
+    let params: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("params.json")).unwrap()).unwrap();
+    assert!(
+        params["code_version"]
+            .as_str()
+            .unwrap()
+            .starts_with(env!("CARGO_PKG_VERSION"))
+    );
+    for i in 0..8 {
+        let nd =
+            std::fs::read_to_string(dir.join("nodes").join(format!("node-{i}.ndjson"))).unwrap();
+        assert!(nd.lines().any(|l| l.contains("\"first_seen\"")));
+        assert!(nd.lines().any(|l| l.contains("\"relay_stats\"")));
+    }
+    assert!(
+        !dir.join("data").exists(),
+        "node data is removed after the run"
+    );
+
+    // `report` renders the stored folder again.
+    let rep = Command::new(testnet_bin())
+        .arg("report")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(rep.status.success());
+    let text = String::from_utf8_lossy(&rep.stdout);
+    assert!(text.contains("result: OK"), "{text}");
+    assert!(text.contains("c100 (all)"));
+}
+
+#[test]
+fn killed_and_restarted_nodes_lose_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(
+        tmp.path(),
+        &[
+            "--nodes",
+            "6",
+            "--txs",
+            "60",
+            "--tx-rate",
+            "20",
+            "--kill",
+            "2@1s+1500ms",
+            "--seed",
+            "5",
+        ],
+    );
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let s = summary(&results_dir(tmp.path()));
+    assert_eq!(s.txs.lost, 0);
+    assert_eq!(s.live_nodes, 6);
+    assert_eq!(s.faults.iter().filter(|f| f.what == "kill").count(), 2);
+    assert_eq!(s.faults.iter().filter(|f| f.what == "restart").count(), 2);
+    assert_eq!(s.txs.accepted, 60);
+}
+
+#[test]
+fn a_healed_partition_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(
+        tmp.path(),
+        &[
+            "--nodes",
+            "6",
+            "--topology",
+            "ring",
+            "--txs",
+            "60",
+            "--tx-rate",
+            "20",
+            "--partition",
+            "0-2|3-5@500ms-2s",
+            "--block-interval",
+            "1s",
+            "--seed",
+            "7",
+        ],
+    );
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let s = summary(&results_dir(tmp.path()));
+    assert_eq!(s.txs.lost, 0);
+    assert_eq!(s.blocks.lost, 0);
+    assert!(s.faults.iter().any(|f| f.what == "partition"));
+    assert!(s.faults.iter().any(|f| f.what == "heal"));
+}
+
+#[test]
+fn impossible_parameters_are_refused_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (vec!["--nodes", "0"], "--nodes must be at least 2"),
+        (vec!["--nodes", "8", "--degree", "8"], "--degree"),
+        (vec!["--link-delay", "-5ms"], "negative"),
+        (vec!["--link-loss", "150%"], "outside 0%..100%"),
+        (
+            vec!["--nodes", "4", "--partition", "0-1|2-9@1s-2s"],
+            "node 4 does not exist",
+        ),
+        (
+            vec!["--nodes", "4", "--kill", "4@1s+1s"],
+            "at least one node up",
+        ),
+        (vec!["--tx-rate", "0"], "--tx-rate"),
+    ] {
+        let out = Command::new(testnet_bin())
+            .arg("run")
+            .arg("--out")
+            .arg(tmp.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "nothing was started or written"
+    );
+}
