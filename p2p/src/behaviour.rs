@@ -149,6 +149,8 @@ impl Behaviour {
             .connection_handler_queue_len(20_000)
             .duplicate_cache_time(Duration::from_secs(120))
             .prune_backoff(Duration::from_secs(15))
+            // A batch goes to the mesh (fan-out D), not to every peer.
+            .flood_publish(cfg.relay != crate::config::RelayMode::Batch)
             .build()
             .map_err(|e| format!("gossipsub config: {e}"))?;
         let (params, thresholds) = score_params(topics);

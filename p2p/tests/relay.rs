@@ -72,9 +72,9 @@ async fn delivery_20_nodes_200_txs_with_few_duplicate_bodies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn push_and_announce_deliver_the_same_set() {
+async fn push_announce_and_batch_deliver_the_same_set() {
     let mut sets = Vec::new();
-    for mode in [RelayMode::Announce, RelayMode::Push] {
+    for mode in [RelayMode::Announce, RelayMode::Push, RelayMode::Batch] {
         let cfg = config(mode);
         let nodes = start_graph(6, &random_graph(6, 3, 3), &cfg).await;
         wait_for_mesh(&nodes, 2).await;
@@ -99,6 +99,41 @@ async fn push_and_announce_deliver_the_same_set() {
         }
     }
     assert_eq!(sets[0], sets[1]);
+    assert_eq!(sets[0], sets[2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_mode_delivers_with_few_gossip_messages() {
+    let cfg = config(RelayMode::Batch);
+    let nodes = start_graph(10, &random_graph(10, 4, 9), &cfg).await;
+    wait_for_mesh(&nodes, 2).await;
+    let p = params();
+    for i in 0..300u32 {
+        nodes[(i as usize * 3) % 10].submit(faucet_tx(&p, i)).await;
+    }
+    wait_for(
+        Duration::from_secs(60),
+        "every node has every tx",
+        || async { nodes.iter().all(|n| n.backend.mempool_len() == 300) },
+    )
+    .await;
+    let mut gossip_in = 0;
+    let mut dups = 0;
+    let mut forwarded = 0;
+    for n in &nodes {
+        let s = n.stats().await;
+        gossip_in += counter(&s, "announcements_in");
+        dups += counter(&s, "duplicate_bodies");
+        forwarded += counter(&s, "forwarded");
+    }
+    // Each node sends a batch per window, not a message per transaction.
+    let per_node_per_tx = gossip_in as f64 / (10.0 * 300.0);
+    println!(
+        "batch: {per_node_per_tx:.3} gossip messages per node per tx, {dups} duplicate bodies"
+    );
+    assert!(per_node_per_tx < 0.5, "{per_node_per_tx}");
+    assert_eq!(forwarded, 0, "batches are never forwarded by gossipsub");
+    assert!(dups as f64 / 3000.0 <= 0.05);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

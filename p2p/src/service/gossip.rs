@@ -166,12 +166,20 @@ impl Service {
             GossipPayload::Batch(invs) => {
                 // Per-hop batches are never forwarded: fetch what is new, then Ignore.
                 self.report(gref, MessageAcceptance::Ignore);
-                for inv in invs.into_iter().take(crate::wire::MAX_INVS_PER_REQUEST) {
+                if invs.len() > crate::wire::MAX_INVS_PER_REQUEST {
+                    self.count_reject("oversized-batch");
+                    self.penalize(source, UNDECODABLE_PENALTY, "oversized batch");
+                    return;
+                }
+                for inv in invs {
                     if kind != Some(inv.kind) {
-                        continue;
+                        self.count_reject("wrong-topic");
+                        self.penalize(source, UNDECODABLE_PENALTY, "batch item on the wrong topic");
+                        return;
                     }
                     let backend = &self.backend;
-                    if let Some(peer) = self.relay.fetch(inv, [source], || backend.has(&inv), now) {
+                    let has = || inv.kind == ObjectKind::Block && backend.has(&inv);
+                    if let Some(peer) = self.relay.fetch(inv, [source], has, now) {
                         self.fetch_via.insert(inv, Via::Announce);
                         self.queue_fetch(inv, peer);
                     }
@@ -244,9 +252,16 @@ impl Service {
     /// Spreads an object this node has: an announcement, or in push mode the
     /// body (looked up off the loop).
     fn announce(&mut self, inv: Inv) {
-        if !self.is_push() {
-            self.publish(GossipPayload::Announce(inv));
-            return;
+        match self.cfg.relay {
+            crate::config::RelayMode::Announce => {
+                self.publish(GossipPayload::Announce(inv));
+                return;
+            }
+            crate::config::RelayMode::Batch => {
+                self.batch(inv);
+                return;
+            }
+            crate::config::RelayMode::Push => {}
         }
         let backend = std::sync::Arc::clone(&self.backend);
         let tx = self.internal_tx.clone();
@@ -262,6 +277,28 @@ impl Service {
                 .collect();
             let _ = tx.send(Internal::Publish(bodies));
         });
+    }
+
+    /// Batch mode: queue `inv` for the next batch. Blocks go out at once
+    /// (they are rare and latency matters most for them).
+    fn batch(&mut self, inv: Inv) {
+        if inv.kind == ObjectKind::Block {
+            self.publish(GossipPayload::Batch(vec![inv]));
+            return;
+        }
+        self.pending_batch.push(inv);
+        if self.pending_batch.len() >= crate::wire::MAX_INVS_PER_REQUEST {
+            self.flush_batch();
+        }
+    }
+
+    /// Batch mode: publishes the queued ids as one message.
+    pub(crate) fn flush_batch(&mut self) {
+        if self.pending_batch.is_empty() {
+            return;
+        }
+        let invs = std::mem::take(&mut self.pending_batch);
+        self.publish(GossipPayload::Batch(invs));
     }
 
     pub(crate) fn record_first_seen(&self, inv: Inv, from: Option<PeerId>, via: Via) {
@@ -345,10 +382,10 @@ impl Service {
             }
         }
         if out.announce {
-            if self.is_push() {
-                self.publish(GossipPayload::Push(done.body));
-            } else {
-                self.publish(GossipPayload::Announce(inv));
+            match self.cfg.relay {
+                crate::config::RelayMode::Push => self.publish(GossipPayload::Push(done.body)),
+                crate::config::RelayMode::Announce => self.publish(GossipPayload::Announce(inv)),
+                crate::config::RelayMode::Batch => self.batch(inv),
             }
         }
         if let (Some(parent), Some(peer)) = (out.fetch_parent, from) {

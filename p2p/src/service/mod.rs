@@ -40,8 +40,6 @@ pub(crate) use peers::PeerBook;
 pub(crate) use serve::CompactCache;
 pub(crate) use sync::{SyncOut, SyncSession};
 
-/// Penalty per unknown id asked for (honest retries ask a few; scans ask many).
-const UNKNOWN_ID_PENALTY: f64 = 0.05;
 /// Bodies validated per batch by the worker.
 const VALIDATION_BATCH: usize = 512;
 
@@ -103,6 +101,8 @@ pub(crate) struct Service {
     pub(crate) internal_tx: mpsc::UnboundedSender<Internal>,
     pub(crate) registry: Registry,
     pub(crate) metrics: libp2p::metrics::Metrics,
+    /// Batch mode: ids accepted since the last batch.
+    pub(crate) pending_batch: Vec<Inv>,
     /// Fetches waiting to be batched into one request per peer.
     pub(crate) pending_getdata: HashMap<PeerId, Vec<Inv>>,
     /// How each in-flight object came (announce, sync, parent).
@@ -264,6 +264,7 @@ pub async fn start(
         internal_tx,
         registry,
         metrics,
+        pending_batch: Vec::new(),
         pending_getdata: HashMap::new(),
         fetch_via: HashMap::new(),
         outbound: HashMap::new(),
@@ -350,6 +351,9 @@ impl Service {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sync_tick = tokio::time::interval(self.cfg.sync_interval);
         sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut batch_tick = tokio::time::interval(self.cfg.batch_window);
+        batch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let batching = self.cfg.relay == RelayMode::Batch;
         let mut slow_tick = tokio::time::interval(Duration::from_secs(1));
         slow_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut shutdown_reply = None;
@@ -375,6 +379,7 @@ impl Service {
                 _ = tick.tick() => self.on_tick(),
                 _ = sync_tick.tick() => self.start_sync_round(),
                 _ = slow_tick.tick() => self.on_slow_tick(),
+                _ = batch_tick.tick(), if batching => self.flush_batch(),
                 () = std::future::ready(()), if flush_due => self.flush_getdata(),
             }
         }
@@ -398,10 +403,11 @@ impl Service {
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ev)) => self.on_ping_event(ev),
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
                 endpoint,
                 num_established,
                 ..
-            } => self.on_connected(peer_id, &endpoint, num_established.get()),
+            } => self.on_connected(peer_id, connection_id, &endpoint, num_established.get()),
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 num_established: 0,
@@ -509,13 +515,13 @@ impl Service {
 
     fn on_internal(&mut self, msg: Internal) {
         match msg {
-            Internal::GetData(key, peer, resp) => {
-                if let GetDataResponse::Objects { notfound, .. } = &resp
-                    && !notfound.is_empty()
-                {
-                    let n = notfound.len() as f64;
-                    self.penalize(peer, UNKNOWN_ID_PENALTY * n, "getdata for unknown ids");
-                }
+            Internal::GetData(key, _peer, resp) => {
+                // Asking for ids we do not have is not punished: honest
+                // nodes do it in good faith (fetches fall back to mesh peers
+                // that likely have an object, anti-entropy races eviction),
+                // and an attacker's bogus announcements would otherwise make
+                // its victim's honest peers score the victim down. Floods
+                // are bounded by the per-peer rate limit.
                 if let Some(ch) = self.getdata_channels.remove(&key) {
                     let _ = self.swarm.behaviour_mut().getdata.send_response(ch, resp);
                 }
@@ -592,10 +598,6 @@ impl Service {
     pub(crate) fn next_key(&mut self) -> u64 {
         self.next_channel += 1;
         self.next_channel
-    }
-
-    pub(crate) fn is_push(&self) -> bool {
-        self.cfg.relay == RelayMode::Push
     }
 
     pub(crate) fn loss_hit(&self) -> bool {

@@ -294,68 +294,53 @@ pub fn table(s: &Summary) -> String {
     out
 }
 
-/// Announce and push side by side.
-pub fn compare_table(a: &Summary, p: &Summary) -> String {
+/// Relay modes side by side.
+pub fn compare_table(runs: &[Summary]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{:<40} {:>14} {:>14}", "", "announce", "push");
-    let mut row = |label: &str, x: String, y: String| {
-        let _ = writeln!(out, "{label:<40} {x:>14} {y:>14}");
+    let _ = write!(out, "{:<36}", "");
+    for s in runs {
+        let _ = write!(out, " {:>12}", s.relay.as_str());
+    }
+    out.push('\n');
+    let mut row = |label: &str, f: &dyn Fn(&Summary) -> String| {
+        let _ = write!(out, "{label:<36}");
+        for s in runs {
+            let _ = write!(out, " {:>12}", f(s));
+        }
+        out.push('\n');
     };
     let f1 = |v: f64| format!("{v:.1}");
     let f3 = |v: f64| format!("{v:.3}");
-    row(
-        "tx c50 p50 (ms)",
-        f1(a.txs.c50_ms.p50),
-        f1(p.txs.c50_ms.p50),
-    );
-    row(
-        "tx c100 p50 (ms)",
-        f1(a.txs.c100_ms.p50),
-        f1(p.txs.c100_ms.p50),
-    );
-    row(
-        "tx c100 p99 (ms)",
-        f1(a.txs.c100_ms.p99),
-        f1(p.txs.c100_ms.p99),
-    );
-    row(
-        "tx ideal p99 (ms)",
-        f1(a.txs.ideal_ms.p99),
-        f1(p.txs.ideal_ms.p99),
-    );
-    let eff = |s: &Summary| {
+    row("tx c50 p50 (ms)", &|s| f1(s.txs.c50_ms.p50));
+    row("tx c100 p50 (ms)", &|s| f1(s.txs.c100_ms.p50));
+    row("tx c100 p99 (ms)", &|s| f1(s.txs.c100_ms.p99));
+    row("tx ideal p99 (ms)", &|s| f1(s.txs.ideal_ms.p99));
+    row("tx p99 c100 / ideal", &|s| {
         s.txs
             .p99_efficiency
             .map(|e| format!("{e:.2}"))
             .unwrap_or_else(|| "n/a".into())
-    };
-    row("tx p99 c100 / ideal", eff(a), eff(p));
-    row(
-        "block c100 p99 (ms)",
-        f1(a.blocks.c100_ms.p99),
-        f1(p.blocks.c100_ms.p99),
-    );
-    row(
-        "bodies / node / tx",
-        f3(a.redundancy.bodies_per_node_per_tx),
-        f3(p.redundancy.bodies_per_node_per_tx),
-    );
-    row(
-        "duplicate bodies / node / tx",
-        f3(a.redundancy.duplicate_bodies_per_node_per_tx),
-        f3(p.redundancy.duplicate_bodies_per_node_per_tx),
-    );
-    let bytes = |s: &Summary| f1(s.redundancy.bytes.wire_in + s.redundancy.bytes.wire_out);
-    row("wire bytes / node / tx (in+out)", bytes(a), bytes(p));
-    let gossip = |s: &Summary| f1(s.redundancy.bytes.gossip_in + s.redundancy.bytes.gossip_out);
-    row("gossip bytes / node / tx (in+out)", gossip(a), gossip(p));
-    let gd = |s: &Summary| f1(s.redundancy.bytes.getdata_in + s.redundancy.bytes.getdata_out);
-    row("getdata bytes / node / tx (in+out)", gd(a), gd(p));
-    row(
-        "lost",
-        (a.txs.lost + a.blocks.lost).to_string(),
-        (p.txs.lost + p.blocks.lost).to_string(),
-    );
+    });
+    row("block c100 p99 (ms)", &|s| f1(s.blocks.c100_ms.p99));
+    row("bodies / node / tx", &|s| {
+        f3(s.redundancy.bodies_per_node_per_tx)
+    });
+    row("duplicate bodies / node / tx", &|s| {
+        f3(s.redundancy.duplicate_bodies_per_node_per_tx)
+    });
+    row("gossip msgs / node / tx", &|s| {
+        f3(s.redundancy.announcements_per_node_per_tx)
+    });
+    row("wire bytes / node / tx (in+out)", &|s| {
+        f1(s.redundancy.bytes.wire_in + s.redundancy.bytes.wire_out)
+    });
+    row("gossip bytes / node / tx (in+out)", &|s| {
+        f1(s.redundancy.bytes.gossip_in + s.redundancy.bytes.gossip_out)
+    });
+    row("getdata bytes / node / tx (in+out)", &|s| {
+        f1(s.redundancy.bytes.getdata_in + s.redundancy.bytes.getdata_out)
+    });
+    row("lost", &|s| (s.txs.lost + s.blocks.lost).to_string());
     out
 }
 

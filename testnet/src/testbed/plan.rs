@@ -39,6 +39,9 @@ pub enum Relay {
     Announce,
     /// Full objects in gossip messages (plain gossipsub flooding).
     Push,
+    /// Batched per-hop announcements (a node announces what it accepted in
+    /// the last 25 ms as one message to its mesh).
+    Batch,
 }
 
 impl Relay {
@@ -47,6 +50,7 @@ impl Relay {
         match self {
             Self::Announce => "announce",
             Self::Push => "push",
+            Self::Batch => "batch",
         }
     }
 }
@@ -70,7 +74,7 @@ pub struct RunArgs {
     /// Relay mode.
     #[arg(long, value_enum, default_value_t = Relay::Announce)]
     pub relay: Relay,
-    /// Run announce and push on the same seed and topology, side by side.
+    /// Run announce, push and batch on the same seed and topology, side by side.
     #[arg(long)]
     pub compare: bool,
     /// Seed for the topology, origins, faults and keys.
