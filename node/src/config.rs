@@ -82,7 +82,7 @@ pub struct Settings {
     /// Most connections at once (default 64).
     #[arg(long, env = "RUMOR_MAX_PEERS", value_name = "N")]
     pub max_peers: Option<usize>,
-    /// Relay mode: `announce` (default) or `push`.
+    /// Relay mode: `announce` (default), `push` or `batch`.
     #[arg(long, env = "RUMOR_RELAY")]
     pub relay: Option<RelayMode>,
     /// Gossipsub D, the eager-push fan-out (default 6).
@@ -109,6 +109,10 @@ pub struct Settings {
     /// One fetch attempt's timeout in ms (default 2000).
     #[arg(long, env = "RUMOR_FETCH_TIMEOUT_MS", value_name = "N")]
     pub fetch_timeout_ms: Option<u64>,
+    /// Batch relay mode: how long newly accepted ids are collected before
+    /// they are announced in one message, in ms (default 25).
+    #[arg(long, env = "RUMOR_BATCH_WINDOW_MS", value_name = "N")]
+    pub batch_window_ms: Option<u64>,
     /// Link emulation: one-way delay in ms on everything sent.
     #[arg(long, env = "RUMOR_LINK_DELAY_MS", value_name = "N")]
     pub link_delay_ms: Option<u64>,
@@ -298,6 +302,7 @@ impl Settings {
             seen_capacity,
             sync_interval_ms,
             fetch_timeout_ms,
+            batch_window_ms,
             link_delay_ms,
             link_jitter_ms,
             link_bandwidth_bps,
@@ -414,6 +419,9 @@ impl Settings {
             fetch_timeout: self
                 .fetch_timeout_ms
                 .map_or(defaults.fetch_timeout, Duration::from_millis),
+            batch_window: self
+                .batch_window_ms
+                .map_or(defaults.batch_window, Duration::from_millis),
             link,
             ..defaults
         };
