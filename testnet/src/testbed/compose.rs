@@ -107,14 +107,19 @@ async fn docker(args: &[&str]) -> Result<String, ClusterError> {
 ///
 /// # Errors
 /// [`ClusterError`] if cargo or docker fail.
-pub async fn build_image(workspace: &Path, ctx: &Path) -> Result<String, ClusterError> {
+pub async fn build_image(
+    workspace: &Path,
+    ctx: &Path,
+    profile: &str,
+) -> Result<String, ClusterError> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(workspace)
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .args([
             "build",
-            "--release",
+            "--profile",
+            profile,
             "--target",
             TARGET,
             "-p",
@@ -131,7 +136,8 @@ pub async fn build_image(workspace: &Path, ctx: &Path) -> Result<String, Cluster
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"));
-    let bin = target_dir.join(TARGET).join("release").join("rumord");
+    let profile_dir = if profile == "dev" { "debug" } else { profile };
+    let bin = target_dir.join(TARGET).join(profile_dir).join("rumord");
     std::fs::create_dir_all(ctx).map_err(|e| ClusterError::Io(e.to_string()))?;
     std::fs::copy(&bin, ctx.join("rumord"))
         .map_err(|e| ClusterError::Io(format!("{}: {e}", bin.display())))?;
@@ -247,6 +253,7 @@ impl ComposeCluster {
         flags: &NodeFlags,
         root: &Path,
         run_id: &str,
+        profile: &str,
     ) -> Result<Self, ClusterError> {
         let tool = ComposeTool::detect().await?;
         let workspace = workspace_root().ok_or_else(|| {
@@ -256,7 +263,7 @@ impl ComposeCluster {
             )
         })?;
         std::fs::create_dir_all(root).map_err(|e| ClusterError::Io(e.to_string()))?;
-        let image = build_image(&workspace, &root.join("image")).await?;
+        let image = build_image(&workspace, &root.join("image"), profile).await?;
         let h = rumor_chain::sha256(run_id.as_bytes());
         let subnet = (200 + h[0] % 50, h[1] % 250);
         let project: String = format!("rumor{}", &hex::encode(h)[..8]);

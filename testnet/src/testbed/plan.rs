@@ -128,6 +128,10 @@ pub struct RunArgs {
     /// Where results go.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
+    /// Cargo profile of the static `rumord` the compose backend builds
+    /// (`release`, or `dev` for a quicker build of slower nodes).
+    #[arg(long, default_value = "release")]
+    pub compose_profile: String,
     /// The `rumord` binary (default: built by cargo next to this one).
     #[arg(long)]
     pub rumord: Option<PathBuf>,

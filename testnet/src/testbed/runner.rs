@@ -110,7 +110,14 @@ async fn start_cluster(
             Cluster::Local(LocalCluster::start(rumord, &specs, &flags, &dir.join("data")).await?)
         }
         Backend::Compose => Cluster::Compose(
-            ComposeCluster::start(&specs, &flags, &dir.join("compose"), run_id).await?,
+            ComposeCluster::start(
+                &specs,
+                &flags,
+                &dir.join("compose"),
+                run_id,
+                &args.compose_profile,
+            )
+            .await?,
         ),
     };
     Ok(cluster)
