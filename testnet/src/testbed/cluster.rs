@@ -231,6 +231,14 @@ impl Cluster {
         }
     }
 
+    /// Node `i`'s resident memory in KiB (local processes only).
+    pub fn rss_kib(&self, i: usize) -> Option<u64> {
+        match self {
+            Self::Local(c) => c.rss_kib(i),
+            Self::Compose(_) => None,
+        }
+    }
+
     /// A local node that exited by itself (compose: always `None`).
     pub fn exited(&mut self) -> Option<(usize, String)> {
         match self {

@@ -160,6 +160,9 @@ async fn one(
 /// [`TestbedError`]: bad parameters (before anything starts), a cluster that
 /// cannot start, or results that cannot be written.
 pub async fn run(args: &RunArgs) -> Result<Outcome, TestbedError> {
+    let mut args = args.clone();
+    args.normalize();
+    let args = &args;
     args.validate()?;
     let started_ns = rumor_p2p::unix_nanos();
     let secs = started_ns / 1_000_000_000;

@@ -273,6 +273,21 @@ pub fn table(s: &Summary) -> String {
         b.wire_in,
         b.wire_out
     );
+    if !s.memory.nodes.is_empty() {
+        let _ = writeln!(
+            out,
+            "  memory: largest node {:.1} MiB; growth (last quarter vs second quarter) at most {:+.1}%",
+            s.memory.max_kib as f64 / 1024.0,
+            s.memory.max_growth_pct
+        );
+    }
+    if s.inflight_at_end > 0 {
+        let _ = writeln!(
+            out,
+            "  fetches still in flight at the end: {}",
+            s.inflight_at_end
+        );
+    }
     for f in &s.faults {
         let _ = writeln!(out, "  fault at {:>6.1}s: {} {:?}", f.at_s, f.what, f.nodes);
     }

@@ -121,6 +121,22 @@ pub struct RunArgs {
     /// `A|B@t1-t2`, sides as ranges or lists, e.g. `0-7|8-15@5s-15s`. Repeatable.
     #[arg(long = "partition", value_parser = parse_partition)]
     pub partitions: Vec<PartitionSpec>,
+    /// Run the workload this long (sets `--txs` to rate × duration), e.g. `30m`.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Rolling restarts: kill -9 one random node this often and restart it
+    /// after `--restart-down` (e.g. `2m`).
+    #[arg(long, value_parser = parse_duration)]
+    pub restart_every: Option<Duration>,
+    /// How long a node stays down in rolling restarts.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub restart_down: Duration,
+    /// Split the nodes into two halves this often, for `--partition-for`.
+    #[arg(long, value_parser = parse_duration)]
+    pub partition_every: Option<Duration>,
+    /// How long each periodic partition lasts.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub partition_for: Duration,
     /// How long to wait after the workload for every live node to have every
     /// accepted object; what is still missing then is lost.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
@@ -245,6 +261,42 @@ pub enum PlanError {
 }
 
 impl RunArgs {
+    /// Applies `--duration`, `--restart-every` and `--partition-every`:
+    /// the transaction count and the explicit fault lists they imply.
+    pub fn normalize(&mut self) {
+        if let Some(d) = self.duration {
+            self.txs = (d.as_secs_f64() * self.tx_rate).ceil() as usize;
+        }
+        let span = Duration::from_secs_f64(self.txs as f64 / self.tx_rate.max(f64::MIN_POSITIVE));
+        if let Some(every) = self.restart_every.filter(|e| !e.is_zero()) {
+            let mut at = every;
+            while at + self.restart_down < span {
+                self.kills.push(KillSpec {
+                    count: 1,
+                    at,
+                    down_for: self.restart_down,
+                });
+                at += every;
+            }
+        }
+        if let Some(every) = self.partition_every.filter(|e| !e.is_zero()) {
+            let half = self.nodes / 2;
+            let mut at = every;
+            while at + self.partition_for < span {
+                self.partitions.push(PartitionSpec {
+                    a: (0..half).collect(),
+                    b: (half..self.nodes).collect(),
+                    from: at,
+                    until: at + self.partition_for,
+                });
+                at += every;
+            }
+        }
+        self.restart_every = None;
+        self.partition_every = None;
+        self.duration = None;
+    }
+
     /// Links per node: `--degree`, or 4 (at most nodes-1).
     pub fn degree(&self) -> usize {
         self.degree

@@ -173,10 +173,73 @@ pub struct Summary {
     pub faults: Vec<super::runner::FaultEvent>,
     /// Up to 100 lost object ids.
     pub lost_ids: Vec<String>,
+    /// Resident memory of the nodes over the run.
+    #[serde(default)]
+    pub memory: MemorySummary,
+    /// Fetches still in flight on any node at the end (should be 0).
+    #[serde(default)]
+    pub inflight_at_end: usize,
     /// Problems met during the run.
     pub notes: Vec<String>,
     /// No object lost and every node collected.
     pub ok: bool,
+}
+
+/// One node's resident memory over the run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NodeMemory {
+    /// The node.
+    pub index: usize,
+    /// First sample, KiB.
+    pub first_kib: u64,
+    /// Last sample, KiB.
+    pub last_kib: u64,
+    /// Largest sample, KiB.
+    pub max_kib: u64,
+    /// Mean of the last quarter of samples against the second quarter, %
+    /// (the first quarter is warm-up: caches filling).
+    pub growth_pct: f64,
+}
+
+/// Memory across nodes (local backend; empty for compose).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MemorySummary {
+    /// Per node.
+    pub nodes: Vec<NodeMemory>,
+    /// The largest growth, %.
+    pub max_growth_pct: f64,
+    /// The largest resident size seen, KiB.
+    pub max_kib: u64,
+}
+
+fn memory_summary(samples: &[Vec<(f64, u64)>]) -> MemorySummary {
+    let mut out = MemorySummary::default();
+    for (index, s) in samples.iter().enumerate() {
+        if s.len() < 4 {
+            continue;
+        }
+        let q = s.len() / 4;
+        let mean = |part: &[(f64, u64)]| {
+            part.iter().map(|(_, k)| *k as f64).sum::<f64>() / part.len().max(1) as f64
+        };
+        let second = mean(&s[q..2 * q]);
+        let last = mean(&s[s.len() - q..]);
+        let node = NodeMemory {
+            index,
+            first_kib: s[0].1,
+            last_kib: s[s.len() - 1].1,
+            max_kib: s.iter().map(|(_, k)| *k).max().unwrap_or(0),
+            growth_pct: if second > 0.0 {
+                100.0 * (last - second) / second
+            } else {
+                0.0
+            },
+        };
+        out.max_growth_pct = out.max_growth_pct.max(node.growth_pct);
+        out.max_kib = out.max_kib.max(node.max_kib);
+        out.nodes.push(node);
+    }
+    out
 }
 
 /// Link shaping in force.
@@ -399,12 +462,17 @@ pub fn analyze(
         },
         workload_s: c.workload_s,
         settle_s: c.settle_s,
-        ok: txs.lost == 0 && blocks.lost == 0 && collected_all,
+        ok: txs.lost == 0
+            && blocks.lost == 0
+            && collected_all
+            && c.inflight_at_end.iter().sum::<usize>() == 0,
         txs,
         blocks,
         redundancy,
         faults: c.faults.clone(),
         lost_ids,
+        memory: memory_summary(&c.memory),
+        inflight_at_end: c.inflight_at_end.iter().sum(),
         notes: c.notes.clone(),
     };
     (summary, rows)

@@ -21,6 +21,9 @@ use super::plan::{Backend, Relay, RunArgs};
 use super::topology::edges;
 use super::workload::{Faucet, Injected, Kind};
 
+/// How often node memory is sampled.
+const MEMORY_SAMPLE: Duration = Duration::from_secs(5);
+
 /// A fault as it happened.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FaultEvent {
@@ -65,6 +68,10 @@ pub struct Collected {
     pub best_chain: Vec<String>,
     /// Errors met along the way (the run continued).
     pub notes: Vec<String>,
+    /// Per node: resident memory samples `(seconds since start, KiB)` (local backend).
+    pub memory: Vec<Vec<(f64, u64)>>,
+    /// Per node: fetches still in flight at the end.
+    pub inflight_at_end: Vec<usize>,
 }
 
 /// Why a run stopped.
@@ -189,6 +196,43 @@ enum Action {
     Heal(usize),
 }
 
+/// Bans every peer on the other side of each active partition that `v` is
+/// in, retrying while `v`'s RPC comes up (a restarted node forgot its bans).
+async fn reapply_bans(
+    cluster: &Cluster,
+    v: usize,
+    active: &[&super::plan::PartitionSpec],
+    peer_ids: &[String],
+    notes: &mut Vec<String>,
+) {
+    for p in active {
+        let others = if p.a.contains(&v) {
+            &p.b
+        } else if p.b.contains(&v) {
+            &p.a
+        } else {
+            continue;
+        };
+        let span = (p.until - p.from).as_millis() as u64 + 60_000;
+        for &o in others {
+            let mut tries = 0;
+            loop {
+                match cluster.rpc(v).ban(&peer_ids[o], span).await {
+                    Ok(()) => break,
+                    Err(e) if tries >= 20 => {
+                        notes.push(format!("partition: restarted node {v}: {e}"));
+                        break;
+                    }
+                    Err(_) => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Runs the workload in `relay` mode and returns what was observed. The
 /// cluster is always torn down, on success and on failure.
 ///
@@ -278,6 +322,7 @@ async fn drive(
     actions.sort_by_key(|(t, _)| *t);
     let live = Arc::new(Mutex::new(vec![true; n]));
     let mut restarted = vec![false; n];
+    let mut active_partitions: Vec<usize> = Vec::new();
     let injected = Arc::new(Mutex::new(Vec::<Injected>::with_capacity(raw.len())));
     let mut faults = Vec::new();
     let mut notes = Vec::new();
@@ -299,12 +344,22 @@ async fn drive(
         Some(args.block_interval)
     };
     let mut block_no = 0usize;
+    let mut memory: Vec<Vec<(f64, u64)>> = vec![Vec::new(); n];
+    let mut next_sample = Duration::ZERO;
     while next_tx < raw.len() || next_action < actions.len() || start.elapsed() < duration {
         if super::interrupted() {
             notes.push("interrupted: injection stopped early".into());
             break;
         }
         let now = start.elapsed();
+        if now >= next_sample {
+            next_sample = now + MEMORY_SAMPLE;
+            for (i, samples) in memory.iter_mut().enumerate() {
+                if let Some(kib) = cluster.rss_kib(i) {
+                    samples.push((now.as_secs_f64(), kib));
+                }
+            }
+        }
         // Faults due now.
         while next_action < actions.len() && actions[next_action].0 <= now {
             let (_, action) = actions[next_action].clone();
@@ -327,6 +382,13 @@ async fn drive(
                     if let Err(e) = cluster.restart(v).await {
                         notes.push(e.to_string());
                     }
+                    let active: Vec<&super::plan::PartitionSpec> = active_partitions
+                        .iter()
+                        .map(|pi| &args.partitions[*pi])
+                        .collect();
+                    if !active.is_empty() {
+                        reapply_bans(cluster, v, &active, &peer_ids, &mut notes).await;
+                    }
                     live.lock().await[v] = true;
                     faults.push(FaultEvent {
                         at_s,
@@ -335,6 +397,7 @@ async fn drive(
                     });
                 }
                 Action::Partition(pi) => {
+                    active_partitions.push(pi);
                     let p = &args.partitions[pi];
                     let span = (p.until - p.from).as_millis() as u64 + 60_000;
                     for (side, other) in [(&p.a, &p.b), (&p.b, &p.a)] {
@@ -355,6 +418,7 @@ async fn drive(
                     });
                 }
                 Action::Heal(pi) => {
+                    active_partitions.retain(|a| *a != pi);
                     let p = &args.partitions[pi];
                     let mut all = p.a.clone();
                     all.extend(&p.b);
@@ -489,6 +553,26 @@ async fn drive(
     spb.finish_and_clear();
     let settle_s = settle_start.elapsed().as_secs_f64();
 
+    // No fetch may stay in flight: wait out the longest a fetch can live.
+    let drain_start = Instant::now();
+    let mut inflight_at_end = vec![0usize; n];
+    loop {
+        for i in (0..n).filter(|i| live[*i]) {
+            inflight_at_end[i] = cluster
+                .rpc(i)
+                .relay_stats()
+                .await
+                .map(|s| s.inflight)
+                .unwrap_or(0);
+        }
+        if inflight_at_end.iter().all(|f| *f == 0)
+            || drain_start.elapsed() > Duration::from_secs(20)
+            || super::interrupted()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     // Collect.
     let mut first_seen = Vec::with_capacity(n);
     let mut stats = Vec::with_capacity(n);
@@ -536,6 +620,8 @@ async fn drive(
         present,
         best_chain,
         notes,
+        memory,
+        inflight_at_end,
     })
 }
 
