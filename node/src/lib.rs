@@ -13,6 +13,8 @@
 //! - `metrics`: Prometheus registry and the `/metrics` server.
 //! - `run`: start-up and graceful shutdown ([`run()`], [`start`]); `shutdown`: the stop signal.
 //! - `client`: the small RPC client behind `rumord health`.
+//! - `verify`: [`verify_store`], a store checked against a replay of its best chain
+//!   (`rumord verify`, RPC `verifychain`).
 
 mod client;
 mod config;
@@ -25,6 +27,7 @@ pub mod rpc;
 mod run;
 mod shutdown;
 mod store;
+mod verify;
 
 pub use client::{ClientError, call as call_rpc, read_cookie};
 pub use config::{
@@ -38,3 +41,4 @@ pub use miner::{MineError, generate, mine_one};
 pub use run::{NodeError, RunningNode, run, start};
 pub use shutdown::{Shutdown, StopReason};
 pub use store::{RedbStore, SCHEMA_VERSION, StoreError, StoreReader, UtxoSnapshot};
+pub use verify::{VerifyError, VerifyReport, verify_store};

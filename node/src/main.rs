@@ -4,6 +4,8 @@
 //! - `rumord health [--rpc URL] [--datadir P | --cookie F | --rpc-user U --rpc-password P]`:
 //!   exit 0 iff the node answers `getblockchaininfo`.
 //! - `rumord peer-id --node-key HEX`: print the PeerId of a node key.
+//! - `rumord verify [FLAGS]`: replay the stored best chain of a stopped node
+//!   and compare the store with it; exit 0 iff they agree.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -36,6 +38,11 @@ enum Cmd {
     Health(HealthArgs),
     /// Print the PeerId of a node key.
     PeerId(PeerIdArgs),
+    /// Check a stopped node's chain database: replay its best chain with full
+    /// validation and compare the UTXO set, the UTXO count and the address and
+    /// transaction indexes with the replay. Takes `run`'s flags (for the
+    /// network, genesis and datadir). Exit 0 iff they agree.
+    Verify(Box<Settings>),
 }
 
 #[derive(Args)]
@@ -91,6 +98,7 @@ fn with_default_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
         "run",
         "health",
         "peer-id",
+        "verify",
         "help",
         "-h",
         "--help",
@@ -109,6 +117,7 @@ fn main() -> ExitCode {
         Cmd::Run(settings) => run(*settings),
         Cmd::Health(h) => health(h),
         Cmd::PeerId(p) => peer_id(p),
+        Cmd::Verify(settings) => verify(*settings),
     };
     match result {
         Ok(code) => code,
@@ -232,5 +241,17 @@ fn peer_id(p: PeerIdArgs) -> anyhow::Result<ExitCode> {
         .context("the node key must be 64 hex characters (a 32-byte ed25519 seed)")?;
     let key = rumor_p2p::Keypair::ed25519_from_bytes(seed).context("invalid ed25519 seed")?;
     println!("{}", key.public().to_peer_id());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(settings: Settings) -> anyhow::Result<ExitCode> {
+    let config = settings.load()?.resolve()?;
+    let db = config.datadir.join("chain.redb");
+    anyhow::ensure!(db.exists(), "no chain database at {}", db.display());
+    // The lock keeps a running node out (and this out of a running node's files).
+    let _datadir = rumor_node::DataDir::open(&config.datadir)?;
+    let store = rumor_node::RedbStore::open(&db, &config.params)?;
+    let report = rumor_node::verify_store(&store.reader(), &config.params)?;
+    println!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)
 }

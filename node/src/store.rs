@@ -32,13 +32,13 @@ use rumor_chain::{
     IndexEntry, OutPoint, Params, TxOut, Txid, UpdateKind, UtxoView,
 };
 
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const INDEX: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("index");
-const BLOCKS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blocks");
-const UNDO: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("undo");
-const UTXO: TableDefinition<&[u8; 36], &[u8; 37]> = TableDefinition::new("utxo");
-const ADDR: TableDefinition<&[u8; 56], &[u8; 37]> = TableDefinition::new("addr");
-const TXINDEX: TableDefinition<&[u8; 32], &[u8; 32]> = TableDefinition::new("txindex");
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const INDEX: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("index");
+pub(crate) const BLOCKS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blocks");
+pub(crate) const UNDO: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("undo");
+pub(crate) const UTXO: TableDefinition<&[u8; 36], &[u8; 37]> = TableDefinition::new("utxo");
+pub(crate) const ADDR: TableDefinition<&[u8; 56], &[u8; 37]> = TableDefinition::new("addr");
+pub(crate) const TXINDEX: TableDefinition<&[u8; 32], &[u8; 32]> = TableDefinition::new("txindex");
 
 /// The on-disk format version.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -101,14 +101,14 @@ from_redb!(
     redb::SetDurabilityError
 );
 
-fn outpoint_key(op: &OutPoint) -> [u8; 36] {
+pub(crate) fn outpoint_key(op: &OutPoint) -> [u8; 36] {
     let mut k = [0u8; 36];
     k[..32].copy_from_slice(op.txid.as_bytes());
     k[32..].copy_from_slice(&op.vout.to_be_bytes());
     k
 }
 
-fn outpoint_from_key(k: &[u8]) -> OutPoint {
+pub(crate) fn outpoint_from_key(k: &[u8]) -> OutPoint {
     let mut txid = [0u8; 32];
     txid.copy_from_slice(&k[..32]);
     let mut vout = [0u8; 4];
@@ -123,7 +123,7 @@ fn addr_key(addr: &Address, op: &OutPoint) -> [u8; 56] {
     k
 }
 
-fn encode_coin(c: &Coin) -> [u8; 37] {
+pub(crate) fn encode_coin(c: &Coin) -> [u8; 37] {
     let mut v = [0u8; 37];
     v[..8].copy_from_slice(&c.output.amount.units().to_le_bytes());
     v[8..28].copy_from_slice(c.output.address.as_bytes());
@@ -132,7 +132,7 @@ fn encode_coin(c: &Coin) -> [u8; 37] {
     v
 }
 
-fn decode_coin(v: &[u8; 37]) -> Result<Coin, StoreError> {
+pub(crate) fn decode_coin(v: &[u8; 37]) -> Result<Coin, StoreError> {
     let units = u64::from_le_bytes(v[..8].try_into().expect("8 bytes"));
     let amount =
         Amount::new(units).map_err(|_| StoreError::Corrupt("coin amount out of range".into()))?;
@@ -172,6 +172,17 @@ impl std::fmt::Debug for StoreReader {
 }
 
 impl StoreReader {
+    /// A read snapshot of the whole database.
+    pub(crate) fn begin_read(&self) -> Result<redb::ReadTransaction, StoreError> {
+        Ok(self.db.begin_read()?)
+    }
+
+    /// The database, for tests that tamper with it.
+    #[cfg(test)]
+    pub(crate) fn db_for_tests(&self) -> &Database {
+        &self.db
+    }
+
     /// A stored block body.
     ///
     /// # Errors

@@ -42,7 +42,7 @@ pub use config::{ConfigError, LinkConfig, MeshConfig, P2pConfig, RelayMode, dura
 pub use handle::{FirstSeenQuery, P2pEvent, P2pHandle, PeerInfo, Stopped};
 pub use inflight::{Fetch, InFlight, InFlightLimits, Retry};
 pub use link::{LinkCounters, ShapedStream};
-pub use raw::{RawPeer, Serve};
+pub use raw::{RawPeer, RawProtocol, Serve};
 pub use relay::{
     GossipRef, OnAnnounce, OnBody, OnFetchFailed, OnLocalAccept, OnVerdict, Relay, Scheduled,
 };

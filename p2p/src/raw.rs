@@ -3,18 +3,24 @@
 //! node treats misbehaving peers (undecodable, oversized or invalid
 //! messages, floods, announcements that are never served), here and in the
 //! testnet's attack tool. It never validates anything itself.
+//!
+//! Besides the real protocols it can write raw bytes as a `getdata` or `sync`
+//! request ([`RawPeer::raw_request`]): frames with any length prefix and any
+//! content, which the typed codec would refuse to send.
 
 use std::collections::HashMap;
+use std::io;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::core::Transport;
 use libp2p::core::transport::upgrade::Version;
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::identity::Keypair;
-use libp2p::request_response::{self, Message, OutboundRequestId};
-use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Swarm, noise, tcp, yamux};
+use libp2p::request_response::{self, Message, OutboundRequestId, ProtocolSupport};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, noise, tcp, yamux};
 use prometheus_client::registry::Registry;
 use serde_bytes::ByteBuf;
 use tokio::time::{Instant, timeout_at};
@@ -34,13 +40,95 @@ pub enum Serve {
     Silence,
 }
 
+/// Which request-response protocol a raw request goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawProtocol {
+    /// `/rumor/<net>/getdata/1`.
+    GetData,
+    /// `/rumor/<net>/sync/1`.
+    Sync,
+}
+
+/// The largest raw response read back.
+const MAX_RAW_RESPONSE: usize = 8 * 1024 * 1024;
+
+/// A codec that writes requests as given and reads responses as bytes.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawFrames;
+
+impl request_response::Codec for RawFrames {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        _: &mut T,
+    ) -> io::Result<Vec<u8>> {
+        // Outbound only: never asked to read a request.
+        Err(io::Error::other("raw frames are outbound only"))
+    }
+
+    async fn read_response<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        io.take(MAX_RAW_RESPONSE as u64)
+            .read_to_end(&mut out)
+            .await?;
+        Ok(out)
+    }
+
+    async fn write_request<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> io::Result<()> {
+        io.write_all(&req).await?;
+        io.flush().await
+    }
+
+    async fn write_response<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        _: &mut T,
+        _: Vec<u8>,
+    ) -> io::Result<()> {
+        Err(io::Error::other("raw frames are outbound only"))
+    }
+}
+
+/// rumor's behaviour plus outbound-only raw request protocols.
+#[derive(NetworkBehaviour)]
+struct RawBehaviour {
+    main: Behaviour,
+    raw_getdata: request_response::Behaviour<RawFrames>,
+    raw_sync: request_response::Behaviour<RawFrames>,
+}
+
+fn raw_protocol(name: String) -> Result<request_response::Behaviour<RawFrames>, String> {
+    let protocol = StreamProtocol::try_from_owned(name).map_err(|e| e.to_string())?;
+    Ok(request_response::Behaviour::with_codec(
+        RawFrames,
+        [(protocol, ProtocolSupport::Outbound)],
+        request_response::Config::default()
+            .with_request_timeout(Duration::from_secs(30))
+            .with_max_concurrent_streams(10_000),
+    ))
+}
+
 /// A misbehaving peer for tests.
 pub struct RawPeer {
-    swarm: Swarm<Behaviour>,
+    swarm: Swarm<RawBehaviour>,
     topics: Topics,
     serve: HashMap<Inv, Serve>,
     responses: HashMap<OutboundRequestId, Reply>,
     held: Vec<request_response::ResponseChannel<GetDataResponse>>,
+    connections: HashMap<PeerId, u32>,
     /// Gossip messages received (decoded or not).
     pub gossip_received: u64,
 }
@@ -48,6 +136,7 @@ pub struct RawPeer {
 enum Reply {
     GetData(Option<Result<GetDataResponse, String>>),
     Sync(Option<Result<SyncResponse, String>>),
+    Raw(Option<Result<Vec<u8>, String>>),
 }
 
 impl RawPeer {
@@ -64,7 +153,7 @@ impl RawPeer {
         };
         let topics = Topics::new(network);
         let mut registry = Registry::default();
-        let behaviour = Behaviour::new_with_transmit_limit(
+        let main = Behaviour::new_with_transmit_limit(
             &key,
             &cfg,
             &topics,
@@ -72,6 +161,11 @@ impl RawPeer {
             &mut registry,
             64 * 1024 * 1024,
         )?;
+        let behaviour = RawBehaviour {
+            main,
+            raw_getdata: raw_protocol(format!("/rumor/{network}/getdata/1"))?,
+            raw_sync: raw_protocol(format!("/rumor/{network}/sync/1"))?,
+        };
         let transport = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
             .upgrade(Version::V1Lazy)
             .authenticate(noise::Config::new(&key).map_err(|e| e.to_string())?)
@@ -97,6 +191,7 @@ impl RawPeer {
             serve: HashMap::new(),
             responses: HashMap::new(),
             held: Vec::new(),
+            connections: HashMap::new(),
             gossip_received: 0,
         })
     }
@@ -109,6 +204,35 @@ impl RawPeer {
     /// Whether a connection to `peer` is open.
     pub fn is_connected(&self, peer: &PeerId) -> bool {
         self.swarm.is_connected(peer)
+    }
+
+    /// How many connections to `peer` are open.
+    pub fn connections_to(&self, peer: &PeerId) -> u32 {
+        self.connections.get(peer).copied().unwrap_or(0)
+    }
+
+    /// Opens `n` more connections to `peer` at `addr` (a peer that already
+    /// has one gets more: each is a full TCP + noise + yamux session), then
+    /// drives the swarm for `settle` and returns how many are open.
+    ///
+    /// # Errors
+    /// A dial refused locally, as text.
+    pub async fn open_connections(
+        &mut self,
+        peer: PeerId,
+        addr: Multiaddr,
+        n: usize,
+        settle: Duration,
+    ) -> Result<u32, String> {
+        for _ in 0..n {
+            let opts = DialOpts::peer_id(peer)
+                .addresses(vec![addr.clone()])
+                .condition(PeerCondition::Always)
+                .build();
+            self.swarm.dial(opts).map_err(|e| e.to_string())?;
+        }
+        self.drive(settle).await;
+        Ok(self.connections_to(&peer))
     }
 
     /// Sets how `getdata` for `inv` is answered.
@@ -136,10 +260,9 @@ impl RawPeer {
             let ev = timeout_at(deadline, self.swarm.select_next_some())
                 .await
                 .map_err(|_| "timed out waiting for the peer's subscriptions".to_owned())?;
-            if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed {
-                peer_id,
-                ..
-            })) = &ev
+            if let SwarmEvent::Behaviour(RawBehaviourEvent::Main(BehaviourEvent::Gossipsub(
+                gossipsub::Event::Subscribed { peer_id, .. },
+            ))) = &ev
                 && *peer_id == target
             {
                 subscribed += 1;
@@ -160,6 +283,7 @@ impl RawPeer {
         };
         self.swarm
             .behaviour_mut()
+            .main
             .gossipsub
             .publish(topic, data)
             .map(|_| ())
@@ -176,7 +300,12 @@ impl RawPeer {
         req: GetDataRequest,
         within: Duration,
     ) -> Result<GetDataResponse, String> {
-        let id = self.swarm.behaviour_mut().getdata.send_request(&peer, req);
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .main
+            .getdata
+            .send_request(&peer, req);
         self.responses.insert(id, Reply::GetData(None));
         let deadline = Instant::now() + within;
         loop {
@@ -194,7 +323,63 @@ impl RawPeer {
 
     /// Sends a `getdata` request without waiting for the answer.
     pub fn getdata_nowait(&mut self, peer: PeerId, req: GetDataRequest) {
-        self.swarm.behaviour_mut().getdata.send_request(&peer, req);
+        self.swarm
+            .behaviour_mut()
+            .main
+            .getdata
+            .send_request(&peer, req);
+    }
+
+    /// Sends a `sync` request without waiting for the answer.
+    pub fn sync_nowait(&mut self, peer: PeerId, req: SyncRequest) {
+        self.swarm
+            .behaviour_mut()
+            .main
+            .sync
+            .send_request(&peer, req);
+    }
+
+    /// Writes `bytes` as-is as a request of `protocol` (the node expects a
+    /// 4-byte big-endian length, then the message) and waits for whatever
+    /// comes back: the raw response bytes (empty if the node closed the
+    /// stream), or the failure.
+    ///
+    /// # Errors
+    /// A stream failure or timeout, as text.
+    pub async fn raw_request(
+        &mut self,
+        peer: PeerId,
+        protocol: RawProtocol,
+        bytes: Vec<u8>,
+        within: Duration,
+    ) -> Result<Vec<u8>, String> {
+        let b = self.swarm.behaviour_mut();
+        let id = match protocol {
+            RawProtocol::GetData => b.raw_getdata.send_request(&peer, bytes),
+            RawProtocol::Sync => b.raw_sync.send_request(&peer, bytes),
+        };
+        self.responses.insert(id, Reply::Raw(None));
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(Reply::Raw(Some(_))) = self.responses.get(&id)
+                && let Some(Reply::Raw(Some(r))) = self.responses.remove(&id)
+            {
+                return r;
+            }
+            let ev = timeout_at(deadline, self.swarm.select_next_some())
+                .await
+                .map_err(|_| "raw request timed out".to_owned())?;
+            self.handle(ev);
+        }
+    }
+
+    /// As [`RawPeer::raw_request`], without waiting.
+    pub fn raw_request_nowait(&mut self, peer: PeerId, protocol: RawProtocol, bytes: Vec<u8>) {
+        let b = self.swarm.behaviour_mut();
+        match protocol {
+            RawProtocol::GetData => b.raw_getdata.send_request(&peer, bytes),
+            RawProtocol::Sync => b.raw_sync.send_request(&peer, bytes),
+        };
     }
 
     /// Sends a `sync` request and waits for the answer.
@@ -207,7 +392,12 @@ impl RawPeer {
         req: SyncRequest,
         within: Duration,
     ) -> Result<SyncResponse, String> {
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .main
+            .sync
+            .send_request(&peer, req);
         self.responses.insert(id, Reply::Sync(None));
         let deadline = Instant::now() + within;
         loop {
@@ -231,16 +421,62 @@ impl RawPeer {
         }
     }
 
-    fn handle(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+    fn handle(&mut self, ev: SwarmEvent<RawBehaviourEvent>) {
         match ev {
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                self.connections.insert(peer_id, num_established.get());
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                self.connections.insert(peer_id, num_established);
+            }
+            SwarmEvent::Behaviour(RawBehaviourEvent::Main(ev)) => self.handle_main(ev),
+            SwarmEvent::Behaviour(
+                RawBehaviourEvent::RawGetdata(ev) | RawBehaviourEvent::RawSync(ev),
+            ) => match ev {
+                request_response::Event::Message {
+                    message:
+                        Message::Response {
+                            request_id,
+                            response,
+                        },
+                    ..
+                } => {
+                    if let Some(slot) = self.responses.get_mut(&request_id) {
+                        *slot = Reply::Raw(Some(Ok(response)));
+                    }
+                }
+                request_response::Event::OutboundFailure {
+                    request_id, error, ..
+                } => {
+                    if let Some(slot) = self.responses.get_mut(&request_id) {
+                        *slot = Reply::Raw(Some(Err(error.to_string())));
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn handle_main(&mut self, ev: BehaviourEvent) {
+        match ev {
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
                 message_id,
                 ..
-            })) => {
+            }) => {
                 self.gossip_received += 1;
                 self.swarm
                     .behaviour_mut()
+                    .main
                     .gossipsub
                     .report_message_validation_result(
                         &message_id,
@@ -248,70 +484,37 @@ impl RawPeer {
                         MessageAcceptance::Ignore,
                     );
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Getdata(request_response::Event::Message {
-                message,
-                ..
-            })) => match message {
-                Message::Request {
-                    request, channel, ..
-                } => {
-                    let GetDataRequest::Objects(invs) = request else {
-                        let _ = self
-                            .swarm
-                            .behaviour_mut()
-                            .getdata
-                            .send_response(channel, GetDataResponse::Refused);
-                        return;
-                    };
-                    let mut found = Vec::new();
-                    let mut notfound = Vec::new();
-                    let mut silent = false;
-                    for inv in invs {
-                        match self.serve.get(&inv) {
-                            Some(Serve::Bytes(b)) => found.push(Body {
-                                inv,
-                                bytes: ByteBuf::from(b.clone()),
-                            }),
-                            Some(Serve::Silence) => silent = true,
-                            None => notfound.push(inv),
+            BehaviourEvent::Getdata(request_response::Event::Message { message, .. }) => {
+                match message {
+                    Message::Request {
+                        request, channel, ..
+                    } => self.serve_getdata(request, channel),
+                    Message::Response {
+                        request_id,
+                        response,
+                    } => {
+                        if let Some(slot) = self.responses.get_mut(&request_id) {
+                            *slot = Reply::GetData(Some(Ok(response)));
                         }
                     }
-                    if silent {
-                        self.held.push(channel); // never answered
-                    } else {
-                        let _ = self
-                            .swarm
-                            .behaviour_mut()
-                            .getdata
-                            .send_response(channel, GetDataResponse::Objects { found, notfound });
-                    }
                 }
-                Message::Response {
-                    request_id,
-                    response,
-                } => {
-                    if let Some(slot) = self.responses.get_mut(&request_id) {
-                        *slot = Reply::GetData(Some(Ok(response)));
-                    }
-                }
-            },
-            SwarmEvent::Behaviour(BehaviourEvent::Getdata(
-                request_response::Event::OutboundFailure {
-                    request_id, error, ..
-                },
-            )) => {
+            }
+            BehaviourEvent::Getdata(request_response::Event::OutboundFailure {
+                request_id,
+                error,
+                ..
+            }) => {
                 if let Some(slot) = self.responses.get_mut(&request_id) {
                     *slot = Reply::GetData(Some(Err(error.to_string())));
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
-                message,
-                ..
-            })) => match message {
+            BehaviourEvent::Sync(request_response::Event::Message { message, .. }) => match message
+            {
                 Message::Request { channel, .. } => {
                     let _ = self
                         .swarm
                         .behaviour_mut()
+                        .main
                         .sync
                         .send_response(channel, SyncResponse::Refused);
                 }
@@ -324,16 +527,46 @@ impl RawPeer {
                     }
                 }
             },
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(
-                request_response::Event::OutboundFailure {
-                    request_id, error, ..
-                },
-            )) => {
+            BehaviourEvent::Sync(request_response::Event::OutboundFailure {
+                request_id,
+                error,
+                ..
+            }) => {
                 if let Some(slot) = self.responses.get_mut(&request_id) {
                     *slot = Reply::Sync(Some(Err(error.to_string())));
                 }
             }
             _ => {}
+        }
+    }
+
+    fn serve_getdata(
+        &mut self,
+        request: GetDataRequest,
+        channel: request_response::ResponseChannel<GetDataResponse>,
+    ) {
+        let getdata = &mut self.swarm.behaviour_mut().main.getdata;
+        let GetDataRequest::Objects(invs) = request else {
+            let _ = getdata.send_response(channel, GetDataResponse::Refused);
+            return;
+        };
+        let mut found = Vec::new();
+        let mut notfound = Vec::new();
+        let mut silent = false;
+        for inv in invs {
+            match self.serve.get(&inv) {
+                Some(Serve::Bytes(b)) => found.push(Body {
+                    inv,
+                    bytes: ByteBuf::from(b.clone()),
+                }),
+                Some(Serve::Silence) => silent = true,
+                None => notfound.push(inv),
+            }
+        }
+        if silent {
+            self.held.push(channel); // never answered
+        } else {
+            let _ = getdata.send_response(channel, GetDataResponse::Objects { found, notfound });
         }
     }
 }

@@ -26,6 +26,18 @@ enum Command {
     /// Simulate gossip at 10^3..10^6 sites: anti-entropy, rumor mongering, the
     /// fan-out relay and a gossipsub-like mesh, with Demers' metrics.
     Sim(SimArgs),
+    /// Run a testnet of real nodes (local processes or docker-compose), inject
+    /// transactions, blocks and faults, and write the propagation report.
+    Run(Box<rumor_testnet::testbed::RunArgs>),
+    /// Attack a real node with a misbehaving peer, class by class, and
+    /// check that it survives, counts, never relays, and disconnects the
+    /// attacker; write the table and `docs/reliability.md`.
+    Attack(Box<rumor_testnet::attack::AttackArgs>),
+    /// Render a results folder again.
+    Report {
+        /// The results folder (`results/<run-id>`).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -269,10 +281,66 @@ fn run_sim(args: &SimArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `run`: exit 0 when every accepted object reached every live node, 1 when
+/// something was lost, 2 for bad parameters or a run that could not happen.
+fn run_testnet(args: &rumor_testnet::testbed::RunArgs) -> ExitCode {
+    use rumor_testnet::testbed;
+    if let Err(e) = args.validate() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: tokio runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    rt.block_on(async {
+        tokio::spawn(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("interrupted: collecting what was measured and cleaning up (Ctrl-C again to abort)");
+                testbed::INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+        match testbed::run(args).await {
+            Ok(outcome) => {
+                print!("{}", outcome.table);
+                println!("results: {}", outcome.dir.display());
+                if outcome.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Sim(args) => run_sim(args),
+        Command::Run(args) => return run_testnet(args),
+        Command::Attack(args) => {
+            return match rumor_testnet::attack::command(args) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Command::Report { dir } => rumor_testnet::testbed::report(dir)
+            .map(|table| print!("{table}"))
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

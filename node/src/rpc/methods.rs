@@ -25,6 +25,7 @@
 //! | `clearbanned` | | null: lift every ban and redial bootnodes |
 //! | `listbanned` | | `[{peer_id, remaining_ms}]` |
 //! | `generatetoaddress` | `nblocks, address` | `[hash]` |
+//! | `verifychain` | | [`crate::VerifyReport`]: the store replayed and compared (−1 with the difference) |
 //! | `stop` | | `"rumord stopping"` |
 //! | `help` | | method names |
 
@@ -715,6 +716,13 @@ pub fn module(ctx: RpcContext) -> RpcModule<RpcContext> {
     .expect("unique method name");
     m.register_async_method("generatetoaddress", |p, ctx, _| async move {
         ctx.generatetoaddress(p).await
+    })
+    .expect("unique method name");
+    m.register_blocking_method("verifychain", |p, ctx, _| {
+        no_args(&p)?;
+        let report = crate::verify::verify_store(ctx.core.reader(), ctx.core.params())
+            .map_err(|e| err(MISC_ERROR, e.to_string()))?;
+        serde_json::to_value(report).map_err(internal)
     })
     .expect("unique method name");
     m.register_method("stop", |p, ctx, _| {

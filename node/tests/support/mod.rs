@@ -191,6 +191,29 @@ impl Node {
         }
     }
 
+    /// A call without parameters that fails, rather than panics, if the
+    /// node is gone or answers with an error.
+    pub fn call_quiet(&self, method: &str) -> Result<Value, String> {
+        let (u, p) = std::fs::read_to_string(self.datadir.join(".cookie"))
+            .ok()
+            .and_then(|t| {
+                t.trim()
+                    .split_once(':')
+                    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            })
+            .ok_or("no cookie")?;
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": []});
+        let (status, text) = try_http_post(self.rpc, Some((&u, &p)), body.to_string().as_bytes())?;
+        if status != 200 {
+            return Err(format!("HTTP {status}"));
+        }
+        let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        match v.get("error") {
+            Some(e) => Err(e.to_string()),
+            None => Ok(v["result"].clone()),
+        }
+    }
+
     /// A call that must succeed.
     pub fn ok(&self, method: &str, params: Value) -> Value {
         self.call(method, params)
@@ -260,7 +283,16 @@ impl Node {
 
 /// POSTs `body` over HTTP/1.1; returns the status and the body.
 pub fn http_post(addr: SocketAddr, auth: Option<(&str, &str)>, body: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
+    try_http_post(addr, auth, body).unwrap_or_else(|e| panic!("POST to {addr}: {e}"))
+}
+
+/// As [`http_post`], but a node that cannot be reached is an error.
+pub fn try_http_post(
+    addr: SocketAddr,
+    auth: Option<(&str, &str)>,
+    body: &[u8],
+) -> Result<(u16, String), String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok();
     let mut head = format!(
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
@@ -271,10 +303,10 @@ pub fn http_post(addr: SocketAddr, auth: Option<(&str, &str)>, body: &[u8]) -> (
         head.push_str(&format!("Authorization: Basic {token}\r\n"));
     }
     head.push_str("\r\n");
-    s.write_all(head.as_bytes()).expect("write head");
+    s.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
     // The server may answer (413) and close before reading a huge body:
     // write from another thread while this one reads the answer.
-    let mut w = s.try_clone().expect("clone socket");
+    let mut w = s.try_clone().map_err(|e| e.to_string())?;
     let body = body.to_vec();
     let writer = std::thread::spawn(move || {
         let _ = w.write_all(&body);
@@ -288,7 +320,7 @@ pub fn http_post(addr: SocketAddr, auth: Option<(&str, &str)>, body: &[u8]) -> (
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+        .ok_or_else(|| format!("no HTTP status in {text:?}"))?;
     let (headers, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let body = if headers
         .to_ascii_lowercase()
@@ -298,7 +330,7 @@ pub fn http_post(addr: SocketAddr, auth: Option<(&str, &str)>, body: &[u8]) -> (
     } else {
         rest.to_owned()
     };
-    (status, body)
+    Ok((status, body))
 }
 
 fn dechunk(mut s: &str) -> String {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use libp2p::core::ConnectedPoint;
 use libp2p::multiaddr::Protocol;
+use libp2p::swarm::ConnectionId;
 use libp2p::{Multiaddr, PeerId, identify, ping};
 use lru::LruCache;
 use rand::seq::SliceRandom;
@@ -38,6 +39,8 @@ fn app_score(misbehaviour: f64) -> f64 {
 
 /// See [`app_score`].
 const BASELINE: f64 = 1.0;
+/// Connections one peer may hold at once.
+const MAX_CONNECTIONS_PER_PEER: u32 = 2;
 /// Longest wait between dials of one address.
 const MAX_DIAL_BACKOFF: Duration = Duration::from_secs(5);
 /// Request items a peer may ask for per second (sustained).
@@ -115,9 +118,23 @@ fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
 }
 
 impl Service {
-    pub(super) fn on_connected(&mut self, peer: PeerId, endpoint: &ConnectedPoint, n: u32) {
+    pub(super) fn on_connected(
+        &mut self,
+        peer: PeerId,
+        connection: ConnectionId,
+        endpoint: &ConnectedPoint,
+        n: u32,
+    ) {
         if self.peers.is_banned(&peer) {
             let _ = self.swarm.disconnect_peer_id(peer);
+            return;
+        }
+        if n > MAX_CONNECTIONS_PER_PEER {
+            // Each connection costs a noise session, a yamux session and a
+            // handler per protocol: one identity may not open more than
+            // two (a simultaneous dial from both sides).
+            tracing::debug!(%peer, n, "too many connections from one peer; closing the new one");
+            self.swarm.close_connection(connection);
             return;
         }
         if n > 1 || self.peers.connected.contains_key(&peer) {
@@ -437,11 +454,25 @@ impl Service {
             peers: self.peers.connected.len(),
             mesh_tx: gs.mesh_peers(&self.topics.tx.hash()).count(),
             mesh_block: gs.mesh_peers(&self.topics.block.hash()).count(),
-            counters: c
-                .snapshot()
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
+            counters: {
+                let mut m: std::collections::BTreeMap<String, u64> = c
+                    .snapshot()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect();
+                // Request or response frames the codec refused (over the
+                // size limit, or undecodable). rust-libp2p's request-response
+                // does not say which peer sent a request that never decoded,
+                // so these are counted here but cannot be penalised.
+                let frames = |c: &crate::codec::ProtocolCounters| {
+                    c.oversized.load(Ordering::Relaxed) + c.undecodable.load(Ordering::Relaxed)
+                };
+                m.insert(
+                    "malformed_frames".into(),
+                    frames(&p.getdata) + frames(&p.sync),
+                );
+                m
+            },
             rejects: lock(&self.shared.rejects),
             refusals: lock(&self.shared.refusals),
             seen: self.relay.seen().stats(),

@@ -14,13 +14,18 @@ use serde_bytes::ByteBuf;
 use super::{Internal, Service};
 use crate::backend::Backend;
 use crate::wire::{
-    Body, CompactBlock, GetDataRequest, GetDataResponse, Inv, MAX_INVS_PER_REQUEST, MAX_SHORT_IDS,
+    Body, CompactBlock, GetDataRequest, GetDataResponse, Inv, MAX_GETDATA_RESPONSE_BYTES,
+    MAX_INVS_PER_REQUEST, MAX_SHORT_IDS, ObjectKind,
 };
 
 /// Penalty for a request over the protocol's item limits.
 const OVERSIZED_REQUEST_PENALTY: f64 = 25.0;
 /// Penalty for exceeding the rate limit.
 const RATE_LIMIT_PENALTY: f64 = 10.0;
+
+/// Body bytes one `getdata` response carries at most (the rest of the
+/// response, the not-found list, fits in the margin).
+const RESPONSE_BUDGET: usize = MAX_GETDATA_RESPONSE_BYTES - 64 * 1024;
 
 /// A recently served block as a compact block, with its transactions encoded.
 pub(crate) struct CompactEntry {
@@ -69,16 +74,42 @@ fn answer(
 ) -> GetDataResponse {
     match request {
         GetDataRequest::Objects(invs) => {
-            let bodies = backend.bodies(&invs);
+            // Bodies are looked up a few at a time and only while the
+            // response stays under its limit: a request for many large
+            // objects (1,024 times one block) must not make the node build,
+            // then refuse to send, a response of gigabytes. What does not
+            // fit is answered as not found (the requester asks again).
             let mut found = Vec::new();
             let mut notfound = Vec::new();
-            for (inv, body) in invs.into_iter().zip(bodies) {
-                match body {
-                    Some(bytes) => found.push(Body {
-                        inv,
-                        bytes: ByteBuf::from(bytes),
-                    }),
-                    None => notfound.push(inv),
+            let mut size = 0usize;
+            // Transactions (at most 100 kB each) 64 at a time, blocks one by one.
+            let mut rest = invs.as_slice();
+            while !rest.is_empty() {
+                let n = match rest[0].kind {
+                    ObjectKind::Block => 1,
+                    ObjectKind::Tx => rest
+                        .iter()
+                        .take(64)
+                        .take_while(|i| i.kind == ObjectKind::Tx)
+                        .count(),
+                };
+                let (chunk, tail) = rest.split_at(n);
+                rest = tail;
+                if size >= RESPONSE_BUDGET {
+                    notfound.extend_from_slice(chunk);
+                    continue;
+                }
+                for (inv, body) in chunk.iter().zip(backend.bodies(chunk)) {
+                    match body {
+                        Some(bytes) if size + bytes.len() <= RESPONSE_BUDGET => {
+                            size += bytes.len() + 64;
+                            found.push(Body {
+                                inv: *inv,
+                                bytes: ByteBuf::from(bytes),
+                            });
+                        }
+                        _ => notfound.push(*inv),
+                    }
                 }
             }
             GetDataResponse::Objects { found, notfound }

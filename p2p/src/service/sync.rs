@@ -23,6 +23,13 @@ const BLOCK_BATCH: usize = 16;
 const MAX_FETCH_PER_ROUND: usize = 8192;
 /// A catch-up session with no progress for this long is abandoned.
 const SESSION_STALL: Duration = Duration::from_secs(15);
+/// Rate-limit tokens one inbound `sync` request costs: with the per-peer
+/// budget (50,000 items/s, bursts of 100,000) a peer may make 100 sync
+/// requests a second in bursts of 200, far above an honest peer's few per
+/// sync interval, and still leaves the budget to `getdata`.
+const SYNC_REQUEST_COST: usize = 500;
+/// Penalty for a sync request over the rate limit.
+const SYNC_FLOOD_PENALTY: f64 = 10.0;
 
 /// What an outbound `sync` request was for.
 pub(crate) enum SyncOut {
@@ -151,11 +158,12 @@ impl Service {
                 .fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if !self.peers.allow(peer, 1) {
+        if !self.peers.allow(peer, SYNC_REQUEST_COST) {
             self.shared
                 .counters
                 .rate_limited
                 .fetch_add(1, Ordering::Relaxed);
+            self.penalize(peer, SYNC_FLOOD_PENALTY, "sync flood");
             let _ = self
                 .swarm
                 .behaviour_mut()

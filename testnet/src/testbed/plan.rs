@@ -422,7 +422,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" | "min" => v * 60.0,
         _ => return Err(format!("`{s}`: use a unit: ms, s or m")),
     };
-    if !secs.is_finite() || secs < 0.0 || secs > 1e7 {
+    if !secs.is_finite() || !(0.0..=1e7).contains(&secs) {
         return Err(format!("`{s}` is out of range"));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -470,7 +470,7 @@ pub fn parse_bandwidth(s: &str) -> Result<u64, String> {
         _ => return Err(format!("`{s}`: use kbit, mbit or gbit")),
     };
     let bps = v * mult;
-    if !bps.is_finite() || bps < 0.0 || bps > 1e12 {
+    if !bps.is_finite() || !(0.0..=1e12).contains(&bps) {
         return Err(format!("`{s}` is out of range"));
     }
     Ok(bps as u64)

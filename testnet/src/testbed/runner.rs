@@ -151,11 +151,11 @@ async fn wait_ready(
             });
         }
         let mut ready = 0;
-        for i in 0..cluster.len() {
+        for (i, want_peers) in expected.iter().enumerate() {
             match cluster.rpc(i).relay_stats().await {
                 Ok(s) => {
                     let want_mesh = s.peers.min(d_low).max(1);
-                    if s.peers >= expected[i].max(1)
+                    if s.peers >= (*want_peers).max(1)
                         && s.mesh_tx >= want_mesh
                         && s.mesh_block >= want_mesh
                     {
@@ -163,7 +163,7 @@ async fn wait_ready(
                     } else {
                         last = format!(
                             "node {i}: {}/{} peers, mesh {}/{} (want {want_mesh})",
-                            s.peers, expected[i], s.mesh_tx, s.mesh_block
+                            s.peers, want_peers, s.mesh_tx, s.mesh_block
                         );
                     }
                 }
@@ -577,8 +577,8 @@ async fn drive(
     let mut first_seen = Vec::with_capacity(n);
     let mut stats = Vec::with_capacity(n);
     let mut peers = Vec::with_capacity(n);
-    for i in 0..n {
-        if !live[i] {
+    for (i, alive) in live.iter().enumerate() {
+        if !alive {
             first_seen.push(Vec::new());
             stats.push(None);
             peers.push(Vec::new());

@@ -1,0 +1,180 @@
+//! Property tests for the config loader (the stable twin of `fuzz/`'s
+//! `config_toml`): arbitrary text and generated `rumord.toml` files with
+//! every known key and values of every shape go through
+//! `Settings::from_toml`, the merge, and `Settings::resolve`; arbitrary
+//! command lines go through the flag parser. Never a panic: every bad input
+//! is a typed error.
+//!
+//! `RUMOR_RELIABILITY_OUT=DIR` records the case counts in `DIR/props.json`.
+
+use std::path::Path;
+
+use clap::Parser;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use rumor_node::Settings;
+
+const CASES: u32 = 512;
+
+fn record(name: &str, cases: u32) {
+    let Some(dir) = std::env::var_os("RUMOR_RELIABILITY_OUT") else {
+        return;
+    };
+    let dir = Path::new(&dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let lock = std::fs::File::create(dir.join("props.json.lock")).unwrap();
+    lock.lock().unwrap();
+    let path = dir.join("props.json");
+    let mut all: serde_json::Value = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_else(|| serde_json::json!({}));
+    all[name] = serde_json::json!({ "cases": cases, "result": "pass" });
+    std::fs::write(&path, serde_json::to_string_pretty(&all).unwrap()).unwrap();
+}
+
+fn run<S: Strategy>(name: &str, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
+    let mut runner = TestRunner::new(Config {
+        cases: CASES,
+        ..Config::default()
+    });
+    runner
+        .run(&strategy, test)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    record(name, CASES);
+}
+
+const KEYS: &[&str] = &[
+    "datadir",
+    "network",
+    "genesis-outputs",
+    "listen",
+    "bootnode",
+    "bootnodes",
+    "no-discovery",
+    "target-peers",
+    "max-peers",
+    "relay",
+    "mesh-d",
+    "mesh_d_low",
+    "mesh-d-high",
+    "mesh-d-lazy",
+    "heartbeat-ms",
+    "seen-capacity",
+    "sync-interval-ms",
+    "fetch-timeout-ms",
+    "link-delay-ms",
+    "link-jitter-ms",
+    "link-bandwidth-bps",
+    "link-loss",
+    "node-key",
+    "rpc-bind",
+    "rpc-user",
+    "rpc-password",
+    "metrics",
+    "mine",
+    "block-interval-ms",
+    "mine-address",
+    "max-mempool-bytes",
+    "log-format",
+    "unknown-key",
+];
+
+fn value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        (0u64..100_000).prop_map(|n| n.to_string()),
+        any::<f64>().prop_map(|f| format!("{f:?}")),
+        any::<bool>().prop_map(|b| b.to_string()),
+        prop::sample::select(vec![
+            "\"regtest\"",
+            "\"testnet\"",
+            "\"mainnet\"",
+            "\"announce\"",
+            "\"push\"",
+            "\"json\"",
+            "\"/ip4/127.0.0.1/tcp/0\"",
+            "\"/ip4/1.2.3.4/tcp/99999\"",
+            "\"not a multiaddr\"",
+            "\"127.0.0.1:0\"",
+            "\"[::1]:8332\"",
+            "\"\"",
+            "[]",
+            "[\"/ip4/127.0.0.1/tcp/1\"]",
+            "{}",
+            "\"abababababababababababababababababababababababababababababababab\"",
+            "\"zz\"",
+            "\"rumor1qqqq\"",
+            "\"u:p\"",
+        ])
+        .prop_map(str::to_owned),
+        "[a-z0-9 /:._-]{0,20}".prop_map(|s| format!("{s:?}")),
+    ]
+}
+
+fn check(text: &str) -> Result<(), TestCaseError> {
+    if let Ok(file) = Settings::from_toml(text, Path::new("props.toml")) {
+        if file.genesis_outputs.is_some_and(|n| n > 100_000) {
+            return Ok(()); // building a huge genesis only costs time
+        }
+        let merged = Settings::default().over(file);
+        let _ = merged
+            .with_datadir(Path::new("/nonexistent/props"))
+            .resolve();
+    }
+    Ok(())
+}
+
+#[test]
+fn arbitrary_text_as_a_config_file() {
+    run(
+        "node: config file, arbitrary text",
+        prop::collection::vec(any::<u8>(), 0..300),
+        |bytes| check(&String::from_utf8_lossy(&bytes)),
+    );
+}
+
+#[test]
+fn generated_config_files_with_every_key() {
+    run(
+        "node: config file, every key with values of every shape",
+        prop::collection::vec((prop::sample::select(KEYS), value()), 0..10),
+        |pairs| {
+            let text: String = pairs.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+            check(&text)
+        },
+    );
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[test]
+fn arbitrary_command_lines() {
+    run(
+        "node: command-line flags, arbitrary arguments",
+        prop::collection::vec(
+            prop_oneof![
+                prop::sample::select(KEYS).prop_map(|k| format!("--{k}")),
+                value(),
+                "[ -~]{0,12}",
+            ],
+            0..8,
+        ),
+        |args| {
+            if let Ok(cli) = Cli::try_parse_from(std::iter::once("rumord".to_owned()).chain(args)) {
+                if cli.settings.genesis_outputs.is_some_and(|n| n > 100_000) {
+                    return Ok(());
+                }
+                let _ = cli
+                    .settings
+                    .with_datadir(Path::new("/nonexistent/props"))
+                    .resolve();
+            }
+            Ok(())
+        },
+    );
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The long reliability runs of issue 7, and docs/reliability.md from their
+# output: every attack class against real nodes, a long kill -9 loop, the
+# disk-failure, RPC-security and property tests, and the last fuzzing record
+# (fuzz/results.json; run fuzz/run.sh first to refresh it).
+#
+#   testnet/reliability.sh                 # 60 kills
+#   RUMOR_CRASH_LOOPS=200 testnet/reliability.sh
+#
+# Release builds; results go to target/reliability/ (CARGO_TARGET_DIR is honoured).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target="${CARGO_TARGET_DIR:-target}"
+out="$target/reliability"
+rm -rf "$out"
+mkdir -p "$out"
+export RUMOR_RELIABILITY_OUT="$(cd "$out" && pwd)"
+export RUMOR_CRASH_LOOPS="${RUMOR_CRASH_LOOPS:-60}"
+
+echo "== node: crash loop ($RUMOR_CRASH_LOOPS kills), disk failures, RPC security, properties"
+cargo test --release -p rumor-node --test crash --test disk --test rpc_security \
+    --test rpc_props --test config_props
+echo "== p2p and chain: properties"
+cargo test --release -p rumor-p2p --test decode_props
+cargo test --release -p rumor-chain --test validate_props
+echo "== every attack class, and docs/reliability.md"
+cargo build --release -p rumor-node --bin rumord
+cargo run --release -p rumor-testnet -- attack \
+    --rumord "$target/release/rumord" \
+    --out "$out/attack.json" \
+    --results "$out" \
+    --fuzz fuzz/results.json \
+    --markdown docs/reliability.md

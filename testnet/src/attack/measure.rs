@@ -1,0 +1,553 @@
+//! One class's run and what is measured about it: counter deltas at the
+//! target and at the honest nodes, the attacker's score and disconnection,
+//! and honest relay latency while the attack goes on.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rumor_chain::Transaction;
+use rumor_p2p::{PeerId, RawPeer, RelayStats, unix_nanos};
+use serde::{Deserialize, Serialize};
+
+use super::AttackError;
+use super::catalog::{ClassSpec, Expect};
+use super::classes::{self, Script};
+use super::cluster::Cluster;
+use super::objects::{Objects, Tip};
+
+/// A latency distribution of honest relay (submit at one honest node, first
+/// seen at another, through the target), in ms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Probes measured.
+    pub probes: usize,
+    /// Probes that never arrived (within 10 s).
+    pub lost: usize,
+    /// Median.
+    pub p50_ms: f64,
+    /// Largest.
+    pub max_ms: f64,
+}
+
+impl Latency {
+    fn of(mut samples: Vec<f64>, lost: usize) -> Self {
+        samples.sort_by(f64::total_cmp);
+        let p50 = samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN);
+        Self {
+            probes: samples.len(),
+            lost,
+            p50_ms: p50,
+            max_ms: samples.last().copied().unwrap_or(f64::NAN),
+        }
+    }
+}
+
+/// Latency within this factor of the clean run's passes...
+pub const LATENCY_FACTOR: f64 = 2.0;
+/// ...and so does any latency within this many ms of it: on a shared
+/// two-core machine scheduling noise alone moves a few-ms median by this much.
+pub const LATENCY_FLOOR_MS: f64 = 10.0;
+
+/// What happened in one class.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClassResult {
+    /// Class name.
+    pub class: String,
+    /// What was tried.
+    pub what: String,
+    /// Where it comes from.
+    pub anchor: String,
+    /// `punish`, `tolerate` or `contain`.
+    pub expect: String,
+    /// Attack messages sent (publishes and requests).
+    pub sent: u64,
+    /// The growth of the class's labels at the target (rejects, refusals or counters).
+    pub counted: BTreeMap<String, u64>,
+    /// Every reject reason that grew at the target.
+    pub rejects: BTreeMap<String, u64>,
+    /// Every refusal reason that grew at the target.
+    pub refusals: BTreeMap<String, u64>,
+    /// The attacker's lowest score seen at the target.
+    pub min_score: Option<f64>,
+    /// Whether the target disconnected the attacker.
+    pub disconnected: bool,
+    /// After how long (from the first message), in ms.
+    pub disconnected_after_ms: Option<u64>,
+    /// Peers the target banned during the class.
+    pub banned: u64,
+    /// Anything of the attack seen at honest nodes (rejects, undecodable,
+    /// oversized, notfound, fetches given up): 0 means nothing was relayed.
+    pub relayed_to_honest: u64,
+    /// Honest relay latency during the attack.
+    pub latency: Latency,
+    /// The target was still running afterwards.
+    pub target_alive: bool,
+    /// Extra observations (connection counts for the connection flood).
+    pub notes: Vec<String>,
+    /// The target's peak resident memory so far (VmHWM), in MiB.
+    pub target_peak_rss_mib: Option<f64>,
+    /// Whether every expectation held.
+    pub pass: bool,
+    /// The expectations that did not.
+    pub failures: Vec<String>,
+}
+
+async fn stats(c: &Cluster, i: usize) -> Result<RelayStats, AttackError> {
+    c.nodes[i]
+        .rpc
+        .relay_stats()
+        .await
+        .map_err(|e| AttackError::Rpc(e.to_string()))
+}
+
+async fn tip(c: &Cluster) -> Result<Tip, AttackError> {
+    let info = c
+        .target()
+        .rpc
+        .chain_info()
+        .await
+        .map_err(|e| AttackError::Rpc(e.to_string()))?;
+    Ok(Tip {
+        hash: info
+            .bestblockhash
+            .parse()
+            .map_err(|_| AttackError::Rpc("bad best block hash".into()))?,
+        height: info.blocks,
+    })
+}
+
+/// The growth of `label` between two snapshots, wherever it is counted.
+fn delta(before: &RelayStats, after: &RelayStats, label: &str) -> u64 {
+    let pick = |s: &RelayStats| {
+        s.rejects
+            .get(label)
+            .or_else(|| s.refusals.get(label))
+            .or_else(|| s.counters.get(label))
+            .copied()
+            .unwrap_or(0)
+    };
+    pick(after).saturating_sub(pick(before))
+}
+
+fn map_delta(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .filter_map(|(k, v)| {
+            let d = v.saturating_sub(before.get(k).copied().unwrap_or(0));
+            (d > 0).then(|| (k.clone(), d))
+        })
+        .collect()
+}
+
+/// What at an honest node would show that bad input reached it.
+fn honest_bad(s: &RelayStats) -> u64 {
+    s.rejects.values().sum::<u64>()
+        + [
+            "undecodable",
+            "oversized",
+            "notfound_received",
+            "fetches_given_up",
+            "mismatched_bodies",
+        ]
+        .iter()
+        .map(|k| s.counters.get(*k).copied().unwrap_or(0))
+        .sum::<u64>()
+}
+
+/// Submits `tx` at the first honest node and returns the ms until the
+/// second honest node first saw it (`None` if not within 10 s).
+async fn probe(c: &Cluster, tx: &Transaction) -> Result<Option<f64>, AttackError> {
+    let from = &c.honest()[0];
+    let to = &c.honest()[1];
+    let txid = tx.txid().to_string();
+    let t0 = unix_nanos();
+    from.rpc
+        .send_raw(&hex::encode(tx.encode()))
+        .await
+        .map_err(|e| AttackError::Rpc(e.to_string()))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(records) = to.rpc.propagation_since(t0).await
+            && let Some(r) = records.iter().find(|r| r.id == txid)
+        {
+            return Ok(Some(r.time_ns.saturating_sub(t0) as f64 / 1e6));
+        }
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    Ok(None)
+}
+
+/// Honest latency before any attack.
+///
+/// # Errors
+/// RPC failures.
+pub async fn clean_latency(
+    c: &Cluster,
+    objects: &mut Objects,
+    n: usize,
+) -> Result<Latency, AttackError> {
+    let mut samples = Vec::new();
+    let mut lost = 0;
+    // One warm-up probe.
+    let _ = probe(c, &objects.valid_tx()).await?;
+    for _ in 0..n {
+        match probe(c, &objects.valid_tx()).await? {
+            Some(ms) => samples.push(ms),
+            None => lost += 1,
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(Latency::of(samples, lost))
+}
+
+async fn attacker_score(c: &Cluster, attacker: &str) -> Option<f64> {
+    c.target()
+        .rpc
+        .peers()
+        .await
+        .ok()?
+        .into_iter()
+        .find(|p| p.peer_id == attacker)
+        .map(|p| p.score)
+}
+
+/// What the attack task hands back.
+struct Played {
+    sent_at: Instant,
+    disconnected_at: Option<Instant>,
+    notes: Vec<String>,
+    /// Connections one identity held after asking for many (connection flood).
+    held_by_one: Option<u32>,
+}
+
+async fn connected_raw(c: &Cluster) -> Result<(RawPeer, PeerId), AttackError> {
+    let mut raw = RawPeer::new("regtest").await.map_err(AttackError::Setup)?;
+    let target = raw
+        .connect(c.target().addr.clone(), Duration::from_secs(10))
+        .await
+        .map_err(AttackError::Setup)?;
+    // Let the target graft us into its mesh.
+    raw.drive(Duration::from_millis(300)).await;
+    Ok((raw, target))
+}
+
+/// Plays a script, then waits (driving) until the target disconnects us or
+/// `linger` passes.
+async fn play(mut raw: RawPeer, target: PeerId, script: Script, linger: Duration) -> Played {
+    let sent_at = Instant::now();
+    script.play(&mut raw, target).await;
+    let deadline = Instant::now() + linger;
+    let mut disconnected_at = None;
+    while Instant::now() < deadline {
+        if !raw.is_connected(&target) {
+            disconnected_at = Some(Instant::now());
+            break;
+        }
+        raw.drive(Duration::from_millis(100)).await;
+    }
+    Played {
+        sent_at,
+        disconnected_at,
+        notes: Vec::new(),
+        held_by_one: None,
+    }
+}
+
+/// The connection flood: many identities at once, and many connections
+/// from one. The target must stay within its peer limit and keep its honest
+/// peers.
+async fn connection_flood(
+    addr: rumor_p2p::Multiaddr,
+    target: PeerId,
+    holding: Arc<AtomicBool>,
+) -> Played {
+    let sent_at = Instant::now();
+    let mut notes = Vec::new();
+    // Many connections from one identity, first (while there is room).
+    let one = async {
+        let mut raw = RawPeer::new("regtest").await.ok()?;
+        raw.connect(addr.clone(), Duration::from_secs(10))
+            .await
+            .ok()?;
+        let n = raw
+            .open_connections(target, addr.clone(), 50, Duration::from_secs(3))
+            .await
+            .ok()?;
+        Some((raw, n))
+    };
+    let extra = one.await;
+    if let Some((_, n)) = &extra {
+        notes.push(format!(
+            "one identity held {n} connections after asking for 51"
+        ));
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..80 {
+        let addr = addr.clone();
+        tasks.push(tokio::spawn(async move {
+            let Ok(mut raw) = RawPeer::new("regtest").await else {
+                return false;
+            };
+            let ok = raw.connect(addr, Duration::from_secs(5)).await.is_ok();
+            raw.drive(Duration::from_secs(6)).await;
+            ok && raw.is_connected(&target)
+        }));
+    }
+    // The handshakes are over: honest latency is measured from here on,
+    // while the connections are held.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    holding.store(true, Ordering::Relaxed);
+    let mut kept = 0;
+    for t in tasks {
+        if matches!(t.await, Ok(true)) {
+            kept += 1;
+        }
+    }
+    notes.push(format!("{kept} of 80 identities stayed connected"));
+    Played {
+        sent_at,
+        disconnected_at: None,
+        notes,
+        held_by_one: extra.map(|(_, n)| n),
+    }
+}
+
+/// Runs one class against the cluster and measures it.
+///
+/// # Errors
+/// RPC failures (a failing expectation is reported in the result instead).
+pub async fn run_class(
+    spec: &ClassSpec,
+    cluster: &mut Cluster,
+    objects: &mut Objects,
+    clean: &Latency,
+    min_probes: usize,
+) -> Result<ClassResult, AttackError> {
+    let c: &Cluster = cluster;
+    let tip = tip(c).await?;
+    let script = if spec.name == "tx-double-spend" {
+        classes::double_spend_script(objects)
+    } else {
+        classes::script(spec, objects, tip)
+    };
+    // First spends (for conflicts) go in through an honest node.
+    for tx in &script.setup_txs {
+        c.honest()[0]
+            .rpc
+            .send_raw(&hex::encode(tx))
+            .await
+            .map_err(|e| AttackError::Rpc(e.to_string()))?;
+    }
+    if !script.setup_txs.is_empty() {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let probes: Vec<Transaction> = (0..min_probes * 4).map(|_| objects.valid_tx()).collect();
+    let before_t = stats(c, 0).await?;
+    let mut before_h = Vec::new();
+    for i in 1..c.nodes.len() {
+        before_h.push(stats(c, i).await?);
+    }
+    let sent = if spec.name == "connection-flood" {
+        131
+    } else {
+        script.messages()
+    };
+    let linger = match spec.expect {
+        Expect::Punish => Duration::from_secs(12),
+        _ => Duration::from_secs(2),
+    };
+    let done = Arc::new(AtomicBool::new(false));
+    let finished = Arc::clone(&done);
+    let flood = spec.name == "connection-flood";
+    let holding = Arc::new(AtomicBool::new(!flood));
+    let (task, attacker) = if flood {
+        let (addr, id) = (c.target().addr.clone(), c.target().peer_id);
+        let hold = Arc::clone(&holding);
+        let task = tokio::spawn(async move {
+            let p = connection_flood(addr, id, hold).await;
+            finished.store(true, Ordering::Relaxed);
+            p
+        });
+        (task, None)
+    } else {
+        let (raw, target) = connected_raw(c).await?;
+        let attacker = raw.peer_id().to_string();
+        let task = tokio::spawn(async move {
+            let p = play(raw, target, script, linger).await;
+            finished.store(true, Ordering::Relaxed);
+            p
+        });
+        (task, Some(attacker))
+    };
+    // Probe honest relay and watch the attacker's score while it plays.
+    let mut samples = Vec::new();
+    let mut lost = 0;
+    let mut min_score: Option<f64> = None;
+    while !holding.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let honest_ids: Vec<String> = c.honest().iter().map(|n| n.peer_id.to_string()).collect();
+    let mut honest_in_mesh = usize::MAX;
+    for tx in probes {
+        if let Some(a) = &attacker
+            && let Some(s) = attacker_score(c, a).await
+        {
+            min_score = Some(min_score.map_or(s, |m: f64| m.min(s)));
+        }
+        if flood && let Ok(peers) = c.target().rpc.peers().await {
+            let n = peers
+                .iter()
+                .filter(|p| p.mesh_tx && honest_ids.contains(&p.peer_id))
+                .count();
+            honest_in_mesh = honest_in_mesh.min(n);
+        }
+        match probe(c, &tx).await {
+            Ok(Some(ms)) => samples.push(ms),
+            Ok(None) | Err(_) => lost += 1,
+        }
+        if done.load(Ordering::Relaxed) && samples.len() + lost >= min_probes {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let played = task
+        .await
+        .map_err(|e| AttackError::Setup(format!("attack task: {e}")))?;
+    let latency = Latency::of(samples, lost);
+    // Let late verdicts land before the last snapshot.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after_t = stats(c, 0).await?;
+    let mut relayed = 0;
+    let mut honest_connected = true;
+    for (i, b) in before_h.iter().enumerate() {
+        let a = stats(c, i + 1).await?;
+        relayed += honest_bad(&a).saturating_sub(honest_bad(b));
+    }
+    let peers_now = c
+        .target()
+        .rpc
+        .peers()
+        .await
+        .map_err(|e| AttackError::Rpc(e.to_string()))?;
+    for h in &honest_ids {
+        if !peers_now.iter().any(|p| &p.peer_id == h) {
+            honest_connected = false;
+        }
+    }
+    let counted: BTreeMap<String, u64> = spec
+        .labels
+        .iter()
+        .map(|l| (l.to_string(), delta(&before_t, &after_t, l)))
+        .collect();
+    let banned = delta(&before_t, &after_t, "peers_banned");
+    let mut result = ClassResult {
+        class: spec.name.to_owned(),
+        what: spec.what.to_owned(),
+        anchor: spec.anchor.to_owned(),
+        expect: format!("{:?}", spec.expect).to_lowercase(),
+        sent,
+        counted,
+        rejects: map_delta(&before_t.rejects, &after_t.rejects),
+        refusals: map_delta(&before_t.refusals, &after_t.refusals),
+        min_score,
+        disconnected: played.disconnected_at.is_some(),
+        disconnected_after_ms: played
+            .disconnected_at
+            .map(|t| t.duration_since(played.sent_at).as_millis() as u64),
+        banned,
+        relayed_to_honest: relayed,
+        latency,
+        target_alive: true,
+        notes: played.notes,
+        target_peak_rss_mib: c.target().peak_rss_mib(),
+        pass: false,
+        failures: Vec::new(),
+    };
+    if !honest_connected {
+        result
+            .failures
+            .push("an honest peer was disconnected".into());
+    }
+    if spec.name == "connection-flood" {
+        match played.held_by_one {
+            Some(n) if n > 2 => result
+                .failures
+                .push(format!("one identity held {n} connections (limit 2)")),
+            Some(_) => {}
+            None => result
+                .failures
+                .push("could not measure connections per identity".into()),
+        }
+        let max = 64;
+        if after_t.peers > max {
+            result
+                .failures
+                .push(format!("{} peers, over the limit of {max}", after_t.peers));
+        }
+        result
+            .notes
+            .push(format!("target peers after: {}", after_t.peers));
+        result.notes.push(format!(
+            "honest peers in the target's tx mesh during the flood: at least {} of {}",
+            honest_in_mesh.min(honest_ids.len()),
+            honest_ids.len()
+        ));
+    }
+    result.target_alive = cluster.nodes[0].alive();
+    judge(&mut result, spec, clean);
+    Ok(result)
+}
+
+/// Checks the expectations of `spec` against what was measured.
+fn judge(r: &mut ClassResult, spec: &ClassSpec, clean: &Latency) {
+    if !spec.labels.is_empty() && r.counted.values().all(|v| *v == 0) {
+        r.failures
+            .push(format!("not counted under {}", spec.labels.join(" or ")));
+    }
+    if r.relayed_to_honest > 0 {
+        r.failures.push(format!(
+            "{} traces of it at honest nodes",
+            r.relayed_to_honest
+        ));
+    }
+    match spec.expect {
+        Expect::Punish => {
+            if !r.disconnected {
+                r.failures.push(format!(
+                    "attacker not disconnected (lowest score {:?})",
+                    r.min_score
+                ));
+            }
+        }
+        Expect::Tolerate => {
+            if r.disconnected {
+                r.failures.push("punished for a tolerated class".into());
+            }
+            if r.min_score.is_some_and(|s| s < 0.0) {
+                r.failures
+                    .push(format!("score dropped to {:?}", r.min_score));
+            }
+        }
+        Expect::Contain => {}
+    }
+    let limit = (clean.p50_ms * LATENCY_FACTOR).max(clean.p50_ms + LATENCY_FLOOR_MS);
+    if r.latency.lost > 0 {
+        r.failures
+            .push(format!("{} honest probes never arrived", r.latency.lost));
+    }
+    if r.latency.p50_ms.is_nan() || r.latency.p50_ms > limit {
+        r.failures.push(format!(
+            "honest latency p50 {:.1} ms over {limit:.1} ms",
+            r.latency.p50_ms
+        ));
+    }
+    if !r.target_alive {
+        r.failures.push("the target died".into());
+    }
+    r.pass = r.failures.is_empty();
+}

@@ -1,0 +1,372 @@
+//! The attack result ([`AttackReport`]): its terminal table, its JSON, and
+//! `docs/reliability.md`, which joins it with the other reliability results
+//! (crash loop, disk failures, RPC security, property tests, fuzzing) as
+//! those tests wrote them. Nothing in that file is written by hand.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::measure::{ClassResult, LATENCY_FACTOR, LATENCY_FLOOR_MS, Latency};
+
+/// The outcome of an attack run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttackReport {
+    /// When it ran (UTC).
+    pub date: String,
+    /// The code version.
+    pub version: String,
+    /// Honest nodes around the target.
+    #[serde(default)]
+    pub honest: usize,
+    /// Honest relay latency before any attack.
+    pub clean: Latency,
+    /// One row per class.
+    pub classes: Vec<ClassResult>,
+    /// Wall time of the whole run.
+    pub seconds: f64,
+    /// The target still ran at the end.
+    pub target_alive: bool,
+}
+
+/// `YYYY-MM-DD HH:MM UTC` of a Unix time.
+fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
+}
+
+impl AttackReport {
+    /// A report of `classes`.
+    pub fn new(
+        honest: usize,
+        clean: Latency,
+        classes: Vec<ClassResult>,
+        took: Duration,
+        target_alive: bool,
+    ) -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Self {
+            date: utc(now),
+            version: crate::testbed::code_version(),
+            honest,
+            clean,
+            classes,
+            seconds: took.as_secs_f64(),
+            target_alive,
+        }
+    }
+
+    /// Whether every class passed and the target survived.
+    pub fn all_pass(&self) -> bool {
+        self.target_alive && self.classes.iter().all(|c| c.pass)
+    }
+}
+
+fn counted(r: &ClassResult) -> String {
+    let mut parts: Vec<String> = r
+        .counted
+        .iter()
+        .filter(|(_, v)| **v > 0)
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    for (k, v) in r.rejects.iter().chain(&r.refusals) {
+        if !r.counted.contains_key(k) {
+            parts.push(format!("{k} {v}"));
+        }
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn attacker(r: &ClassResult) -> String {
+    let score = r.min_score.map_or("-".to_owned(), |s| format!("{s:.0}"));
+    match (r.expect.as_str(), r.disconnected_after_ms) {
+        ("contain", _) if r.notes.is_empty() => "-".into(),
+        ("contain", _) => r.notes.join("; "),
+        (_, Some(ms)) => format!(
+            "score {score}, disconnected after {:.1} s",
+            ms as f64 / 1000.0
+        ),
+        (_, None) => format!("score {score}, kept"),
+    }
+}
+
+/// The terminal table.
+pub fn render_table(r: &AttackReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<22} {:>6}  {:<4} {:<44} {:<36} {:>8}",
+        "class", "sent", "ok", "counted", "attacker", "p50 ms"
+    );
+    for c in &r.classes {
+        let _ = writeln!(
+            out,
+            "{:<22} {:>6}  {:<4} {:<44.44} {:<36.36} {:>8.1}",
+            c.class,
+            c.sent,
+            if c.pass { "ok" } else { "FAIL" },
+            counted(c),
+            attacker(c),
+            c.latency.p50_ms
+        );
+        for f in &c.failures {
+            let _ = writeln!(out, "    ! {f}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "clean honest relay p50 {:.1} ms; {} of {} classes passed; target {}; {:.0} s",
+        r.clean.p50_ms,
+        r.classes.iter().filter(|c| c.pass).count(),
+        r.classes.len(),
+        if r.target_alive { "alive" } else { "DEAD" },
+        r.seconds
+    );
+    out
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.replace('|', "\\|"),
+        Value::Null => "-".into(),
+        Value::Number(n) if n.is_f64() => format!("{:.2}", n.as_f64().unwrap_or(0.0)),
+        other => other.to_string(),
+    }
+}
+
+/// `docs/reliability.md`: the attack table (if any), and the other results
+/// found in `results` (`crash.json`, `disk.json`, `rpc.json`, `props.json`)
+/// and `fuzz` (`fuzz/results.json`).
+pub fn render_markdown(
+    attack: Option<&AttackReport>,
+    results: Option<&Path>,
+    fuzz: Option<&Path>,
+) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Reliability\n");
+    let _ = writeln!(
+        md,
+        "<!-- Generated by `rumor-testnet attack --markdown` from test output; do not edit. -->\n"
+    );
+    let _ = writeln!(
+        md,
+        "What a bad peer, a bad input, a crash or a failing disk does to a node, \
+         as measured by the tests of issue 7. Each section says how it was produced; \
+         `README.md` names the commands for the long runs.\n"
+    );
+    if let Some(r) = attack {
+        let _ = writeln!(md, "## Adversarial peers\n");
+        let _ = writeln!(
+            md,
+            "`rumor-testnet attack` on {} ({}): a target `rumord` between {} honest `rumord`s \
+             (a star, so honest traffic between them is relayed by the target only), and a \
+             `RawPeer` speaking the real protocols through libp2p. {} of {} classes passed; \
+             the target {} every class. Honest relay (submit at one honest node, first seen \
+             at another) had a median of {:.1} ms before the attacks; a class passes if its \
+             median stays within {LATENCY_FACTOR}x of that (or within {LATENCY_FLOOR_MS} ms: \
+             scheduling noise on two shared cores), nothing of the attack reaches an honest \
+             node, and the attacker is disconnected exactly when it should be.\n",
+            r.date,
+            r.version,
+            r.honest,
+            r.classes.iter().filter(|c| c.pass).count(),
+            r.classes.len(),
+            if r.target_alive {
+                "survived"
+            } else {
+                "did NOT survive"
+            },
+            r.clean.p50_ms,
+        );
+        let _ = writeln!(
+            md,
+            "| class | tried | expected | counted at the target (reason: count) | attacker | \
+             honest p50 / max ms | relayed | target peak RSS | result | anchor |"
+        );
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
+        for c in &r.classes {
+            let _ = writeln!(
+                md,
+                "| `{}` | {} × {} | {} | {} | {} | {:.1} / {:.1} | {} | {} | {} | {} |",
+                c.class,
+                c.sent,
+                c.what,
+                c.expect,
+                counted(c),
+                attacker(c),
+                c.latency.p50_ms,
+                c.latency.max_ms,
+                c.relayed_to_honest,
+                c.target_peak_rss_mib
+                    .map_or("-".to_owned(), |m| format!("{m:.0} MiB")),
+                if c.pass {
+                    "pass".to_owned()
+                } else {
+                    format!("FAIL: {}", c.failures.join("; "))
+                },
+                c.anchor
+            );
+        }
+        let _ = writeln!(md);
+    }
+    if let Some(dir) = results {
+        if let Some(v) = read_json(&dir.join("props.json")) {
+            let _ = writeln!(
+                md,
+                "## Property tests over arbitrary bytes (stable, in CI)\n"
+            );
+            let _ = writeln!(md, "| entry point | cases | result |");
+            let _ = writeln!(md, "|---|---|---|");
+            if let Some(m) = v.as_object() {
+                for (k, e) in m {
+                    let _ = writeln!(
+                        md,
+                        "| `{k}` | {} | {} |",
+                        cell(&e["cases"]),
+                        cell(&e["result"])
+                    );
+                }
+            }
+            let _ = writeln!(md);
+        }
+        if let Some(v) = read_json(&dir.join("crash.json")) {
+            let _ = writeln!(md, "## Crash safety (kill -9 loop)\n");
+            let _ = writeln!(
+                md,
+                "`node/tests/crash.rs`: a mining (100 ms blocks), relaying `rumord` under \
+                 transaction load, SIGKILLed at random moments; after every kill `rumord verify` \
+                 replays its best chain and compares the UTXO set, its count and the address and \
+                 transaction indexes; then it restarts and must fetch and reorganise onto a \
+                 longer chain its peer mined meanwhile.\n"
+            );
+            let _ = writeln!(
+                md,
+                "| kills | of them during start-up | transactions sent | final height | verify failures | reorgs onto the peer's chain | seed | seconds |"
+            );
+            let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                cell(&v["kills"]),
+                cell(&v["early_kills"]),
+                cell(&v["txs_sent"]),
+                cell(&v["final_height"]),
+                cell(&v["verify_failures"]),
+                cell(&v["reorgs_onto_peer_chain"]),
+                cell(&v["seed"]),
+                cell(&v["seconds"])
+            );
+        }
+        if let Some(v) = read_json(&dir.join("disk.json")) {
+            let _ = writeln!(md, "## Disk failures\n");
+            let _ = writeln!(md, "`node/tests/disk.rs`, on tmpfs mounts.\n");
+            let _ = writeln!(md, "| fault | what happened |");
+            let _ = writeln!(md, "|---|---|");
+            if let Some(m) = v.as_object() {
+                for (k, e) in m {
+                    let mut parts = Vec::new();
+                    if let Some(o) = e.as_object() {
+                        for (kk, vv) in o {
+                            parts.push(format!("{kk}: {}", cell(vv)));
+                        }
+                    }
+                    let _ = writeln!(md, "| {k} | {} |", parts.join("<br>"));
+                }
+            }
+            let _ = writeln!(md);
+        }
+        if let Some(v) = read_json(&dir.join("rpc.json")) {
+            let _ = writeln!(md, "## RPC security\n");
+            let _ = writeln!(
+                md,
+                "`node/tests/rpc_security.rs`, against the real binary.\n"
+            );
+            let _ = writeln!(md, "| check | what happened |");
+            let _ = writeln!(md, "|---|---|");
+            if let Some(m) = v.as_object() {
+                for (k, e) in m {
+                    let mut parts = Vec::new();
+                    if let Some(o) = e.as_object() {
+                        for (kk, vv) in o {
+                            parts.push(format!("{kk}: {}", cell(vv)));
+                        }
+                    }
+                    let _ = writeln!(md, "| {k} | {} |", parts.join("<br>"));
+                }
+            }
+            let _ = writeln!(md);
+        }
+    }
+    if let Some(v) = fuzz.and_then(read_json) {
+        let _ = writeln!(md, "## Fuzzing\n");
+        let _ = writeln!(
+            md,
+            "`fuzz/run.sh` (cargo-fuzz, libFuzzer with AddressSanitizer, one job) on {}, \
+             commit {}, {} s per target.\n",
+            cell(&v["date"]),
+            cell(&v["commit"]),
+            cell(&v["seconds_per_target"])
+        );
+        let _ = writeln!(
+            md,
+            "| target | ran (s) | executions | exec/s | coverage | corpus | outcome |"
+        );
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+        for t in v["targets"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {} | {} | {} | {} | {} |",
+                cell(&t["target"]),
+                cell(&t["seconds"]),
+                cell(&t["executions"]),
+                cell(&t["execs_per_sec"]),
+                cell(&t["coverage"]),
+                cell(&t["corpus"]),
+                cell(&t["outcome"])
+            );
+        }
+        let _ = writeln!(md);
+    }
+    let _ = writeln!(
+        md,
+        "## Reproduce
+"
+    );
+    let _ = writeln!(
+        md,
+        "CI (`cargo test --workspace`) runs the fast forms: the `[fast]` attack classes \
+         (`testnet/tests/attack.rs`), a 10-kill crash loop, the disk, RPC-security and \
+         property tests. The long runs and this file:\n\n\
+         ```sh\n\
+         testnet/reliability.sh            # every attack class, 60 kills, all results, this file\n\
+         RUMOR_CRASH_LOOPS=200 testnet/reliability.sh\n\
+         fuzz/run.sh 180                   # nightly + cargo-fuzz: every target for 180 s\n\
+         ```"
+    );
+    md
+}
