@@ -167,6 +167,10 @@ pub struct Settings {
     /// `text` (default) or `json` log lines.
     #[arg(long, env = "RUMOR_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Worker threads of the node's async runtime (default: one per core).
+    /// A testnet of many nodes on few cores runs better with 1.
+    #[arg(long, env = "RUMOR_THREADS", value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 /// Why the configuration is unusable.
@@ -269,6 +273,8 @@ pub struct NodeConfig {
     pub max_mempool_bytes: usize,
     /// Log format.
     pub log_format: LogFormat,
+    /// Async runtime worker threads (0: one per core).
+    pub threads: usize,
 }
 
 impl Settings {
@@ -317,6 +323,7 @@ impl Settings {
             mine_address,
             max_mempool_bytes,
             log_format,
+            threads,
         )
     }
 
@@ -482,6 +489,7 @@ impl Settings {
             mine_address,
             max_mempool_bytes,
             log_format: self.log_format.unwrap_or_default(),
+            threads: self.threads.unwrap_or(0),
         })
     }
 }
@@ -526,6 +534,7 @@ impl NodeConfig {
             "mine_address": self.mine_address.map(|a| a.to_string()),
             "max_mempool_bytes": self.max_mempool_bytes,
             "log_format": self.log_format,
+            "threads": self.threads,
         })
     }
 }

@@ -159,7 +159,11 @@ fn run(settings: Settings) -> anyhow::Result<ExitCode> {
     let config = settings.load()?.resolve()?;
     init_tracing(config.log_format);
     tracing::info!(config = %config.summary(), "effective configuration");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if config.threads > 0 {
+        builder.worker_threads(config.threads);
+    }
+    let runtime = builder
         .enable_all()
         .thread_name("rumord")
         .build()

@@ -50,7 +50,7 @@ pub use seen::{SeenSet, SeenState, SeenStats};
 pub use service::{P2p, StartError, start};
 pub use telemetry::{Bytes, Counters, FirstSeen, FirstSeenLog, RelayStats, Via, unix_nanos};
 pub use wire::{
-    Body, CompactBlock, GetDataRequest, GetDataResponse, GossipPayload, Inv,
+    Batch, Body, CompactBlock, GetDataRequest, GetDataResponse, GossipPayload, Inv,
     MAX_GETDATA_REQUEST_BYTES, MAX_GETDATA_RESPONSE_BYTES, MAX_GOSSIP_BYTES, MAX_HEADERS,
     MAX_INVS_PER_REQUEST, MAX_PEER_RECORDS, MAX_SHORT_IDS, MAX_SYNC_REQUEST_BYTES,
     MAX_SYNC_RESPONSE_BYTES, ObjectKind, PeerRecord, SyncRequest, SyncResponse, SyncStatus,

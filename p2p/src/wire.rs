@@ -110,9 +110,10 @@ pub enum GossipPayload {
     Announce(Inv),
     /// Push mode: the object itself (plain gossipsub flooding).
     Push(Body),
-    /// Batched per-hop announcements (reserved; a receiver treats each item
-    /// like an announcement and never forwards the batch).
-    Batch(Vec<Inv>),
+    /// Batched per-hop announcements: the ids a node accepted in its last
+    /// batch window. A receiver fetches what is new and never forwards the
+    /// batch.
+    Batch(Batch),
 }
 
 impl GossipPayload {
@@ -142,6 +143,18 @@ impl GossipPayload {
             }
         }
     }
+}
+
+/// One node's batch of announcements. `nonce` makes every batch (and so its
+/// gossipsub message id, a hash of its bytes) unique per sender: two nodes
+/// announcing the same single block must not look like one message, or
+/// gossipsub's duplicate filter would stop the second hop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    /// Distinct per sender and batch.
+    pub nonce: u64,
+    /// The announced items (at most [`MAX_INVS_PER_REQUEST`]).
+    pub invs: Vec<Inv>,
 }
 
 /// A compact block: the header, the coinbase, and the short ids of the other
@@ -274,7 +287,10 @@ mod tests {
     #[test]
     fn payload_roundtrip_and_rejects_garbage() {
         let inv = Inv::block(BlockHash([1; 32]));
-        let p = GossipPayload::Batch(vec![inv, inv]);
+        let p = GossipPayload::Batch(Batch {
+            nonce: 7,
+            invs: vec![inv, inv],
+        });
         assert_eq!(GossipPayload::decode(&p.encode()).unwrap(), p);
         assert!(GossipPayload::decode(&[9, 9, 9]).is_err());
         let mut bytes = p.encode();

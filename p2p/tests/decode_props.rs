@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use rumor_chain::{BlockHash, Hash256, Txid};
 use rumor_p2p::{
-    Body, CompactBlock, GetDataRequest, GetDataResponse, GossipPayload, Inv,
+    Batch, Body, CompactBlock, GetDataRequest, GetDataResponse, GossipPayload, Inv,
     MAX_GETDATA_REQUEST_BYTES, MAX_GETDATA_RESPONSE_BYTES, MAX_SYNC_REQUEST_BYTES,
     MAX_SYNC_RESPONSE_BYTES, SyncRequest, SyncResponse, SyncStatus,
 };
@@ -102,7 +102,11 @@ fn valid_message() -> impl Strategy<Value = Vec<u8>> {
     });
     prop_oneof![
         inv().prop_map(|i| GossipPayload::Announce(i).encode()),
-        invs().prop_map(|v| GossipPayload::Batch(v).encode()),
+        (any::<u64>(), invs()).prop_map(|(nonce, invs)| GossipPayload::Batch(Batch {
+            nonce,
+            invs
+        })
+        .encode()),
         (inv(), prop::collection::vec(any::<u8>(), 0..40)).prop_map(|(inv, b)| {
             GossipPayload::Push(Body {
                 inv,

@@ -120,8 +120,10 @@ async fn batch_mode_delivers_with_few_gossip_messages() {
     let mut gossip_in = 0;
     let mut dups = 0;
     let mut forwarded = 0;
+    let mut via_sync = 0;
     for n in &nodes {
         let s = n.stats().await;
+        via_sync += counter(&s, "sync_fetched");
         gossip_in += counter(&s, "announcements_in");
         dups += counter(&s, "duplicate_bodies");
         forwarded += counter(&s, "forwarded");
@@ -133,6 +135,25 @@ async fn batch_mode_delivers_with_few_gossip_messages() {
     );
     assert!(per_node_per_tx < 0.5, "{per_node_per_tx}");
     assert_eq!(forwarded, 0, "batches are never forwarded by gossipsub");
+    assert_eq!(
+        via_sync, 0,
+        "every hop announced by batch, none left to anti-entropy"
+    );
+    // A block travels by one-item batches, which must not collapse into one
+    // gossipsub message across nodes.
+    let block = nodes[0].mine(1).await;
+    wait_for(Duration::from_secs(20), "block everywhere", || async {
+        nodes.iter().all(|n| n.backend.tip().1 == block.hash())
+    })
+    .await;
+    for n in &nodes[1..] {
+        let s = n.stats().await;
+        assert_eq!(
+            counter(&s, "sync_fetched"),
+            0,
+            "block came by relay, not anti-entropy"
+        );
+    }
     assert!(dups as f64 / 3000.0 <= 0.05);
 }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 use libp2p::PeerId;
 use libp2p::gossipsub::MessageAcceptance;
 use libp2p::request_response::{self, Message, OutboundFailure};
-use rumor_chain::{Block, BlockHash, BlockHeader, Transaction, Txid};
+use rumor_chain::{Block, BlockHash, BlockHeader, Txid};
 use serde_bytes::ByteBuf;
 
 use super::{Internal, Job, Service};
@@ -40,10 +40,12 @@ pub(crate) enum Outbound {
     ShortIds,
 }
 
-/// A compact block waiting for some of its transactions.
+/// A compact block waiting for some of its transactions, kept as their
+/// canonical encodings: the block is assembled from bytes and only the node
+/// decodes it (once), when it validates it.
 pub(crate) struct PartialBlock {
     pub(crate) header: BlockHeader,
-    pub(crate) txs: Vec<Option<Transaction>>,
+    pub(crate) txs: Vec<Option<Vec<u8>>>,
 }
 
 impl PartialBlock {
@@ -80,17 +82,11 @@ pub(crate) enum RebuiltOutcome {
 
 /// Rebuilds a block from a compact block and the mempool.
 fn rebuild(backend: &dyn Backend, cb: CompactBlock) -> RebuiltOutcome {
-    let Ok(coinbase) = Transaction::decode(&cb.coinbase) else {
-        return RebuiltOutcome::Malformed;
-    };
     let bodies = backend.mempool_txs_by_short_id(&cb.short_ids);
     let mut txs = Vec::with_capacity(cb.short_ids.len() + 1);
-    txs.push(Some(coinbase));
+    txs.push(Some(cb.coinbase.into_vec()));
     for (want, body) in cb.short_ids.iter().zip(bodies) {
-        let tx = body
-            .and_then(|b| Transaction::decode(&b).ok())
-            .filter(|t| t.txid().short_id() == *want);
-        txs.push(tx);
+        txs.push(body.filter(|b| Txid(rumor_chain::sha256d(b)).short_id() == *want));
     }
     finish(PartialBlock {
         header: cb.header,
@@ -98,24 +94,89 @@ fn rebuild(backend: &dyn Backend, cb: CompactBlock) -> RebuiltOutcome {
     })
 }
 
-/// Assembles a partial block if it is complete.
+/// Assembles a partial block if it is complete: the canonical block
+/// encoding is the header's, the transaction count, and the transactions'
+/// encodings in order. Whether those bytes are a valid block is the node's
+/// call; here only the merkle root is checked, to catch short-id collisions.
 fn finish(partial: PartialBlock) -> RebuiltOutcome {
     if partial.txs.iter().any(Option::is_none) {
         return RebuiltOutcome::Missing(Box::new(partial));
     }
-    let txs: Vec<Transaction> = partial.txs.into_iter().flatten().collect();
-    let txids: Vec<Txid> = txs.iter().map(Transaction::txid).collect();
+    let txs: Vec<Vec<u8>> = partial.txs.into_iter().flatten().collect();
+    let txids: Vec<Txid> = txs.iter().map(|b| Txid(rumor_chain::sha256d(b))).collect();
     if Block::merkle_root_of(&txids) != partial.header.merkle_root {
         return RebuiltOutcome::Mismatch;
     }
-    let block = Block {
-        header: partial.header,
-        txs,
-    };
+    let mut bytes = rumor_chain::encode(&partial.header);
+    rumor_chain::encode_into(&(txs.len() as u64), &mut bytes);
+    for tx in &txs {
+        bytes.extend_from_slice(tx);
+    }
     RebuiltOutcome::Complete(Body {
-        inv: Inv::block(block.hash()),
-        bytes: ByteBuf::from(block.encode()),
+        inv: Inv::block(partial.header.hash()),
+        bytes: ByteBuf::from(bytes),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use rumor_chain::{Address, Amount, BlockSpec, Network, Params, Transaction, build_block};
+
+    use super::*;
+
+    #[test]
+    fn a_block_assembled_from_transaction_bytes_is_its_canonical_encoding() {
+        let p = Params::new(Network::Regtest)
+            .with_genesis_outputs(10)
+            .unwrap();
+        let key = p.faucet_key(0);
+        let genesis = p.genesis_block();
+        let mut spend = Transaction {
+            version: 1,
+            inputs: vec![rumor_chain::TxIn::unsigned(
+                rumor_chain::OutPoint::new(genesis.txs[0].txid(), 0),
+                key.public(),
+            )],
+            outputs: vec![rumor_chain::TxOut {
+                amount: Amount::new(1000).unwrap(),
+                address: Address([1; 20]),
+            }],
+        };
+        spend.sign(&[&key]).unwrap();
+        let block = build_block(
+            &p,
+            &BlockSpec {
+                prev: genesis.hash(),
+                height: 1,
+                time: genesis.header.time + 1,
+                pay_to: Address([2; 20]),
+                fees: Amount::ZERO,
+                extra: [0; 56],
+            },
+            vec![spend],
+        );
+        let partial = PartialBlock {
+            header: block.header,
+            txs: block.txs.iter().map(|t| Some(t.encode())).collect(),
+        };
+        match finish(partial) {
+            RebuiltOutcome::Complete(body) => {
+                assert_eq!(body.bytes.as_slice(), block.encode().as_slice());
+                assert_eq!(body.inv, Inv::block(block.hash()));
+            }
+            _ => panic!("the block should rebuild"),
+        }
+        // a wrong transaction is caught by the merkle root
+        let mut txs: Vec<Option<Vec<u8>>> = block.txs.iter().map(|t| Some(t.encode())).collect();
+        txs.swap(0, 1);
+        assert!(matches!(
+            finish(PartialBlock {
+                header: block.header,
+                txs
+            }),
+            RebuiltOutcome::Mismatch
+        ));
+    }
 }
 
 impl Service {
@@ -336,18 +397,10 @@ impl Service {
                     let outcome = if bodies.len() != missing.len() {
                         RebuiltOutcome::Malformed
                     } else {
-                        let mut ok = true;
                         for (i, bytes) in missing.iter().zip(bodies) {
-                            match Transaction::decode(&bytes) {
-                                Ok(t) => partial.txs[*i as usize] = Some(t),
-                                Err(_) => ok = false,
-                            }
+                            partial.txs[*i as usize] = Some(bytes.into_vec());
                         }
-                        if ok {
-                            finish(*partial)
-                        } else {
-                            RebuiltOutcome::Malformed
-                        }
+                        finish(*partial)
                     };
                     let _ = tx.send(Internal::Rebuilt(Rebuilt {
                         peer,

@@ -12,7 +12,7 @@ use crate::backend::{Origin, Verdict};
 use crate::handle::P2pEvent;
 use crate::relay::{GossipRef, OnAnnounce, OnBody, OnLocalAccept};
 use crate::telemetry::{Via, unix_nanos};
-use crate::wire::{GossipPayload, Inv, ObjectKind};
+use crate::wire::{Batch, GossipPayload, Inv, ObjectKind};
 
 /// Penalty for an undecodable or ill-formed gossip message (on top of P4).
 const UNDECODABLE_PENALTY: f64 = 20.0;
@@ -163,7 +163,7 @@ impl Service {
                     }
                 }
             }
-            GossipPayload::Batch(invs) => {
+            GossipPayload::Batch(Batch { invs, .. }) => {
                 // Per-hop batches are never forwarded: fetch what is new, then Ignore.
                 self.report(gref, MessageAcceptance::Ignore);
                 if invs.len() > crate::wire::MAX_INVS_PER_REQUEST {
@@ -207,7 +207,7 @@ impl Service {
         let kind = match &payload {
             GossipPayload::Announce(inv) => inv.kind,
             GossipPayload::Push(b) => b.inv.kind,
-            GossipPayload::Batch(v) => match v.first() {
+            GossipPayload::Batch(b) => match b.invs.first() {
                 Some(i) => i.kind,
                 None => return,
             },
@@ -283,12 +283,23 @@ impl Service {
     /// (they are rare and latency matters most for them).
     fn batch(&mut self, inv: Inv) {
         if inv.kind == ObjectKind::Block {
-            self.publish(GossipPayload::Batch(vec![inv]));
+            let batch = self.next_batch(vec![inv]);
+            self.publish(GossipPayload::Batch(batch));
             return;
         }
         self.pending_batch.push(inv);
         if self.pending_batch.len() >= crate::wire::MAX_INVS_PER_REQUEST {
             self.flush_batch();
+        }
+    }
+
+    /// A batch with a nonce no other batch of this node (or, with
+    /// overwhelming probability, of any node) has.
+    fn next_batch(&mut self, invs: Vec<Inv>) -> Batch {
+        self.batch_nonce = self.batch_nonce.wrapping_add(1);
+        Batch {
+            nonce: self.batch_nonce,
+            invs,
         }
     }
 
@@ -298,7 +309,8 @@ impl Service {
             return;
         }
         let invs = std::mem::take(&mut self.pending_batch);
-        self.publish(GossipPayload::Batch(invs));
+        let batch = self.next_batch(invs);
+        self.publish(GossipPayload::Batch(batch));
     }
 
     pub(crate) fn record_first_seen(&self, inv: Inv, from: Option<PeerId>, via: Via) {

@@ -103,6 +103,8 @@ pub(crate) struct Service {
     pub(crate) metrics: libp2p::metrics::Metrics,
     /// Batch mode: ids accepted since the last batch.
     pub(crate) pending_batch: Vec<Inv>,
+    /// Batch mode: the last batch nonce (starts random).
+    pub(crate) batch_nonce: u64,
     /// Fetches waiting to be batched into one request per peer.
     pub(crate) pending_getdata: HashMap<PeerId, Vec<Inv>>,
     /// How each in-flight object came (announce, sync, parent).
@@ -265,6 +267,7 @@ pub async fn start(
         registry,
         metrics,
         pending_batch: Vec::new(),
+        batch_nonce: rand::random(),
         pending_getdata: HashMap::new(),
         fetch_via: HashMap::new(),
         outbound: HashMap::new(),

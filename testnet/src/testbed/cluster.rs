@@ -61,6 +61,8 @@ pub struct NodeFlags {
     pub mesh_d: usize,
     /// Anti-entropy interval.
     pub sync_interval: Duration,
+    /// Batch window (batch mode).
+    pub batch_window: Duration,
     /// Link emulation.
     pub link_delay: Duration,
     /// Jitter.
@@ -73,6 +75,8 @@ pub struct NodeFlags {
     pub discovery: bool,
     /// Outbound peers to keep.
     pub target_peers: usize,
+    /// Async worker threads per node (0: the node's default, one per core).
+    pub threads: usize,
     /// RPC credential.
     pub rpc_user: String,
     /// RPC credential.
@@ -100,6 +104,8 @@ impl NodeFlags {
             d.to_string(),
             "--sync-interval-ms".into(),
             self.sync_interval.as_millis().to_string(),
+            "--batch-window-ms".into(),
+            self.batch_window.as_millis().max(1).to_string(),
             "--link-delay-ms".into(),
             self.link_delay.as_millis().to_string(),
             "--link-jitter-ms".into(),
@@ -117,6 +123,10 @@ impl NodeFlags {
             "--log-format".into(),
             "json".into(),
         ];
+        if self.threads > 0 {
+            a.push("--threads".into());
+            a.push(self.threads.to_string());
+        }
         if !self.discovery {
             a.push("--no-discovery".into());
         }
@@ -155,6 +165,7 @@ pub fn node_flags(args: &RunArgs, relay: Relay, generated_password: &str) -> Nod
         relay,
         mesh_d: args.mesh_d(),
         sync_interval: args.sync_interval,
+        batch_window: args.batch_window,
         link_delay: args.link_delay,
         link_jitter: args.link_jitter,
         link_loss: args.link_loss,
@@ -164,6 +175,12 @@ pub fn node_flags(args: &RunArgs, relay: Relay, generated_password: &str) -> Nod
             args.degree()
         } else {
             8
+        },
+        // Many nodes on few cores: one async worker each, so they do not
+        // fight over the cores with idle threads and context switches.
+        threads: {
+            let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+            if args.nodes > cores { 1 } else { 0 }
         },
         rpc_user: "rumor".into(),
         rpc_password: password.to_owned(),

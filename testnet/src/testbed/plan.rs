@@ -111,8 +111,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub mesh_d: Option<usize>,
     /// Anti-entropy interval.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub sync_interval: Duration,
+    /// Batch mode: how long a node collects ids before announcing them.
+    #[arg(long, default_value = "25ms", value_parser = parse_duration)]
+    pub batch_window: Duration,
     /// Kill -9 `k` random nodes at `t` and restart them after `d`: `k@t+d`,
     /// e.g. `2@10s+5s`. Repeatable.
     #[arg(long = "kill", value_parser = parse_kill)]
