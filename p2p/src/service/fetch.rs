@@ -118,67 +118,6 @@ fn finish(partial: PartialBlock) -> RebuiltOutcome {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use rumor_chain::{Address, Amount, BlockSpec, Network, Params, Transaction, build_block};
-
-    use super::*;
-
-    #[test]
-    fn a_block_assembled_from_transaction_bytes_is_its_canonical_encoding() {
-        let p = Params::new(Network::Regtest)
-            .with_genesis_outputs(10)
-            .unwrap();
-        let key = p.faucet_key(0);
-        let genesis = p.genesis_block();
-        let mut spend = Transaction {
-            version: 1,
-            inputs: vec![rumor_chain::TxIn::unsigned(
-                rumor_chain::OutPoint::new(genesis.txs[0].txid(), 0),
-                key.public(),
-            )],
-            outputs: vec![rumor_chain::TxOut {
-                amount: Amount::new(1000).unwrap(),
-                address: Address([1; 20]),
-            }],
-        };
-        spend.sign(&[&key]).unwrap();
-        let block = build_block(
-            &p,
-            &BlockSpec {
-                prev: genesis.hash(),
-                height: 1,
-                time: genesis.header.time + 1,
-                pay_to: Address([2; 20]),
-                fees: Amount::ZERO,
-                extra: [0; 56],
-            },
-            vec![spend],
-        );
-        let partial = PartialBlock {
-            header: block.header,
-            txs: block.txs.iter().map(|t| Some(t.encode())).collect(),
-        };
-        match finish(partial) {
-            RebuiltOutcome::Complete(body) => {
-                assert_eq!(body.bytes.as_slice(), block.encode().as_slice());
-                assert_eq!(body.inv, Inv::block(block.hash()));
-            }
-            _ => panic!("the block should rebuild"),
-        }
-        // a wrong transaction is caught by the merkle root
-        let mut txs: Vec<Option<Vec<u8>>> = block.txs.iter().map(|t| Some(t.encode())).collect();
-        txs.swap(0, 1);
-        assert!(matches!(
-            finish(PartialBlock {
-                header: block.header,
-                txs
-            }),
-            RebuiltOutcome::Mismatch
-        ));
-    }
-}
-
 impl Service {
     /// Queues a fetch of `inv` from `peer`; requests go out batched.
     pub(crate) fn queue_fetch(&mut self, inv: Inv, peer: PeerId) {
@@ -568,5 +507,66 @@ impl Service {
                 .send_request(&peer, GetDataRequest::TxsByShortId(chunk.to_vec()));
             self.outbound.insert(id, Outbound::ShortIds);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rumor_chain::{Address, Amount, BlockSpec, Network, Params, Transaction, build_block};
+
+    use super::*;
+
+    #[test]
+    fn a_block_assembled_from_transaction_bytes_is_its_canonical_encoding() {
+        let p = Params::new(Network::Regtest)
+            .with_genesis_outputs(10)
+            .unwrap();
+        let key = p.faucet_key(0);
+        let genesis = p.genesis_block();
+        let mut spend = Transaction {
+            version: 1,
+            inputs: vec![rumor_chain::TxIn::unsigned(
+                rumor_chain::OutPoint::new(genesis.txs[0].txid(), 0),
+                key.public(),
+            )],
+            outputs: vec![rumor_chain::TxOut {
+                amount: Amount::new(1000).unwrap(),
+                address: Address([1; 20]),
+            }],
+        };
+        spend.sign(&[&key]).unwrap();
+        let block = build_block(
+            &p,
+            &BlockSpec {
+                prev: genesis.hash(),
+                height: 1,
+                time: genesis.header.time + 1,
+                pay_to: Address([2; 20]),
+                fees: Amount::ZERO,
+                extra: [0; 56],
+            },
+            vec![spend],
+        );
+        let partial = PartialBlock {
+            header: block.header,
+            txs: block.txs.iter().map(|t| Some(t.encode())).collect(),
+        };
+        match finish(partial) {
+            RebuiltOutcome::Complete(body) => {
+                assert_eq!(body.bytes.as_slice(), block.encode().as_slice());
+                assert_eq!(body.inv, Inv::block(block.hash()));
+            }
+            _ => panic!("the block should rebuild"),
+        }
+        // a wrong transaction is caught by the merkle root
+        let mut txs: Vec<Option<Vec<u8>>> = block.txs.iter().map(|t| Some(t.encode())).collect();
+        txs.swap(0, 1);
+        assert!(matches!(
+            finish(PartialBlock {
+                header: block.header,
+                txs
+            }),
+            RebuiltOutcome::Mismatch
+        ));
     }
 }
