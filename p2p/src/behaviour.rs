@@ -57,10 +57,17 @@ pub(crate) const DISCONNECT_SCORE: f64 = -100.0;
 fn score_params(topics: &Topics) -> (PeerScoreParams, PeerScoreThresholds) {
     let topic = TopicScoreParams {
         topic_weight: 1.0,
-        // No positive credit for time in mesh or first deliveries: scores stay
-        // at zero for honest peers, so penalties map directly to thresholds.
-        time_in_mesh_weight: 0.0,
-        first_message_deliveries_weight: 0.0,
+        // Modest positive credit for staying in the mesh and delivering new
+        // messages first (at most +6 and +10 per topic): when a flood of
+        // fresh identities grafts into the mesh, the heartbeat keeps the
+        // peers that have been useful. Penalties still dominate: one
+        // invalid object costs -8, squared with repeats.
+        time_in_mesh_weight: 0.1,
+        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_cap: 60.0,
+        first_message_deliveries_weight: 0.5,
+        first_message_deliveries_decay: 0.9,
+        first_message_deliveries_cap: 20.0,
         // Announce mode delivers few messages; do not punish quiet mesh peers.
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
