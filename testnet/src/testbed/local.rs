@@ -74,9 +74,15 @@ pub fn find_rumord(given: Option<&Path>) -> Result<PathBuf, ClusterError> {
         };
     }
     let exe = std::env::current_exe().map_err(|e| ClusterError::Binary(e.to_string()))?;
-    let dir = exe
+    let mut dir = exe
         .parent()
         .ok_or_else(|| ClusterError::Binary("no directory for this executable".into()))?;
+    // Test and bench binaries live in target/<profile>/deps.
+    if dir.file_name().is_some_and(|n| n == "deps")
+        && let Some(up) = dir.parent()
+    {
+        dir = up;
+    }
     // Under cargo (`cargo run -p rumor-testnet`), make sure rumord is built and
     // current, with the same profile: a newcomer never needs to know the order.
     if let Some(cargo) = std::env::var_os("CARGO") {
@@ -101,12 +107,6 @@ pub fn find_rumord(given: Option<&Path>) -> Result<PathBuf, ClusterError> {
     let candidate = dir.join("rumord");
     if candidate.is_file() {
         return Ok(candidate);
-    }
-    // Tests run from target/<profile>/deps.
-    if let Some(up) = dir.parent().map(|p| p.join("rumord"))
-        && up.is_file()
-    {
-        return Ok(up);
     }
     Err(ClusterError::Binary(format!(
         "no rumord next to {}; build it with `cargo build --release -p rumor-node` or pass --rumord PATH",
