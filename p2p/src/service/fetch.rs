@@ -356,9 +356,10 @@ impl Service {
                         inv: Inv::tx(txid),
                         bytes,
                     };
-                    let backend = &self.backend;
+                    // Anti-entropy asked only for what the node lacked a
+                    // moment ago; the node reports `Known` otherwise.
                     let inv = body.inv;
-                    match self.relay.adopt_body(inv, || backend.has(&inv)) {
+                    match self.relay.adopt_body(inv, || false) {
                         OnBody::Validate => {
                             self.shared
                                 .counters

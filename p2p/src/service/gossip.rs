@@ -117,12 +117,13 @@ impl Service {
                     .mesh_peers(&topic)
                     .copied()
                     .collect();
-                // Asking the node takes its lock, which validation may hold
-                // for milliseconds; for transactions the seen-set answers
-                // nearly always, and a rare refetch is reported `Known`.
-                let backend = &self.backend;
-                let has = || inv.kind == ObjectKind::Block && backend.has(&inv);
-                match self.relay.on_announce(inv, gref.clone(), has, mesh, now) {
+                // The event loop never asks the node here: its lock may be
+                // held for a block connect. The seen-set answers nearly
+                // always; a rare refetch is reported `Known`.
+                match self
+                    .relay
+                    .on_announce(inv, gref.clone(), || false, mesh, now)
+                {
                     OnAnnounce::Report(acc) => self.report(gref, acc),
                     OnAnnounce::Fetch(peer) => {
                         self.fetch_via.insert(inv, Via::Announce);
@@ -147,9 +148,7 @@ impl Service {
                     return;
                 }
                 let inv = body.inv;
-                let backend = &self.backend;
-                let has = || inv.kind == ObjectKind::Block && backend.has(&inv);
-                match self.relay.on_push(inv, gref.clone(), has) {
+                match self.relay.on_push(inv, gref.clone(), || false) {
                     OnBody::Validate => self.enqueue(Job {
                         origin: Origin::Peer(source),
                         via: Via::Push,
@@ -177,9 +176,7 @@ impl Service {
                         self.penalize(source, UNDECODABLE_PENALTY, "batch item on the wrong topic");
                         return;
                     }
-                    let backend = &self.backend;
-                    let has = || inv.kind == ObjectKind::Block && backend.has(&inv);
-                    if let Some(peer) = self.relay.fetch(inv, [source], has, now) {
+                    if let Some(peer) = self.relay.fetch(inv, [source], || false, now) {
                         self.fetch_via.insert(inv, Via::Announce);
                         self.queue_fetch(inv, peer);
                     }
@@ -401,11 +398,8 @@ impl Service {
             }
         }
         if let (Some(parent), Some(peer)) = (out.fetch_parent, from) {
-            let backend = &self.backend;
-            if let Some(p) =
-                self.relay
-                    .fetch(parent, [peer], || backend.has(&parent), Instant::now())
-            {
+            // The node just said it lacks the parent.
+            if let Some(p) = self.relay.fetch(parent, [peer], || false, Instant::now()) {
                 self.fetch_via.insert(parent, Via::Parent);
                 self.queue_fetch(parent, p);
             }

@@ -82,6 +82,12 @@ pub(crate) enum Internal {
     StatusFor(PeerId, crate::wire::SyncStatus),
     /// Anti-entropy: a peer's status (it asked us) and ours; pull what we lack.
     Compare(PeerId, crate::wire::SyncStatus, crate::wire::SyncStatus),
+    /// Catch-up: we are behind this peer; here is our locator.
+    CatchUp(PeerId, Vec<rumor_chain::BlockHash>),
+    /// Catch-up: the next headers request's locator.
+    MoreHeaders(PeerId, Vec<rumor_chain::BlockHash>),
+    /// Catch-up: the blocks of a headers batch the node lacks.
+    UnknownBlocks(PeerId, Vec<Inv>),
     /// Anti-entropy: their short ids compared with ours; fetch these after the grace period.
     MissingShortIds(PeerId, Vec<u64>),
     /// Anti-entropy: still missing after the grace period; fetch now.
@@ -547,6 +553,9 @@ impl Service {
             }
             Internal::FetchShortIds(peer, ids) => self.fetch_short_ids(peer, ids),
             Internal::Compare(peer, theirs, ours) => self.compare(peer, theirs, ours),
+            Internal::CatchUp(peer, locator) => self.start_catch_up(peer, locator),
+            Internal::MoreHeaders(peer, locator) => self.continue_catch_up(peer, locator),
+            Internal::UnknownBlocks(peer, unknown) => self.queue_unknown_blocks(peer, unknown),
         }
     }
 

@@ -45,6 +45,8 @@ pub(crate) struct SyncSession {
     queue: VecDeque<Inv>,
     outstanding: HashSet<Inv>,
     more: Option<BlockHash>,
+    /// A headers request (or the locator for one) is under way.
+    awaiting_headers: bool,
     updated: Instant,
 }
 
@@ -230,20 +232,20 @@ impl Service {
         }
     }
 
-    /// Compares a peer's status with ours and pulls what we lack.
+    /// Compares a peer's status with ours and pulls what we lack. Asking
+    /// the node (its lock may be held by a block being connected) happens
+    /// off the loop.
     pub(crate) fn compare(&mut self, peer: PeerId, theirs: SyncStatus, ours: SyncStatus) {
         let tip = Inv::block(theirs.tip);
-        if theirs.work > ours.work && self.session.is_none() && !self.backend.has(&tip) {
-            tracing::debug!(%peer, their_height = theirs.height, our_height = ours.height, "behind; syncing headers");
-            self.session = Some(SyncSession {
-                peer,
-                queue: VecDeque::new(),
-                outstanding: HashSet::new(),
-                more: None,
-                updated: Instant::now(),
+        if theirs.work > ours.work && self.session.is_none() {
+            let backend = Arc::clone(&self.backend);
+            let tx = self.internal_tx.clone();
+            tokio::task::spawn_blocking(move || {
+                if !backend.has(&tip) {
+                    tracing::debug!(%peer, their_height = theirs.height, our_height = ours.height, "behind; syncing headers");
+                    let _ = tx.send(Internal::CatchUp(peer, backend.locator()));
+                }
             });
-            let locator = self.backend.locator();
-            self.request_headers(peer, locator);
         }
         if theirs.mempool_digest != ours.mempool_digest && theirs.mempool_len > 0 {
             self.shared
@@ -259,7 +261,33 @@ impl Service {
         }
     }
 
+    /// Starts a headers-first catch-up with `peer` (unless one runs).
+    pub(crate) fn start_catch_up(&mut self, peer: PeerId, locator: Vec<BlockHash>) {
+        if self.session.is_some() {
+            return;
+        }
+        self.session = Some(SyncSession {
+            peer,
+            queue: VecDeque::new(),
+            outstanding: HashSet::new(),
+            more: None,
+            awaiting_headers: false,
+            updated: Instant::now(),
+        });
+        self.request_headers(peer, locator);
+    }
+
+    /// More headers, after the node computed its locator.
+    pub(crate) fn continue_catch_up(&mut self, peer: PeerId, locator: Vec<BlockHash>) {
+        if self.session.as_ref().is_some_and(|s| s.peer == peer) {
+            self.request_headers(peer, locator);
+        }
+    }
+
     fn request_headers(&mut self, peer: PeerId, locator: Vec<BlockHash>) {
+        if let Some(s) = self.session.as_mut() {
+            s.awaiting_headers = true;
+        }
         let id = self.swarm.behaviour_mut().sync.send_request(
             &peer,
             SyncRequest::Headers {
@@ -283,13 +311,21 @@ impl Service {
             .then(|| headers.last().map(|h| h.hash()))
             .flatten();
         let hashes: Vec<Inv> = headers.iter().map(|h| Inv::block(h.hash())).collect();
-        let unknown: Vec<Inv> = hashes
-            .into_iter()
-            .filter(|i| !self.backend.has(i))
-            .collect();
-        if let Some(s) = self.session.as_mut() {
-            s.queue.extend(unknown);
-        }
+        let backend = Arc::clone(&self.backend);
+        let tx = self.internal_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let unknown = hashes.into_iter().filter(|i| !backend.has(i)).collect();
+            let _ = tx.send(Internal::UnknownBlocks(peer, unknown));
+        });
+    }
+
+    /// The blocks of a headers batch the node lacks: queue them.
+    pub(crate) fn queue_unknown_blocks(&mut self, peer: PeerId, unknown: Vec<Inv>) {
+        let Some(s) = self.session.as_mut().filter(|s| s.peer == peer) else {
+            return;
+        };
+        s.awaiting_headers = false;
+        s.queue.extend(unknown);
         self.session_next();
     }
 
@@ -299,7 +335,7 @@ impl Service {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        if !s.outstanding.is_empty() {
+        if !s.outstanding.is_empty() || s.awaiting_headers {
             return;
         }
         let peer = s.peer;
@@ -309,9 +345,14 @@ impl Service {
         if batch.is_empty() {
             match s.more.take() {
                 Some(last) => {
-                    let mut locator = vec![last];
-                    locator.extend(self.backend.locator());
-                    self.request_headers(peer, locator);
+                    s.awaiting_headers = true;
+                    let backend = Arc::clone(&self.backend);
+                    let tx = self.internal_tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let mut locator = vec![last];
+                        locator.extend(backend.locator());
+                        let _ = tx.send(Internal::MoreHeaders(peer, locator));
+                    });
                 }
                 None => self.session = None,
             }
@@ -319,8 +360,8 @@ impl Service {
         }
         let now = Instant::now();
         for inv in batch {
-            let backend = &self.backend;
-            if let Some(p) = self.relay.fetch(inv, [peer], || backend.has(&inv), now) {
+            // The headers were checked against the node already.
+            if let Some(p) = self.relay.fetch(inv, [peer], || false, now) {
                 self.fetch_via.insert(inv, Via::Sync);
                 self.queue_fetch(inv, p);
                 if let Some(s) = self.session.as_mut() {
