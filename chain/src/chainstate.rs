@@ -181,14 +181,35 @@ impl<S: ChainStore> ChainState<S> {
                 "best chain heights are not contiguous".into(),
             ));
         }
-        Ok(Self {
+        let mut state = Self {
             params,
             store,
             index,
             active,
             orphans: OrphanBlocks::new(MAX_ORPHAN_BLOCKS),
             genesis,
-        })
+        };
+        // A crash between storing a block and connecting it leaves a stored
+        // block with more work than the tip: finish the job now, or the
+        // block would stay unconnected until a child arrived.
+        let best = state
+            .index
+            .values()
+            .filter(|e| !e.invalid)
+            .max_by_key(|e| e.chain_work)
+            .copied();
+        if let Some(best) = best
+            && best.chain_work > state.tip().chain_work
+        {
+            let mut result = BlockAccepted::default();
+            state
+                .activate(best.hash, &mut result)
+                .map_err(|e| match e {
+                    AcceptBlockError::Store(e) => OpenError::Store(e),
+                    other => OpenError::Corrupt(other.to_string()),
+                })?;
+        }
+        Ok(state)
     }
 
     /// The network parameters.
