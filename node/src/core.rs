@@ -555,6 +555,18 @@ impl NodeCore {
                     also.extend(a.adopted.into_iter().map(Inv::tx));
                 }
             }
+            if !acc.disconnected.is_empty() {
+                // A transaction of a disconnected block that the new chain
+                // double-spent cannot come back; its children in the pool
+                // would make every block template invalid.
+                let dropped = s.mempool.remove_unspendable(&view);
+                if !dropped.is_empty() {
+                    tracing::info!(
+                        dropped = dropped.len(),
+                        "mempool: removed what the reorg left without inputs"
+                    );
+                }
+            }
             let tip = s.chain.tip();
             tracing::debug!(height = tip.height, tip = %tip.hash, "new tip");
         }
@@ -1078,5 +1090,62 @@ mod tests {
             "known-invalid"
         );
         assert_eq!(c.chain_info().unwrap().tip.hash, b2.hash());
+    }
+
+    #[test]
+    fn a_reorg_that_double_spends_a_parent_drops_its_children_from_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = core(dir.path());
+        let p = params();
+        let key = p.faucet_key(6);
+        // T spends genesis output 6 and is mined in A1; its child C waits in the pool.
+        let t = faucet_tx(&p, 6, 1_000);
+        assert_eq!(label(&c.process(vec![body_tx(&t)])[0]), "accepted");
+        let miner = KeyPair::from_seed([1; 32]).address();
+        let a1 = c.mine_block(miner, [1; 56]).unwrap();
+        assert_eq!(label(&c.process(vec![body_block(&a1)])[0]), "accepted");
+        let child = spend(
+            OutPoint::new(t.txid(), 0),
+            &key,
+            t.outputs[0].amount.units() - 1_000,
+        );
+        assert_eq!(label(&c.process(vec![body_tx(&child)])[0]), "accepted");
+
+        // A heavier branch spends output 6 differently (T') and leaves T out.
+        let t2 = faucet_tx(&p, 6, 5_000);
+        let genesis = c.chain_info().unwrap().genesis;
+        let other = KeyPair::from_seed([2; 32]).address();
+        let b1 = build_block(
+            &p,
+            &BlockSpec {
+                prev: genesis,
+                height: 1,
+                time: a1.header.time,
+                pay_to: other,
+                fees: Amount::new(5_000).unwrap(),
+                extra: [2; 56],
+            },
+            vec![t2.clone()],
+        );
+        let b2 = build_block(
+            &p,
+            &BlockSpec {
+                prev: b1.hash(),
+                height: 2,
+                time: a1.header.time + 1,
+                pay_to: other,
+                fees: Amount::ZERO,
+                extra: [3; 56],
+            },
+            vec![],
+        );
+        assert_eq!(label(&c.process(vec![body_block(&b1)])[0]), "accepted");
+        assert_eq!(label(&c.process(vec![body_block(&b2)])[0]), "accepted");
+        assert_eq!(c.chain_info().unwrap().tip.hash, b2.hash());
+        // T cannot come back, so neither can its child; the pool is empty and
+        // the next block the miner makes is valid.
+        assert_eq!(c.mempool_txids().unwrap(), Vec::<Txid>::new());
+        let next = c.mine_block(miner, [4; 56]).unwrap();
+        assert_eq!(label(&c.process(vec![body_block(&next)])[0]), "accepted");
     }
 }
