@@ -23,6 +23,9 @@ const OVERSIZED_REQUEST_PENALTY: f64 = 25.0;
 /// Penalty for exceeding the rate limit.
 const RATE_LIMIT_PENALTY: f64 = 10.0;
 
+/// Rate-limit tokens one compact-block request costs (honest peers ask for
+/// one per block).
+const COMPACT_REQUEST_COST: usize = 1000;
 /// Body bytes one `getdata` response carries at most (the rest of the
 /// response, the not-found list, fits in the margin).
 const RESPONSE_BUDGET: usize = MAX_GETDATA_RESPONSE_BYTES - 64 * 1024;
@@ -114,27 +117,53 @@ fn answer(
             }
             GetDataResponse::Objects { found, notfound }
         }
-        GetDataRequest::TxsByShortId(ids) => GetDataResponse::Txs(
-            backend
-                .mempool_txs_by_short_id(&ids)
-                .into_iter()
-                .flatten()
-                .map(ByteBuf::from)
-                .collect(),
-        ),
+        GetDataRequest::TxsByShortId(mut ids) => {
+            // Each id once, looked up a chunk at a time, within the budget.
+            ids.sort_unstable();
+            ids.dedup();
+            let mut out = Vec::new();
+            let mut size = 0usize;
+            for chunk in ids.chunks(512) {
+                if size >= RESPONSE_BUDGET {
+                    break;
+                }
+                for bytes in backend.mempool_txs_by_short_id(chunk).into_iter().flatten() {
+                    if size + bytes.len() > RESPONSE_BUDGET {
+                        break;
+                    }
+                    size += bytes.len() + 8;
+                    out.push(ByteBuf::from(bytes));
+                }
+            }
+            GetDataResponse::Txs(out)
+        }
         GetDataRequest::CompactBlock(hash) => GetDataResponse::CompactBlock(
             compact_entry(backend, cache, hash).map(|e| e.compact.clone()),
         ),
-        GetDataRequest::BlockTxs { block, indexes } => match compact_entry(backend, cache, block) {
-            Some(e) => {
-                let txs: Option<Vec<ByteBuf>> = indexes
-                    .iter()
-                    .map(|i| e.txs.get(*i as usize).map(|t| ByteBuf::from(t.clone())))
-                    .collect();
-                txs.map_or(GetDataResponse::Refused, GetDataResponse::Txs)
+        GetDataRequest::BlockTxs { block, indexes } => {
+            // Positions must be strictly increasing (each transaction once),
+            // and the answer must fit the budget: a block holds at most
+            // max_block_bytes, so an honest request always fits.
+            if indexes.windows(2).any(|w| w[0] >= w[1]) {
+                return GetDataResponse::Refused;
             }
-            None => GetDataResponse::Refused,
-        },
+            let Some(e) = compact_entry(backend, cache, block) else {
+                return GetDataResponse::Refused;
+            };
+            let mut out = Vec::with_capacity(indexes.len());
+            let mut size = 0usize;
+            for i in &indexes {
+                let Some(t) = e.txs.get(*i as usize) else {
+                    return GetDataResponse::Refused;
+                };
+                size += t.len() + 8;
+                if size > RESPONSE_BUDGET {
+                    return GetDataResponse::Refused;
+                }
+                out.push(ByteBuf::from(t.clone()));
+            }
+            GetDataResponse::Txs(out)
+        }
     }
 }
 
@@ -168,7 +197,13 @@ impl Service {
                 .send_response(channel, GetDataResponse::Refused);
             return;
         }
-        if !self.peers.allow(peer, items.max(1)) {
+        // A compact block may mean decoding a whole block from the store:
+        // it costs as much as a thousand items.
+        let cost = match &request {
+            GetDataRequest::CompactBlock(_) => COMPACT_REQUEST_COST,
+            _ => items.max(1),
+        };
+        if !self.peers.allow(peer, cost) {
             self.shared
                 .counters
                 .rate_limited
