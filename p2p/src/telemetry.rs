@@ -157,6 +157,9 @@ counters!(
         announcements_out,
         /// Gossip messages we accepted and gossipsub forwarded (our one relay).
         forwarded,
+        /// Accepts that came after gossipsub dropped the message (it waited
+        /// past gossipsub's history); the object was announced afresh.
+        reports_expired,
         /// Bodies fetched successfully (first copies).
         bodies_fetched,
         /// Bodies received for objects we already had (sum of the four below).

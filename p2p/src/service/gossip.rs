@@ -124,7 +124,9 @@ impl Service {
                     .relay
                     .on_announce(inv, gref.clone(), || false, mesh, now)
                 {
-                    OnAnnounce::Report(acc) => self.report(gref, acc),
+                    OnAnnounce::Report(acc) => {
+                        self.report(gref, acc);
+                    }
                     OnAnnounce::Fetch(peer) => {
                         self.fetch_via.insert(inv, Via::Announce);
                         self.queue_fetch(inv, peer);
@@ -186,17 +188,31 @@ impl Service {
     }
 
     /// Reports a validation result to gossipsub.
-    pub(crate) fn report(&mut self, gref: GossipRef, acc: MessageAcceptance) {
-        if acc == MessageAcceptance::Accept {
-            self.shared
-                .counters
-                .forwarded
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        self.swarm
+    /// Returns false if gossipsub no longer held the message (it waited
+    /// longer than gossipsub's history): an Accept then forwarded nothing.
+    pub(crate) fn report(&mut self, gref: GossipRef, acc: MessageAcceptance) -> bool {
+        let held = self
+            .swarm
             .behaviour_mut()
             .gossipsub
             .report_message_validation_result(&gref.message_id, &gref.source, acc);
+        if acc == MessageAcceptance::Accept {
+            let counter = if held {
+                &self.shared.counters.forwarded
+            } else {
+                &self.shared.counters.reports_expired
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        held
+    }
+
+    /// Accepts the gossip message that brought `inv`; if gossipsub let it
+    /// expire meanwhile, announces `inv` ourselves so it is still spread once.
+    fn forward_or_announce(&mut self, gref: GossipRef, inv: Inv) {
+        if !self.report(gref, MessageAcceptance::Accept) {
+            self.announce(inv);
+        }
     }
 
     /// Publishes a payload on its kind's topic.
@@ -225,7 +241,19 @@ impl Service {
                     .announcements_out
                     .fetch_add(1, Ordering::Relaxed);
             }
-            Err(PublishError::Duplicate) => {}
+            Err(PublishError::Duplicate) => {
+                // This node saw another node's message with the same id
+                // (announce or push of the same object) and did not forward
+                // it then (an orphan adopted later, a message that expired):
+                // announce in a one-item batch, whose id is ours alone.
+                let invs = match payload {
+                    GossipPayload::Announce(inv) => vec![inv],
+                    GossipPayload::Push(b) => vec![b.inv],
+                    GossipPayload::Batch(_) => return,
+                };
+                let batch = self.next_batch(invs);
+                self.publish(GossipPayload::Batch(batch));
+            }
             Err(e) => {
                 // No peers yet: anti-entropy will spread it.
                 tracing::debug!(error = %e, "publish failed");
@@ -241,7 +269,7 @@ impl Service {
         }
         match self.relay.on_local_accept(inv) {
             OnLocalAccept::Publish => self.announce(inv),
-            OnLocalAccept::Forward(g) => self.report(g, MessageAcceptance::Accept),
+            OnLocalAccept::Forward(g) => self.forward_or_announce(g, inv),
             OnLocalAccept::AlreadyAnnounced => {}
         }
     }
@@ -346,7 +374,11 @@ impl Service {
         };
         let out = self.relay.on_verdict(&inv, &done.verdict);
         if let Some((g, acc)) = out.report {
-            self.report(g, acc);
+            if acc == MessageAcceptance::Accept {
+                self.forward_or_announce(g, inv);
+            } else {
+                self.report(g, acc);
+            }
         }
         if out.duplicate {
             self.count_duplicate(|c| &c.duplicate_known);
