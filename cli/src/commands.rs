@@ -121,8 +121,9 @@ async fn node_network(rpc: &Rpc) -> Result<Network, CliError> {
         .map_err(|_| CliError::Other(format!("the node runs an unknown network `{chain}`")))
 }
 
-/// Spendable coins of `addresses` (including mempool outputs not yet spent),
-/// each tagged with the index of its key.
+/// Spendable coins of `addresses` (including mempool outputs not yet spent,
+/// leaving out coinbase outputs not yet mature), each tagged with the index
+/// of its key.
 async fn spendable(rpc: &Rpc, addresses: &[Address]) -> Result<Vec<Spendable>, CliError> {
     let list: Vec<Value> = rpc
         .call(
@@ -144,6 +145,9 @@ async fn spendable(rpc: &Rpc, addresses: &[Address]) -> Result<Vec<Spendable>, C
         let Some(key) = addresses.iter().position(|a| a.to_string() == addr) else {
             continue;
         };
+        if u["spendable"] == Value::Bool(false) {
+            continue;
+        }
         let txid: Txid = u["txid"]
             .as_str()
             .unwrap_or_default()

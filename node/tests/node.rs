@@ -133,6 +133,31 @@ fn rpc_bad_input_gets_json_rpc_errors_and_the_node_keeps_serving() {
 }
 
 #[test]
+fn listunspent_marks_immature_coinbase_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(rumord(), dir.path(), &[]);
+    let to = support::burn_address();
+    node.ok("generatetoaddress", json!([2, to]));
+    let list = node.ok("listunspent", json!([to, 1]));
+    let list = list.as_array().expect("array");
+    assert_eq!(list.len(), 2, "{list:?}");
+    for u in list {
+        assert_eq!(u["coinbase"], json!(true));
+        assert_eq!(
+            u["spendable"],
+            json!(false),
+            "regtest matures after 100: {u}"
+        );
+    }
+    // Genesis outputs are exempt from maturity.
+    let params = rumor_chain::Params::new(rumor_chain::Network::Regtest);
+    let faucet = params.faucet_key(0).address().to_string();
+    let list = node.ok("listunspent", json!([faucet, 1]));
+    let first = &list.as_array().expect("array")[0];
+    assert_eq!(first["spendable"], json!(true), "{first}");
+}
+
+#[test]
 fn crash_restart_keeps_the_tip_and_catches_up() {
     let dir = tempfile::tempdir().unwrap();
     let a = start(rumord(), &dir.path().join("a"), &[]);

@@ -12,7 +12,7 @@
 //! | `getrawtransaction` | `txid, verbose=false` | hex, or decoded with `blockhash`, `confirmations` (mempool or txindex; −5) |
 //! | `sendrawtransaction` | `hexstring` | txid; −22 decode, −26 rejected (message = reason label, data = detail), −25 missing inputs (kept as orphan), −27 already confirmed; already in the mempool returns the txid |
 //! | `gettxout` | `txid, n, include_mempool=true` | `{bestblock, confirmations, amount, coins, address, coinbase}` or null |
-//! | `listunspent` | `address` (or array), `minconf=1` | `[{txid, vout, address, amount, coins, height, confirmations, coinbase}]`, without coins spent by mempool transactions; `minconf=0` adds mempool outputs |
+//! | `listunspent` | `address` (or array), `minconf=1` | `[{txid, vout, address, amount, coins, height, confirmations, coinbase, spendable}]` (`spendable` is false for a coinbase output not yet mature), without coins spent by mempool transactions; `minconf=0` adds mempool outputs |
 //! | `getbalance` | `address` (or array) | `{amount, coins, utxos}`: confirmed UTXOs |
 //! | `getrawmempool` | | `[txid]` |
 //! | `getmempoolinfo` | | `{size, bytes, orphans, maxmempool, minrelayfee_per_byte}` |
@@ -445,6 +445,7 @@ impl RpcContext {
         let addresses = Self::addresses(&a.vals[0])?;
         let minconf = a.opt::<u64>(1)?.unwrap_or(1);
         let tip = self.core.chain_info()?.tip.height;
+        let maturity = self.core.params().coinbase_maturity;
         let list = self.core.unspent(&addresses, minconf == 0)?;
         let out: Vec<Value> = list
             .iter()
@@ -454,6 +455,10 @@ impl RpcContext {
                 } else {
                     0
                 };
+                // The genesis outputs are exempt from maturity (the rule in
+                // validate.rs); a block at tip+1 may spend a coin with
+                // `maturity` confirmations.
+                let immature = u.coin.coinbase && u.coin.height > 0 && confirmations < maturity;
                 (confirmations >= minconf).then(|| {
                     json!({
                         "txid": u.outpoint.txid.to_string(),
@@ -464,6 +469,7 @@ impl RpcContext {
                         "height": u.confirmed.then_some(u.coin.height),
                         "confirmations": confirmations,
                         "coinbase": u.coin.coinbase,
+                        "spendable": !immature,
                     })
                 })
             })
