@@ -219,6 +219,16 @@ pub enum ConfigError {
     /// A zero capacity or interval that must be positive.
     #[error("`{0}` must be greater than zero")]
     Zero(&'static str),
+    /// A capacity so large it would exhaust memory before it bounds anything.
+    #[error("`{name}` must be at most {max} (got {got})")]
+    TooLarge {
+        /// The setting.
+        name: &'static str,
+        /// Its upper bound.
+        max: usize,
+        /// The value given.
+        got: usize,
+    },
     /// Loss outside [0, 1].
     #[error("link loss {0} is outside [0, 1]")]
     Loss(f64),
@@ -263,6 +273,18 @@ impl P2pConfig {
         ];
         if let Some((name, _)) = positive.iter().find(|(_, ok)| !ok) {
             return Err(ConfigError::Zero(name));
+        }
+        // Each bound is far above any useful value; the seen-set costs about
+        // 100 bytes an entry, so 10 M entries is already a gigabyte.
+        let bounded: [(&'static str, usize, usize); 5] = [
+            ("seen_capacity", self.seen_capacity, 10_000_000),
+            ("max_inflight", self.max_inflight, 1_000_000),
+            ("validation_queue", self.validation_queue, 1_000_000),
+            ("max_peers", self.max_peers, 10_000),
+            ("fetch_attempts", self.fetch_attempts as usize, 100),
+        ];
+        if let Some(&(name, got, max)) = bounded.iter().find(|(_, got, max)| got > max) {
+            return Err(ConfigError::TooLarge { name, max, got });
         }
         if !(0.0..=1.0).contains(&self.link.loss) || self.link.loss.is_nan() {
             return Err(ConfigError::Loss(self.link.loss));
@@ -332,6 +354,17 @@ mod tests {
             ..P2pConfig::default()
         };
         assert_eq!(c.validate(), Err(ConfigError::Zero("seen_capacity")));
+        let c = P2pConfig {
+            seen_capacity: usize::MAX,
+            ..P2pConfig::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TooLarge {
+                name: "seen_capacity",
+                ..
+            })
+        ));
         let mut c = P2pConfig::default();
         c.link.jitter = Duration::from_millis(5);
         assert!(matches!(c.validate(), Err(ConfigError::Jitter { .. })));
