@@ -22,13 +22,14 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, noise, tcp, yamux};
 use prometheus_client::registry::Registry;
+use rumor_chain::BlockHeader;
 use serde_bytes::ByteBuf;
 use tokio::time::{Instant, timeout_at};
 
 use crate::behaviour::{Behaviour, BehaviourEvent, ProtocolCounterSet, Topics};
 use crate::config::P2pConfig;
 use crate::wire::{
-    Body, GetDataRequest, GetDataResponse, Inv, ObjectKind, SyncRequest, SyncResponse,
+    Body, GetDataRequest, GetDataResponse, Inv, ObjectKind, SyncRequest, SyncResponse, SyncStatus,
 };
 
 /// How a raw peer answers `getdata` for an object.
@@ -128,6 +129,7 @@ pub struct RawPeer {
     serve: HashMap<Inv, Serve>,
     responses: HashMap<OutboundRequestId, Reply>,
     held: Vec<request_response::ResponseChannel<GetDataResponse>>,
+    sync_answer: Option<(SyncStatus, Vec<BlockHeader>)>,
     connections: HashMap<PeerId, u32>,
     /// Gossip messages received (decoded or not).
     pub gossip_received: u64,
@@ -191,6 +193,7 @@ impl RawPeer {
             serve: HashMap::new(),
             responses: HashMap::new(),
             held: Vec::new(),
+            sync_answer: None,
             connections: HashMap::new(),
             gossip_received: 0,
         })
@@ -233,6 +236,12 @@ impl RawPeer {
         }
         self.drive(settle).await;
         Ok(self.connections_to(&peer))
+    }
+
+    /// Answers `sync` requests from now on: `Status` with `status`,
+    /// `Headers` with `headers` (whatever was asked), anything else refused.
+    pub fn answer_sync(&mut self, status: SyncStatus, headers: Vec<BlockHeader>) {
+        self.sync_answer = Some((status, headers));
     }
 
     /// Sets how `getdata` for `inv` is answered.
@@ -510,13 +519,24 @@ impl RawPeer {
             }
             BehaviourEvent::Sync(request_response::Event::Message { message, .. }) => match message
             {
-                Message::Request { channel, .. } => {
+                Message::Request {
+                    request, channel, ..
+                } => {
+                    let response = match (&self.sync_answer, request) {
+                        (Some((status, _)), SyncRequest::Status(_)) => {
+                            SyncResponse::Status(*status)
+                        }
+                        (Some((_, headers)), SyncRequest::Headers { .. }) => {
+                            SyncResponse::Headers(headers.clone())
+                        }
+                        _ => SyncResponse::Refused,
+                    };
                     let _ = self
                         .swarm
                         .behaviour_mut()
                         .main
                         .sync
-                        .send_response(channel, SyncResponse::Refused);
+                        .send_response(channel, response);
                 }
                 Message::Response {
                     request_id,

@@ -303,6 +303,19 @@ impl Service {
             .counters
             .sync_headers
             .fetch_add(headers.len() as u64, Ordering::Relaxed);
+        // At most what we asked for, each header on its predecessor, each
+        // with its proof of work: anything else is a peer wasting our
+        // fetches, so it ends the session.
+        let linked = headers.windows(2).all(|w| w[1].prev == w[0].hash());
+        let worked = headers.iter().all(rumor_chain::BlockHeader::meets_target);
+        if headers.len() > MAX_HEADERS || !linked || !worked {
+            self.count_reject("malformed-headers");
+            self.penalize(peer, 25.0, "malformed headers");
+            if self.session.as_ref().is_some_and(|s| s.peer == peer) {
+                self.session = None;
+            }
+            return;
+        }
         let Some(session) = self.session.as_mut().filter(|s| s.peer == peer) else {
             return;
         };
