@@ -219,8 +219,25 @@ impl NodeCore {
         &self.reader
     }
 
+    /// The state, or `None` once stopped. A poisoned lock means a panic
+    /// (a bug) interrupted a change halfway: the in-memory view may no
+    /// longer match the store, so it is dropped and the node stops, to
+    /// reopen from the store (which commits atomically).
     fn lock(&self) -> MutexGuard<'_, Option<State>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        match self.state.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => {
+                let mut guard = poisoned.into_inner();
+                if guard.is_some() {
+                    *guard = None;
+                    tracing::error!("a panic interrupted a chain update; stopping the node");
+                    self.shutdown.trigger(StopReason::Fatal(
+                        "a panic interrupted a chain update".into(),
+                    ));
+                }
+                guard
+            }
+        }
     }
 
     fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, CoreError> {
@@ -900,6 +917,19 @@ mod tests {
             Arc::new(NodeMetrics::new()),
             Shutdown::new(),
         )
+    }
+
+    #[test]
+    fn a_panic_under_the_lock_stops_the_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = core(dir.path());
+        assert!(core.chain_info().is_ok());
+        let hit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = core.with_state(|_| panic!("a bug halfway through an update"));
+        }));
+        assert!(hit.is_err());
+        assert!(matches!(core.chain_info(), Err(CoreError::Stopped)));
+        assert!(matches!(core.shutdown.reason(), Some(StopReason::Fatal(_))));
     }
 
     /// Spends genesis output `i` (or `prev`) to a fixed address.
