@@ -254,9 +254,18 @@ impl InFlight {
         out
     }
 
+    /// How long a fetch may wait in the queue in all: as long as every
+    /// attempt timing out would take. Past that its candidates are busy or
+    /// gone, and anti-entropy is the better way to get the object.
+    fn max_age(&self) -> Duration {
+        self.limits.timeout * (self.limits.max_attempts + 1)
+    }
+
     /// Queued fetches that can now be sent: `(inv, peer)`. Queued fetches
-    /// with no candidate left are abandoned and returned in the second list.
+    /// with no candidate left, or waiting longer than every attempt would
+    /// take, are abandoned and returned in the second list.
     pub fn schedule(&mut self, now: Instant) -> (Vec<(Inv, PeerId)>, Vec<Fetch>) {
+        let max_age = self.max_age();
         let queued: Vec<Inv> = self
             .fetches
             .values()
@@ -268,9 +277,11 @@ impl InFlight {
         for inv in queued {
             if let Some(p) = self.assign(&inv, now) {
                 sent.push((inv, p));
-            } else if self.fetches[&inv].candidates.is_empty()
-                && self.fetches[&inv].fallback.is_empty()
-            {
+                continue;
+            }
+            let f = &self.fetches[&inv];
+            let stale = now.saturating_duration_since(f.started) >= max_age;
+            if stale || (f.candidates.is_empty() && f.fallback.is_empty()) {
                 self.gave_up += 1;
                 abandoned.extend(self.fetches.remove(&inv));
             }
@@ -366,6 +377,26 @@ mod tests {
         let (_, abandoned) = f.schedule(t0);
         assert_eq!(abandoned.len(), 1);
         assert_eq!(abandoned[0].inv, inv(3));
+    }
+
+    #[test]
+    fn a_fetch_queued_past_every_timeout_is_abandoned() {
+        let a = PeerId::random();
+        let mut f = InFlight::new(limits());
+        let t0 = Instant::now();
+        f.start(inv(1), [a], [], t0).unwrap();
+        f.start(inv(2), [a], [], t0).unwrap(); // a at 2/2
+        f.start(inv(3), [a], [], t0).unwrap(); // queued behind a busy peer
+        let l = limits();
+        let (sent, abandoned) = f.schedule(t0 + l.timeout);
+        assert!(sent.is_empty() && abandoned.is_empty(), "still waiting");
+        let (_, abandoned) = f.schedule(t0 + l.timeout * (l.max_attempts + 1));
+        assert_eq!(abandoned.len(), 1);
+        assert_eq!(abandoned[0].inv, inv(3));
+        assert!(
+            f.contains(&inv(1)),
+            "attempts in flight are left to their deadline"
+        );
     }
 
     #[test]

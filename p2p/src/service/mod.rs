@@ -548,8 +548,12 @@ impl Service {
             }
             Internal::StatusFor(peer, status) => self.send_status(peer, status),
             Internal::MissingShortIds(peer, ids) => {
-                self.deferred_sync
-                    .push_back((Instant::now() + self.cfg.sync_grace, peer, ids));
+                // One pending pull per peer: a peer pushing statuses faster
+                // than the grace period cannot make the queue grow.
+                if !self.deferred_sync.iter().any(|(_, p, _)| *p == peer) {
+                    self.deferred_sync
+                        .push_back((Instant::now() + self.cfg.sync_grace, peer, ids));
+                }
             }
             Internal::FetchShortIds(peer, ids) => self.fetch_short_ids(peer, ids),
             Internal::Compare(peer, theirs, ours) => self.compare(peer, theirs, ours),
