@@ -543,9 +543,12 @@ async fn drive(
         "settling",
     );
     let (present, best_chain) = loop {
-        let (p, chain, missing) = presence(cluster, &live, &want, &mut notes).await;
+        let (p, chain, missing, chains) = presence(cluster, &live, &want, &mut notes).await;
         spb.set_position(spb.length().unwrap_or(0).saturating_sub(missing as u64));
-        if missing == 0 || settle_start.elapsed() > args.settle || super::interrupted() {
+        // Settled: every node holds every transaction and all agree on the
+        // best chain (a block still propagating would otherwise be cut off).
+        let settled = missing == 0 && chains <= 1;
+        if settled || settle_start.elapsed() > args.settle || super::interrupted() {
             break (p, chain);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -627,13 +630,14 @@ async fn drive(
 
 /// What each live node holds: its mempool, and the transactions and blocks
 /// of its best chain. Returns the per-node lists, the most common best
-/// chain's block ids, and how many (node, wanted tx) pairs are missing.
+/// chain's block ids, how many (node, wanted tx) pairs are missing, and how
+/// many distinct best chains the live nodes have.
 async fn presence(
     cluster: &Cluster,
     live: &[bool],
     want: &HashSet<String>,
     notes: &mut Vec<String>,
-) -> (Vec<Vec<String>>, Vec<String>, usize) {
+) -> (Vec<Vec<String>>, Vec<String>, usize, usize) {
     let n = cluster.len();
     let mut out = vec![Vec::new(); n];
     let mut block_txs: HashMap<String, Vec<String>> = HashMap::new();
@@ -668,10 +672,11 @@ async fn presence(
         missing += want.iter().filter(|w| !set.contains(w)).count();
         out[i] = held;
     }
+    let distinct = chains.len();
     let best = chains
         .into_iter()
         .max_by_key(|(c, votes)| (*votes, c.len()))
         .map(|(c, _)| c)
         .unwrap_or_default();
-    (out, best, missing)
+    (out, best, missing, distinct)
 }
