@@ -6,6 +6,8 @@
 #
 #   testnet/reliability.sh                 # 60 kills
 #   RUMOR_CRASH_LOOPS=200 testnet/reliability.sh
+#   RUMOR_SOAK=30m testnet/reliability.sh  # the soak too: 16 nodes, 50 tx/s,
+#                                          # restarts and partitions
 #
 # Release builds; results go to target/reliability/ (CARGO_TARGET_DIR is honoured).
 set -euo pipefail
@@ -24,11 +26,24 @@ cargo test --release -p rumor-node --test crash --test disk --test rpc_security 
 echo "== p2p and chain: properties"
 cargo test --release -p rumor-p2p --test decode_props
 cargo test --release -p rumor-chain --test validate_props
+cargo build --release -p rumor-node --bin rumord -p rumor-testnet
+soak_rc=0
+if [ -n "${RUMOR_SOAK:-}" ]; then
+    echo "== soak ($RUMOR_SOAK)"
+    "$target/release/rumor-testnet" run --rumord "$target/release/rumord" \
+        --nodes 16 --duration "$RUMOR_SOAK" --tx-rate 50 --block-interval 10s \
+        --restart-every 2m --partition-every 5m --partition-for 30s \
+        --out "$out/soak-runs" -q || soak_rc=$?
+    mkdir -p "$out/soak"
+    run="$(ls -d "$out"/soak-runs/*/ | tail -n 1)"
+    cp "$run/summary.json" "$run/params.json" "$out/soak/"
+fi
 echo "== every attack class, and docs/reliability.md"
-cargo build --release -p rumor-node --bin rumord
 cargo run --release -p rumor-testnet -- attack \
     --rumord "$target/release/rumord" \
     --out "$out/attack.json" \
     --results "$out" \
     --fuzz fuzz/results.json \
     --markdown docs/reliability.md
+# A failed soak still renders its row (FAIL), then fails the script.
+exit "$soak_rc"

@@ -159,9 +159,79 @@ fn cell(v: &Value) -> String {
     }
 }
 
+/// The soak section, from a `rumor-testnet run` summary and its parameters.
+fn render_soak(md: &mut String, v: &Value, args: &Value) {
+    let count = |what: &str| {
+        v["faults"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["what"] == what)
+            .count()
+    };
+    let every = |key: &str| {
+        args[key]
+            .as_u64()
+            .map_or(String::new(), |ms| format!(" every {} s", ms / 1000))
+    };
+    let _ = writeln!(
+        md,
+        "## Soak
+"
+    );
+    let _ = writeln!(
+        md,
+        "`rumor-testnet run` (run `{}`): {} local nodes, {} tx/s, a block every {} s, \
+         rolling kill -9 restarts{} and half/half partitions{}. Lost counts every accepted \
+         transaction and every block of the agreed best chain that a live node lacks at the \
+         end; memory growth compares each node's mean resident size over the last quarter \
+         of the run with the second quarter.\n",
+        cell(&v["run_id"]),
+        cell(&v["nodes"]),
+        cell(&args["tx_rate"]),
+        args["block_interval_ms"].as_u64().unwrap_or(0) / 1000,
+        every("restart_every_ms"),
+        every("partition_every_ms"),
+    );
+    let _ = writeln!(
+        md,
+        "| workload | kills / restarts | partitions | txs accepted / lost | blocks accepted / lost | \
+         tx c100 p50 / p99 ms | largest RSS | largest memory growth | fetches in flight at end | result |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
+    let ms = |k: &str, q: &str| {
+        v["txs"][k][q]
+            .as_f64()
+            .map_or("-".to_owned(), |x| format!("{x:.0}"))
+    };
+    let _ = writeln!(
+        md,
+        "| {:.0} s | {} / {} | {} | {} / {} | {} / {} | {} / {} | {:.0} MiB | {:.1} % | {} | {} |\n",
+        v["workload_s"].as_f64().unwrap_or(0.0),
+        count("kill"),
+        count("restart"),
+        count("partition"),
+        cell(&v["txs"]["accepted"]),
+        cell(&v["txs"]["lost"]),
+        cell(&v["blocks"]["accepted"]),
+        cell(&v["blocks"]["lost"]),
+        ms("c100_ms", "p50"),
+        ms("c100_ms", "p99"),
+        v["memory"]["max_kib"].as_f64().unwrap_or(0.0) / 1024.0,
+        v["memory"]["max_growth_pct"].as_f64().unwrap_or(0.0),
+        cell(&v["inflight_at_end"]),
+        if v["ok"] == Value::Bool(true) {
+            "pass"
+        } else {
+            "FAIL"
+        },
+    );
+}
+
 /// `docs/reliability.md`: the attack table (if any), and the other results
-/// found in `results` (`crash.json`, `disk.json`, `rpc.json`, `props.json`)
-/// and `fuzz` (`fuzz/results.json`).
+/// found in `results` (`crash.json`, `disk.json`, `rpc.json`, `props.json`,
+/// `soak/summary.json` with `soak/params.json`) and `fuzz`
+/// (`fuzz/results.json`).
 pub fn render_markdown(
     attack: Option<&AttackReport>,
     results: Option<&Path>,
@@ -282,6 +352,10 @@ pub fn render_markdown(
                 cell(&v["seconds"])
             );
         }
+        if let Some(v) = read_json(&dir.join("soak").join("summary.json")) {
+            let p = read_json(&dir.join("soak").join("params.json")).unwrap_or(Value::Null);
+            render_soak(&mut md, &v, &p["args"]);
+        }
         if let Some(v) = read_json(&dir.join("disk.json")) {
             let _ = writeln!(md, "## Disk failures\n");
             let _ = writeln!(md, "`node/tests/disk.rs`, on tmpfs mounts.\n");
@@ -365,8 +439,39 @@ pub fn render_markdown(
          ```sh\n\
          testnet/reliability.sh            # every attack class, 60 kills, all results, this file\n\
          RUMOR_CRASH_LOOPS=200 testnet/reliability.sh\n\
+         RUMOR_SOAK=30m testnet/reliability.sh    # and the 30-minute soak first\n\
          fuzz/run.sh 180                   # nightly + cargo-fuzz: every target for 180 s\n\
          ```"
     );
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_soak_summary_renders_its_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let soak = dir.path().join("soak");
+        std::fs::create_dir_all(&soak).unwrap();
+        let summary = serde_json::json!({
+            "run_id": "r1", "nodes": 16, "workload_s": 1800.2, "inflight_at_end": 0, "ok": false,
+            "faults": [{"what": "kill"}, {"what": "restart"}, {"what": "kill"}, {"what": "partition"}],
+            "txs": {"accepted": 90000, "lost": 2, "c100_ms": {"p50": 12.4, "p99": 480.0}},
+            "blocks": {"accepted": 180, "lost": 0},
+            "memory": {"max_kib": 40960, "max_growth_pct": 3.25},
+        });
+        let params = serde_json::json!({"args": {"tx_rate": 50.0, "block_interval_ms": 10000,
+            "restart_every_ms": 120000}});
+        std::fs::write(soak.join("summary.json"), summary.to_string()).unwrap();
+        std::fs::write(soak.join("params.json"), params.to_string()).unwrap();
+        let md = render_markdown(None, Some(dir.path()), None);
+        assert!(md.contains("## Soak"), "{md}");
+        assert!(md.contains("restarts every 120 s"), "{md}");
+        assert!(
+            md.contains("| 1800 s | 2 / 1 | 1 | 90000 / 2 | 180 / 0 | 12 / 480 | 40 MiB | 3.2 % | 0 | FAIL |"),
+            "{md}"
+        );
+    }
 }
