@@ -103,6 +103,9 @@ pub struct Settings {
     /// Seen-set capacity (default 200000).
     #[arg(long, env = "RUMOR_SEEN_CAPACITY", value_name = "N")]
     pub seen_capacity: Option<usize>,
+    /// First-seen records kept for `getpropagation` (default 500000).
+    #[arg(long, env = "RUMOR_FIRST_SEEN_CAPACITY", value_name = "N")]
+    pub first_seen_capacity: Option<usize>,
     /// Anti-entropy interval in ms (default 2000).
     #[arg(long, env = "RUMOR_SYNC_INTERVAL_MS", value_name = "N")]
     pub sync_interval_ms: Option<u64>,
@@ -306,6 +309,7 @@ impl Settings {
             mesh_d_lazy,
             heartbeat_ms,
             seen_capacity,
+            first_seen_capacity,
             sync_interval_ms,
             fetch_timeout_ms,
             batch_window_ms,
@@ -420,6 +424,9 @@ impl Settings {
             relay: self.relay.unwrap_or_default(),
             mesh,
             seen_capacity: self.seen_capacity.unwrap_or(defaults.seen_capacity),
+            first_seen_capacity: self
+                .first_seen_capacity
+                .unwrap_or(defaults.first_seen_capacity),
             sync_interval: self
                 .sync_interval_ms
                 .map_or(defaults.sync_interval, Duration::from_millis),

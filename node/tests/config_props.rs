@@ -61,6 +61,7 @@ const KEYS: &[&str] = &[
     "mesh-d-lazy",
     "heartbeat-ms",
     "seen-capacity",
+    "first-seen-capacity",
     "sync-interval-ms",
     "fetch-timeout-ms",
     "link-delay-ms",

@@ -276,8 +276,9 @@ impl P2pConfig {
         }
         // Each bound is far above any useful value; the seen-set costs about
         // 100 bytes an entry, so 10 M entries is already a gigabyte.
-        let bounded: [(&'static str, usize, usize); 5] = [
+        let bounded: [(&'static str, usize, usize); 6] = [
             ("seen_capacity", self.seen_capacity, 10_000_000),
+            ("first_seen_capacity", self.first_seen_capacity, 10_000_000),
             ("max_inflight", self.max_inflight, 1_000_000),
             ("validation_queue", self.validation_queue, 1_000_000),
             ("max_peers", self.max_peers, 10_000),
