@@ -155,7 +155,37 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// Bounds glibc's malloc arenas to two, unless `MALLOC_ARENA_MAX` is set.
+///
+/// glibc gives threads that allocate concurrently arenas of their own (up to
+/// eight per core) and keeps freed pages in each; under steady load the
+/// tokio workers and blocking-pool threads fragment many arenas and a node's
+/// resident memory creeps up (a 4-node run at 300 tx/s: 194 MiB on the
+/// miner and 109 MiB on relays after 200 s, against 117 and 85 MiB with two
+/// arenas). glibc reads the limit only at start-up, so the node re-executes
+/// itself once with it set; `exec` keeps the process id.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn bound_malloc_arenas() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("MALLOC_ARENA_MAX", "2")
+        .exec();
+    // `exec` returns only on failure: go on with glibc's default.
+    eprintln!("rumord: warning: could not re-execute with MALLOC_ARENA_MAX=2: {err}");
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn bound_malloc_arenas() {}
+
 fn run(settings: Settings) -> anyhow::Result<ExitCode> {
+    bound_malloc_arenas();
     let config = settings.load()?.resolve()?;
     init_tracing(config.log_format);
     tracing::info!(config = %config.summary(), "effective configuration");
