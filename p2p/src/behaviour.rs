@@ -51,14 +51,6 @@ impl Topics {
     }
 }
 
-/// Heartbeats a message must stay in gossipsub's cache to outlive every
-/// fetch attempt (plus validation slack).
-fn history_for(cfg: &P2pConfig) -> usize {
-    let wait = cfg.fetch_timeout * cfg.fetch_attempts + Duration::from_secs(2);
-    let beats = wait.as_millis() / cfg.mesh.heartbeat.as_millis().max(1);
-    (beats as usize + 1).clamp(5, 200)
-}
-
 /// Score below which a peer is disconnected and banned.
 pub(crate) const DISCONNECT_SCORE: f64 = -100.0;
 
@@ -153,10 +145,11 @@ impl Behaviour {
             .mesh_outbound_min(m.d_low.min(2).min(m.d / 2))
             .gossip_lazy(m.d_lazy)
             .history_gossip(m.history_gossip)
-            // A message waits in gossipsub's cache for our verdict: keep it
-            // long enough for every fetch attempt to time out, so an Accept
-            // after slow fetches still forwards it.
-            .history_length(m.history_gossip.max(history_for(cfg)))
+            // A message waits in gossipsub's cache for our verdict; one that
+            // expires first is announced afresh (`forward_or_announce`). A
+            // longer history made every message cost more: under a getdata
+            // flood, honest relay slowed past 2x.
+            .history_length(m.history_gossip.max(5))
             .heartbeat_interval(m.heartbeat)
             .heartbeat_initial_delay(Duration::from_millis(10))
             .max_transmit_size(max_transmit)
