@@ -145,10 +145,11 @@ impl Behaviour {
             .mesh_outbound_min(m.d_low.min(2).min(m.d / 2))
             .gossip_lazy(m.d_lazy)
             .history_gossip(m.history_gossip)
-            // A message waits in gossipsub's cache for our verdict; one that
-            // expires first is announced afresh (`forward_or_announce`). A
-            // longer history made every message cost more: under a getdata
-            // flood, honest relay slowed past 2x.
+            // A message waits in gossipsub's cache for our verdict; an Accept
+            // after it expired forwards nothing (`reports_expired`) and
+            // anti-entropy spreads the object. A longer history made every
+            // message cost more: under a getdata flood, honest relay slowed
+            // past 2x.
             .history_length(m.history_gossip.max(5))
             .heartbeat_interval(m.heartbeat)
             .heartbeat_initial_delay(Duration::from_millis(10))

@@ -158,7 +158,8 @@ counters!(
         /// Gossip messages we accepted and gossipsub forwarded (our one relay).
         forwarded,
         /// Accepts that came after gossipsub dropped the message (it waited
-        /// past gossipsub's history); the object was announced afresh.
+        /// past gossipsub's history): nothing was forwarded, and the object
+        /// spreads by anti-entropy.
         reports_expired,
         /// Bodies fetched successfully (first copies).
         bodies_fetched,

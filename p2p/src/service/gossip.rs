@@ -207,14 +207,6 @@ impl Service {
         held
     }
 
-    /// Accepts the gossip message that brought `inv`; if gossipsub let it
-    /// expire meanwhile, announces `inv` ourselves so it is still spread once.
-    fn forward_or_announce(&mut self, gref: GossipRef, inv: Inv) {
-        if !self.report(gref, MessageAcceptance::Accept) {
-            self.announce(inv);
-        }
-    }
-
     /// Publishes a payload on its kind's topic.
     pub(crate) fn publish(&mut self, payload: GossipPayload) {
         let kind = match &payload {
@@ -269,7 +261,11 @@ impl Service {
         }
         match self.relay.on_local_accept(inv) {
             OnLocalAccept::Publish => self.announce(inv),
-            OnLocalAccept::Forward(g) => self.forward_or_announce(g, inv),
+            OnLocalAccept::Forward(g) => {
+                // If gossipsub dropped the message meanwhile, nothing is
+                // forwarded (counted); anti-entropy spreads the object.
+                self.report(g, MessageAcceptance::Accept);
+            }
             OnLocalAccept::AlreadyAnnounced => {}
         }
     }
@@ -374,11 +370,7 @@ impl Service {
         };
         let out = self.relay.on_verdict(&inv, &done.verdict);
         if let Some((g, acc)) = out.report {
-            if acc == MessageAcceptance::Accept {
-                self.forward_or_announce(g, inv);
-            } else {
-                self.report(g, acc);
-            }
+            self.report(g, acc);
         }
         if out.duplicate {
             self.count_duplicate(|c| &c.duplicate_known);
