@@ -11,37 +11,16 @@ use std::path::Path;
 
 use clap::Parser;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use rumor_node::Settings;
 
 const CASES: u32 = 512;
 
-fn record(name: &str, cases: u32) {
-    let Some(dir) = std::env::var_os("RUMOR_RELIABILITY_OUT") else {
-        return;
-    };
-    let dir = Path::new(&dir);
-    std::fs::create_dir_all(dir).unwrap();
-    let lock = std::fs::File::create(dir.join("props.json.lock")).unwrap();
-    lock.lock().unwrap();
-    let path = dir.join("props.json");
-    let mut all: serde_json::Value = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_else(|| serde_json::json!({}));
-    all[name] = serde_json::json!({ "cases": cases, "result": "pass" });
-    std::fs::write(&path, serde_json::to_string_pretty(&all).unwrap()).unwrap();
-}
+#[path = "../../tests/props.rs"]
+mod props;
 
 fn run<S: Strategy>(name: &str, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
-    let mut runner = TestRunner::new(Config {
-        cases: CASES,
-        ..Config::default()
-    });
-    runner
-        .run(&strategy, test)
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    record(name, CASES);
+    props::run(name, CASES, strategy, test);
 }
 
 const KEYS: &[&str] = &[
