@@ -159,6 +159,24 @@ fn cell(v: &Value) -> String {
     }
 }
 
+/// A section with one row per check of `v` (`{check: {field: value}}`).
+fn render_checks(md: &mut String, title: &str, intro: &str, what: &str, v: &Value) {
+    let _ = writeln!(md, "## {title}\n");
+    let _ = writeln!(md, "{intro}\n");
+    let _ = writeln!(md, "| {what} | what happened |");
+    let _ = writeln!(md, "|---|---|");
+    for (k, e) in v.as_object().into_iter().flatten() {
+        let parts: Vec<String> = e
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(kk, vv)| format!("{kk}: {}", cell(vv)))
+            .collect();
+        let _ = writeln!(md, "| {k} | {} |", parts.join("<br>"));
+    }
+    let _ = writeln!(md);
+}
+
 /// The soak section, from a `rumor-testnet run` summary and its parameters.
 fn render_soak(md: &mut String, v: &Value, args: &Value) {
     let count = |what: &str| {
@@ -357,43 +375,22 @@ pub fn render_markdown(
             render_soak(&mut md, &v, &p["args"]);
         }
         if let Some(v) = read_json(&dir.join("disk.json")) {
-            let _ = writeln!(md, "## Disk failures\n");
-            let _ = writeln!(md, "`node/tests/disk.rs`, on tmpfs mounts.\n");
-            let _ = writeln!(md, "| fault | what happened |");
-            let _ = writeln!(md, "|---|---|");
-            if let Some(m) = v.as_object() {
-                for (k, e) in m {
-                    let mut parts = Vec::new();
-                    if let Some(o) = e.as_object() {
-                        for (kk, vv) in o {
-                            parts.push(format!("{kk}: {}", cell(vv)));
-                        }
-                    }
-                    let _ = writeln!(md, "| {k} | {} |", parts.join("<br>"));
-                }
-            }
-            let _ = writeln!(md);
+            render_checks(
+                &mut md,
+                "Disk failures",
+                "`node/tests/disk.rs`, on tmpfs mounts.",
+                "fault",
+                &v,
+            );
         }
         if let Some(v) = read_json(&dir.join("rpc.json")) {
-            let _ = writeln!(md, "## RPC security\n");
-            let _ = writeln!(
-                md,
-                "`node/tests/rpc_security.rs`, against the real binary.\n"
+            render_checks(
+                &mut md,
+                "RPC security",
+                "`node/tests/rpc_security.rs`, against the real binary.",
+                "check",
+                &v,
             );
-            let _ = writeln!(md, "| check | what happened |");
-            let _ = writeln!(md, "|---|---|");
-            if let Some(m) = v.as_object() {
-                for (k, e) in m {
-                    let mut parts = Vec::new();
-                    if let Some(o) = e.as_object() {
-                        for (kk, vv) in o {
-                            parts.push(format!("{kk}: {}", cell(vv)));
-                        }
-                    }
-                    let _ = writeln!(md, "| {k} | {} |", parts.join("<br>"));
-                }
-            }
-            let _ = writeln!(md);
         }
     }
     if let Some(v) = fuzz.and_then(read_json) {
