@@ -542,8 +542,11 @@ async fn drive(
         want.len() as u64 * live.iter().filter(|l| **l).count() as u64,
         "settling",
     );
+    // A block's transactions never change: fetched once across polls.
+    let mut block_txs: HashMap<String, Vec<String>> = HashMap::new();
     let (present, best_chain) = loop {
-        let (p, chain, missing, chains) = presence(cluster, &live, &want, &mut notes).await;
+        let (p, chain, missing, chains) =
+            presence(cluster, &live, &want, &mut block_txs, &mut notes).await;
         spb.set_position(spb.length().unwrap_or(0).saturating_sub(missing as u64));
         // Settled: every node holds every transaction and all agree on the
         // best chain (a block still propagating would otherwise be cut off).
@@ -636,11 +639,11 @@ async fn presence(
     cluster: &Cluster,
     live: &[bool],
     want: &HashSet<String>,
+    block_txs: &mut HashMap<String, Vec<String>>,
     notes: &mut Vec<String>,
 ) -> (Vec<Vec<String>>, Vec<String>, usize, usize) {
     let n = cluster.len();
     let mut out = vec![Vec::new(); n];
-    let mut block_txs: HashMap<String, Vec<String>> = HashMap::new();
     let mut chains: HashMap<Vec<String>, usize> = HashMap::new();
     let mut missing = 0;
     for i in (0..n).filter(|i| live[*i]) {
@@ -660,10 +663,15 @@ async fn presence(
                 break;
             };
             if !block_txs.contains_key(&hash) {
-                let txs = rpc.block_txids(&hash).await.unwrap_or_default();
-                block_txs.insert(hash.clone(), txs);
+                // A failed lookup is not cached: the next poll asks again.
+                match rpc.block_txids(&hash).await {
+                    Ok(txs) => {
+                        block_txs.insert(hash.clone(), txs);
+                    }
+                    Err(e) => notes.push(format!("node {i}: block {hash}: {e}")),
+                }
             }
-            held.extend(block_txs[&hash].iter().cloned());
+            held.extend(block_txs.get(&hash).into_iter().flatten().cloned());
             chain.push(hash);
         }
         held.extend(chain.iter().cloned());
