@@ -177,8 +177,23 @@ fn render_checks(md: &mut String, title: &str, intro: &str, what: &str, v: &Valu
     let _ = writeln!(md);
 }
 
+/// The nodes' `RUMOR_*` settings of a run, as a sentence (empty if none).
+fn env_note(env: &Value) -> String {
+    let vars: Vec<String> = env
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("`{k}={}`", v.as_str().unwrap_or_default()))
+        .collect();
+    if vars.is_empty() {
+        String::new()
+    } else {
+        format!(" Node settings: {}.", vars.join(", "))
+    }
+}
+
 /// The soak section, from a `rumor-testnet run` summary and its parameters.
-fn render_soak(md: &mut String, v: &Value, args: &Value) {
+fn render_soak(md: &mut String, v: &Value, args: &Value, env: &Value) {
     let count = |what: &str| {
         v["faults"]
             .as_array()
@@ -202,21 +217,27 @@ fn render_soak(md: &mut String, v: &Value, args: &Value) {
         "`rumor-testnet run` (run `{}`): {} local nodes, {} tx/s, a block every {} s, \
          rolling kill -9 restarts{} and half/half partitions{}. Lost counts every accepted \
          transaction and every block of the agreed best chain that a live node lacks at the \
-         end; memory growth compares each node's mean resident size over the last quarter \
-         of the run with the second quarter.\n",
+         end. Memory is judged over each node's longest-lived process (a restart resets it): \
+         growth compares its mean resident size over the last quarter of that lifetime with \
+         the second quarter, and the slope is a least-squares fit over the second half; \
+         memory is flat when every process that lived {:.0} min or more grew at most {:.0} %.{}\n",
         cell(&v["run_id"]),
         cell(&v["nodes"]),
         cell(&args["tx_rate"]),
         args["block_interval_ms"].as_u64().unwrap_or(0) / 1000,
         every("restart_every_ms"),
         every("partition_every_ms"),
+        crate::testbed::report::FLAT_MIN_LIFETIME_S / 60.0,
+        crate::testbed::report::FLAT_MAX_GROWTH_PCT,
+        env_note(env),
     );
     let _ = writeln!(
         md,
         "| workload | kills / restarts | partitions | txs accepted / lost | blocks accepted / lost | \
-         tx c100 p50 / p99 ms | largest RSS | largest memory growth | fetches in flight at end | result |"
+         tx c100 p50 / p99 ms | largest RSS | largest memory growth / slope | memory flat | \
+         fetches in flight at end | result |"
     );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
     let ms = |k: &str, q: &str| {
         v["txs"][k][q]
             .as_f64()
@@ -224,7 +245,7 @@ fn render_soak(md: &mut String, v: &Value, args: &Value) {
     };
     let _ = writeln!(
         md,
-        "| {:.0} s | {} / {} | {} | {} / {} | {} / {} | {} / {} | {:.0} MiB | {:.1} % | {} | {} |\n",
+        "| {:.0} s | {} / {} | {} | {} / {} | {} / {} | {} / {} | {:.0} MiB | {:.1} % / {:.0} KiB/min | {} | {} | {} |\n",
         v["workload_s"].as_f64().unwrap_or(0.0),
         count("kill"),
         count("restart"),
@@ -237,8 +258,14 @@ fn render_soak(md: &mut String, v: &Value, args: &Value) {
         ms("c100_ms", "p99"),
         v["memory"]["max_kib"].as_f64().unwrap_or(0.0) / 1024.0,
         v["memory"]["max_growth_pct"].as_f64().unwrap_or(0.0),
+        v["memory"]["max_slope_kib_per_min"].as_f64().unwrap_or(0.0),
+        match v["memory"]["flat"].as_bool() {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "not judged",
+        },
         cell(&v["inflight_at_end"]),
-        if v["ok"] == Value::Bool(true) {
+        if v["ok"] == Value::Bool(true) && v["memory"]["flat"] != Value::Bool(false) {
             "pass"
         } else {
             "FAIL"
@@ -372,7 +399,7 @@ pub fn render_markdown(
         }
         if let Some(v) = read_json(&dir.join("soak").join("summary.json")) {
             let p = read_json(&dir.join("soak").join("params.json")).unwrap_or(Value::Null);
-            render_soak(&mut md, &v, &p["args"]);
+            render_soak(&mut md, &v, &p["args"], &p["node_env"]);
         }
         if let Some(v) = read_json(&dir.join("disk.json")) {
             render_checks(
@@ -457,18 +484,32 @@ mod tests {
             "faults": [{"what": "kill"}, {"what": "restart"}, {"what": "kill"}, {"what": "partition"}],
             "txs": {"accepted": 90000, "lost": 2, "c100_ms": {"p50": 12.4, "p99": 480.0}},
             "blocks": {"accepted": 180, "lost": 0},
-            "memory": {"max_kib": 40960, "max_growth_pct": 3.25},
+            "memory": {"max_kib": 40960, "max_growth_pct": 3.25, "max_slope_kib_per_min": 12.4,
+                "flat": true},
         });
         let params = serde_json::json!({"args": {"tx_rate": 50.0, "block_interval_ms": 10000,
-            "restart_every_ms": 120000}});
+            "restart_every_ms": 120000}, "node_env": {"RUMOR_SEEN_CAPACITY": "20000"}});
         std::fs::write(soak.join("summary.json"), summary.to_string()).unwrap();
         std::fs::write(soak.join("params.json"), params.to_string()).unwrap();
         let md = render_markdown(None, Some(dir.path()), None);
         assert!(md.contains("## Soak"), "{md}");
         assert!(md.contains("restarts every 120 s"), "{md}");
         assert!(
-            md.contains("| 1800 s | 2 / 1 | 1 | 90000 / 2 | 180 / 0 | 12 / 480 | 40 MiB | 3.2 % | 0 | FAIL |"),
+            md.contains(
+                "| 1800 s | 2 / 1 | 1 | 90000 / 2 | 180 / 0 | 12 / 480 | 40 MiB | 3.2 % / 12 KiB/min | yes | 0 | FAIL |"
+            ),
             "{md}"
         );
+        assert!(
+            md.contains("Node settings: `RUMOR_SEEN_CAPACITY=20000`."),
+            "{md}"
+        );
+        // Nothing lost, but memory grew: the soak fails.
+        let mut summary = summary;
+        summary["ok"] = true.into();
+        summary["memory"]["flat"] = false.into();
+        std::fs::write(soak.join("summary.json"), summary.to_string()).unwrap();
+        let md = render_markdown(None, Some(dir.path()), None);
+        assert!(md.contains("| no | 0 | FAIL |"), "{md}");
     }
 }

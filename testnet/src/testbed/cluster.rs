@@ -248,8 +248,8 @@ impl Cluster {
         }
     }
 
-    /// Node `i`'s resident memory in KiB (local processes only).
-    pub fn rss_kib(&self, i: usize) -> Option<u64> {
+    /// Node `i`'s process id and resident memory in KiB (local processes only).
+    pub fn rss_kib(&self, i: usize) -> Option<(u32, u64)> {
         match self {
             Self::Local(c) => c.rss_kib(i),
             Self::Compose(_) => None,

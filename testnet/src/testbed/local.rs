@@ -216,14 +216,15 @@ impl LocalCluster {
         &self.nodes[i].rpc
     }
 
-    /// Node `i`'s resident memory (KiB), if it is running.
-    pub fn rss_kib(&self, i: usize) -> Option<u64> {
+    /// Node `i`'s process id and resident memory (KiB), if it is running.
+    pub fn rss_kib(&self, i: usize) -> Option<(u32, u64)> {
         let pid = self.nodes[i].child.as_ref()?.id()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .map(|kib| (pid, kib))
     }
 
     /// A node that exited on its own (not killed by the run), with its status.

@@ -79,6 +79,25 @@ pub struct Params {
     pub started_ns: u64,
     /// The command line, as parsed.
     pub args: serde_json::Value,
+    /// `RUMOR_*` variables in the environment, which local nodes inherit
+    /// (`rumord` reads its settings from them); secrets are redacted.
+    #[serde(default)]
+    pub node_env: std::collections::BTreeMap<String, String>,
+}
+
+/// The `RUMOR_*` environment, with passwords redacted.
+fn node_env() -> std::collections::BTreeMap<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("RUMOR_"))
+        .map(|(k, v)| {
+            let v = if k.contains("PASSWORD") {
+                "(redacted)".to_owned()
+            } else {
+                v
+            };
+            (k, v)
+        })
+        .collect()
 }
 
 /// The outcome of `run`.
@@ -190,6 +209,7 @@ pub async fn run(args: &RunArgs) -> Result<Outcome, TestbedError> {
             "restart_every_ms": args.restart_every.map(|d| d.as_millis() as u64), "restart_down_ms": args.restart_down.as_millis() as u64,
             "partition_every_ms": args.partition_every.map(|d| d.as_millis() as u64), "partition_for_ms": args.partition_for.as_millis() as u64,
         }),
+        node_env: node_env(),
     };
     output::write_json(&dir.join("params.json"), &params)?;
     let mut summaries = Vec::new();

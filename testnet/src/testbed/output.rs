@@ -276,9 +276,15 @@ pub fn table(s: &Summary) -> String {
     if !s.memory.nodes.is_empty() {
         let _ = writeln!(
             out,
-            "  memory: largest node {:.1} MiB; growth (last quarter vs second quarter) at most {:+.1}%",
+            "  memory: largest node {:.1} MiB; over each node's longest-lived process, growth (last quarter vs second) at most {:+.1}%, slope at most {:+.0} KiB/min{}",
             s.memory.max_kib as f64 / 1024.0,
-            s.memory.max_growth_pct
+            s.memory.max_growth_pct,
+            s.memory.max_slope_kib_per_min,
+            match s.memory.flat {
+                Some(true) => "; flat",
+                Some(false) => "; NOT FLAT",
+                None => "",
+            }
         );
     }
     if s.inflight_at_end > 0 {

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::plan::Relay;
-use super::runner::Collected;
+use super::runner::{Collected, MemorySample};
 use super::topology::Graph;
 use super::workload::Kind;
 
@@ -196,9 +196,20 @@ pub struct NodeMemory {
     pub last_kib: u64,
     /// Largest sample, KiB.
     pub max_kib: u64,
-    /// Mean of the last quarter of samples against the second quarter, %
-    /// (the first quarter is warm-up: caches filling).
+    /// Processes sampled (a restart starts a new one).
+    #[serde(default)]
+    pub processes: usize,
+    /// The longest-lived process's sampled lifetime, s: growth and slope
+    /// are measured over it, since a restart resets memory.
+    #[serde(default)]
+    pub lifetime_s: f64,
+    /// Over that lifetime: the mean of its last quarter of samples against
+    /// its second quarter, % (the first quarter is warm-up).
     pub growth_pct: f64,
+    /// Over the second half of that lifetime: the least-squares slope, KiB
+    /// per minute.
+    #[serde(default)]
+    pub slope_kib_per_min: f64,
 }
 
 /// Memory across nodes (local backend; empty for compose).
@@ -210,35 +221,84 @@ pub struct MemorySummary {
     pub max_growth_pct: f64,
     /// The largest resident size seen, KiB.
     pub max_kib: u64,
+    /// The steepest slope, KiB per minute.
+    #[serde(default)]
+    pub max_slope_kib_per_min: f64,
+    /// Whether memory stayed flat: every process that lived at least
+    /// [`FLAT_MIN_LIFETIME_S`] grew at most [`FLAT_MAX_GROWTH_PCT`] after its
+    /// warm-up. `None` when no process lived that long (too short a run to
+    /// tell a leak from caches filling).
+    #[serde(default)]
+    pub flat: Option<bool>,
 }
 
-fn memory_summary(samples: &[Vec<(f64, u64)>]) -> MemorySummary {
+/// Shortest process lifetime, s, over which memory is judged flat or not.
+pub const FLAT_MIN_LIFETIME_S: f64 = 600.0;
+/// Largest growth, %, still counted as flat (bounded caches still filling,
+/// allocator noise).
+pub const FLAT_MAX_GROWTH_PCT: f64 = 10.0;
+
+/// Least-squares slope of `kib` over `at_s`, KiB per minute.
+fn slope_per_min(samples: &[MemorySample]) -> f64 {
+    let n = samples.len() as f64;
+    if samples.len() < 2 {
+        return 0.0;
+    }
+    let mt = samples.iter().map(|s| s.at_s).sum::<f64>() / n;
+    let mk = samples.iter().map(|s| s.kib as f64).sum::<f64>() / n;
+    let (num, den) = samples.iter().fold((0.0, 0.0), |(num, den), s| {
+        let dt = s.at_s - mt;
+        (num + dt * (s.kib as f64 - mk), den + dt * dt)
+    });
+    if den > 0.0 { 60.0 * num / den } else { 0.0 }
+}
+
+fn memory_summary(samples: &[Vec<MemorySample>]) -> MemorySummary {
     let mut out = MemorySummary::default();
+    let mut judged = false;
+    let mut flat = true;
     for (index, s) in samples.iter().enumerate() {
-        if s.len() < 4 {
+        // The node's processes, in order; the longest-lived one is judged.
+        let lives: Vec<&[MemorySample]> = s.chunk_by(|a, b| a.pid == b.pid).collect();
+        let span = |l: &[MemorySample]| l.last().map_or(0.0, |e| e.at_s) - l[0].at_s;
+        let Some(life) = lives
+            .iter()
+            .copied()
+            .filter(|l| l.len() >= 4)
+            .max_by(|a, b| span(a).total_cmp(&span(b)))
+        else {
             continue;
-        }
-        let q = s.len() / 4;
-        let mean = |part: &[(f64, u64)]| {
-            part.iter().map(|(_, k)| *k as f64).sum::<f64>() / part.len().max(1) as f64
         };
-        let second = mean(&s[q..2 * q]);
-        let last = mean(&s[s.len() - q..]);
+        let q = life.len() / 4;
+        let mean = |part: &[MemorySample]| {
+            part.iter().map(|m| m.kib as f64).sum::<f64>() / part.len().max(1) as f64
+        };
+        let second = mean(&life[q..2 * q]);
+        let last = mean(&life[life.len() - q..]);
         let node = NodeMemory {
             index,
-            first_kib: s[0].1,
-            last_kib: s[s.len() - 1].1,
-            max_kib: s.iter().map(|(_, k)| *k).max().unwrap_or(0),
+            first_kib: s[0].kib,
+            last_kib: s[s.len() - 1].kib,
+            max_kib: s.iter().map(|m| m.kib).max().unwrap_or(0),
+            processes: lives.len(),
+            lifetime_s: span(life),
             growth_pct: if second > 0.0 {
                 100.0 * (last - second) / second
             } else {
                 0.0
             },
+            slope_kib_per_min: slope_per_min(&life[life.len() / 2..]),
         };
+        if node.lifetime_s >= FLAT_MIN_LIFETIME_S {
+            judged = true;
+            flat &= node.growth_pct <= FLAT_MAX_GROWTH_PCT;
+        }
         out.max_growth_pct = out.max_growth_pct.max(node.growth_pct);
+        out.max_slope_kib_per_min = out.max_slope_kib_per_min.max(node.slope_kib_per_min);
         out.max_kib = out.max_kib.max(node.max_kib);
         out.nodes.push(node);
     }
+    out.flat = judged.then_some(flat);
     out
 }
 
@@ -493,5 +553,40 @@ mod tests {
         let p = Percentiles::of(&[3.0]);
         assert_eq!((p.p50, p.p99), (3.0, 3.0));
         assert_eq!(Percentiles::of(&[]).n, 0);
+    }
+
+    /// Samples every 5 s for `secs`, from `pid`, of `kib(t)`.
+    fn life(pid: u32, from: f64, secs: f64, kib: impl Fn(f64) -> u64) -> Vec<MemorySample> {
+        (0..=(secs / 5.0) as usize)
+            .map(|i| {
+                let at_s = from + 5.0 * i as f64;
+                MemorySample {
+                    at_s,
+                    pid,
+                    kib: kib(at_s - from),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn memory_is_judged_over_the_longest_lived_process() {
+        // Node 0: warms up, then flat; restarted at 1,200 s (smaller again).
+        let mut a = life(1, 0.0, 1200.0, |t| 40_000 + (t.min(200.0) * 50.0) as u64);
+        a.extend(life(2, 1205.0, 595.0, |_| 30_000));
+        // Node 1: leaks 1 MiB a minute all run long.
+        let b = life(3, 0.0, 1800.0, |t| 40_000 + (t / 60.0 * 1024.0) as u64);
+        let m = memory_summary(&[a, b]);
+        assert_eq!((m.nodes[0].processes, m.nodes[0].lifetime_s), (2, 1200.0));
+        assert!(m.nodes[0].growth_pct.abs() < 0.1, "{:?}", m.nodes[0]);
+        assert!(m.nodes[0].slope_kib_per_min.abs() < 1.0);
+        assert!((m.nodes[1].slope_kib_per_min - 1024.0).abs() < 5.0);
+        assert!(m.nodes[1].growth_pct > FLAT_MAX_GROWTH_PCT);
+        assert_eq!(m.flat, Some(false));
+        // Without the leaking node it is flat; a short run is not judged.
+        let a = life(1, 0.0, 1200.0, |t| 40_000 + (t.min(200.0) * 50.0) as u64);
+        assert_eq!(memory_summary(&[a]).flat, Some(true));
+        let short = life(1, 0.0, 300.0, |t| 40_000 + (t * 100.0) as u64);
+        assert_eq!(memory_summary(&[short]).flat, None);
     }
 }

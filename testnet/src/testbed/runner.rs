@@ -24,6 +24,17 @@ use super::workload::{Faucet, Injected, Kind};
 /// How often node memory is sampled.
 const MEMORY_SAMPLE: Duration = Duration::from_secs(5);
 
+/// One reading of a node's resident memory.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct MemorySample {
+    /// Seconds since the workload started.
+    pub at_s: f64,
+    /// The process (a restart starts a new one).
+    pub pid: u32,
+    /// Resident size, KiB.
+    pub kib: u64,
+}
+
 /// A fault as it happened.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FaultEvent {
@@ -68,8 +79,8 @@ pub struct Collected {
     pub best_chain: Vec<String>,
     /// Errors met along the way (the run continued).
     pub notes: Vec<String>,
-    /// Per node: resident memory samples `(seconds since start, KiB)` (local backend).
-    pub memory: Vec<Vec<(f64, u64)>>,
+    /// Per node: resident memory samples (local backend).
+    pub memory: Vec<Vec<MemorySample>>,
     /// Per node: fetches still in flight at the end.
     pub inflight_at_end: Vec<usize>,
 }
@@ -344,7 +355,7 @@ async fn drive(
         Some(args.block_interval)
     };
     let mut block_no = 0usize;
-    let mut memory: Vec<Vec<(f64, u64)>> = vec![Vec::new(); n];
+    let mut memory: Vec<Vec<MemorySample>> = vec![Vec::new(); n];
     let mut next_sample = Duration::ZERO;
     while next_tx < raw.len() || next_action < actions.len() || start.elapsed() < duration {
         if super::interrupted() {
@@ -355,8 +366,12 @@ async fn drive(
         if now >= next_sample {
             next_sample = now + MEMORY_SAMPLE;
             for (i, samples) in memory.iter_mut().enumerate() {
-                if let Some(kib) = cluster.rss_kib(i) {
-                    samples.push((now.as_secs_f64(), kib));
+                if let Some((pid, kib)) = cluster.rss_kib(i) {
+                    samples.push(MemorySample {
+                        at_s: now.as_secs_f64(),
+                        pid,
+                        kib,
+                    });
                 }
             }
         }
