@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::measure::{ClassResult, LATENCY_FACTOR, LATENCY_FLOOR_MS, Latency};
+use crate::testbed::report::{FLAT_MAX_GROWTH_PCT, FLAT_MIN_LIFETIME_S, NodeMemory, judge_flat};
 
 /// The outcome of an attack run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -227,8 +228,8 @@ fn render_soak(md: &mut String, v: &Value, args: &Value, env: &Value) {
         args["block_interval_ms"].as_u64().unwrap_or(0) / 1000,
         every("restart_every_ms"),
         every("partition_every_ms"),
-        crate::testbed::report::FLAT_MIN_LIFETIME_S / 60.0,
-        crate::testbed::report::FLAT_MAX_GROWTH_PCT,
+        FLAT_MIN_LIFETIME_S / 60.0,
+        FLAT_MAX_GROWTH_PCT,
         env_note(env),
     );
     let _ = writeln!(
@@ -238,6 +239,10 @@ fn render_soak(md: &mut String, v: &Value, args: &Value, env: &Value) {
          fetches in flight at end | result |"
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
+    // Judged again from the per-node figures by the current rule.
+    let flat = serde_json::from_value::<Vec<NodeMemory>>(v["memory"]["nodes"].clone())
+        .ok()
+        .and_then(|nodes| judge_flat(&nodes));
     let ms = |k: &str, q: &str| {
         v["txs"][k][q]
             .as_f64()
@@ -259,13 +264,13 @@ fn render_soak(md: &mut String, v: &Value, args: &Value, env: &Value) {
         v["memory"]["max_kib"].as_f64().unwrap_or(0.0) / 1024.0,
         v["memory"]["max_growth_pct"].as_f64().unwrap_or(0.0),
         v["memory"]["max_slope_kib_per_min"].as_f64().unwrap_or(0.0),
-        match v["memory"]["flat"].as_bool() {
+        match flat {
             Some(true) => "yes",
             Some(false) => "no",
             None => "not judged",
         },
         cell(&v["inflight_at_end"]),
-        if v["ok"] == Value::Bool(true) && v["memory"]["flat"] != Value::Bool(false) {
+        if v["ok"] == Value::Bool(true) && flat != Some(false) {
             "pass"
         } else {
             "FAIL"
@@ -485,7 +490,8 @@ mod tests {
             "txs": {"accepted": 90000, "lost": 2, "c100_ms": {"p50": 12.4, "p99": 480.0}},
             "blocks": {"accepted": 180, "lost": 0},
             "memory": {"max_kib": 40960, "max_growth_pct": 3.25, "max_slope_kib_per_min": 12.4,
-                "flat": true},
+                "nodes": [{"index": 0, "first_kib": 30000, "last_kib": 40000, "max_kib": 40960,
+                    "processes": 1, "lifetime_s": 1800.0, "growth_pct": 3.25, "slope_kib_per_min": 12.4}]},
         });
         let params = serde_json::json!({"args": {"tx_rate": 50.0, "block_interval_ms": 10000,
             "restart_every_ms": 120000}, "node_env": {"RUMOR_SEEN_CAPACITY": "20000"}});
@@ -507,7 +513,7 @@ mod tests {
         // Nothing lost, but memory grew: the soak fails.
         let mut summary = summary;
         summary["ok"] = true.into();
-        summary["memory"]["flat"] = false.into();
+        summary["memory"]["nodes"][0]["growth_pct"] = 25.0.into();
         std::fs::write(soak.join("summary.json"), summary.to_string()).unwrap();
         let md = render_markdown(None, Some(dir.path()), None);
         assert!(md.contains("| no | 0 | FAIL |"), "{md}");
