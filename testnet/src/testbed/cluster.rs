@@ -249,9 +249,9 @@ impl Cluster {
     }
 
     /// Node `i`'s process id and resident memory in KiB (local processes only).
-    pub fn rss_kib(&self, i: usize) -> Option<(u32, u64)> {
+    pub fn pid_and_rss_kib(&self, i: usize) -> Option<(u32, u64)> {
         match self {
-            Self::Local(c) => c.rss_kib(i),
+            Self::Local(c) => c.pid_and_rss_kib(i),
             Self::Compose(_) => None,
         }
     }

@@ -217,7 +217,7 @@ impl LocalCluster {
     }
 
     /// Node `i`'s process id and resident memory (KiB), if it is running.
-    pub fn rss_kib(&self, i: usize) -> Option<(u32, u64)> {
+    pub fn pid_and_rss_kib(&self, i: usize) -> Option<(u32, u64)> {
         let pid = self.nodes[i].child.as_ref()?.id()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         status

@@ -366,7 +366,7 @@ async fn drive(
         if now >= next_sample {
             next_sample = now + MEMORY_SAMPLE;
             for (i, samples) in memory.iter_mut().enumerate() {
-                if let Some((pid, kib)) = cluster.rss_kib(i) {
+                if let Some((pid, kib)) = cluster.pid_and_rss_kib(i) {
                     samples.push(MemorySample {
                         at_s: now.as_secs_f64(),
                         pid,
@@ -683,7 +683,13 @@ async fn presence(
                     Ok(txs) => {
                         block_txs.insert(hash.clone(), txs);
                     }
-                    Err(e) => notes.push(format!("node {i}: block {hash}: {e}")),
+                    Err(e) => {
+                        // Polled every 500 ms: one note per failure, not per poll.
+                        let note = format!("node {i}: block {hash}: {e}");
+                        if !notes.contains(&note) {
+                            notes.push(note);
+                        }
+                    }
                 }
             }
             held.extend(block_txs.get(&hash).into_iter().flatten().cloned());
