@@ -301,7 +301,22 @@ fn run_testnet(args: &rumor_testnet::testbed::RunArgs) -> ExitCode {
     };
     rt.block_on(async {
         tokio::spawn(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            // SIGTERM (`kill`, `timeout`) is handled like Ctrl-C: its default
+            // action would end the run at once and leave every node running.
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let terminate = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let interrupted = tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok(),
+                () = terminate => true,
+            };
+            if interrupted {
                 eprintln!("interrupted: collecting what was measured and cleaning up (Ctrl-C again to abort)");
                 testbed::INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed);
                 if tokio::signal::ctrl_c().await.is_ok() {
