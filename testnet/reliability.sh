@@ -35,11 +35,14 @@ if [ -n "${RUMOR_SOAK:-}" ]; then
     # default sizes (200k, 500k) would still be filling after 30 minutes
     # at 50 tx/s; at 20k they fill in the first ~7 minutes, so growth after
     # that is not caches filling. Recorded in params.json (node_env).
-    RUMOR_SEEN_CAPACITY=20000 RUMOR_FIRST_SEEN_CAPACITY=20000 \
-    "$target/release/rumor-testnet" run --rumord "$target/release/rumord" \
-        --nodes 16 --duration "$RUMOR_SOAK" --tx-rate 50 --block-interval 10s \
-        --restart-every 2m --partition-every 5m --partition-for 30s \
-        --out "$out/soak-runs" -q || soak_rc=$?
+    # The script's own RUMOR_* variables are left out of the nodes'
+    # environment, which params.json records as their settings.
+    env -u RUMOR_SOAK -u RUMOR_CRASH_LOOPS -u RUMOR_RELIABILITY_OUT \
+        RUMOR_SEEN_CAPACITY=20000 RUMOR_FIRST_SEEN_CAPACITY=20000 \
+        "$target/release/rumor-testnet" run --rumord "$target/release/rumord" \
+            --nodes 16 --duration "$RUMOR_SOAK" --tx-rate 50 --block-interval 10s \
+            --restart-every 2m --partition-every 5m --partition-for 30s \
+            --out "$out/soak-runs" -q || soak_rc=$?
     mkdir -p "$out/soak"
     run="$(ls -d "$out"/soak-runs/*/ | tail -n 1)"
     cp "$run/summary.json" "$run/params.json" "$out/soak/"
