@@ -161,11 +161,11 @@ fn init_tracing(format: LogFormat) {
 /// to the kernel only from the top of a heap: in a 30-minute 16-node soak
 /// every process judged grew 11.5-15.9 % in its second half, even with the
 /// arenas bounded to two, while heaptrack (8-node runs) showed the live heap
-/// level. jemalloc
-/// (two arenas, `.cargo/config.toml`; background threads, Cargo.toml) purges
-/// pages left unused for 10 s; the same soak's relays grew 3-9 %, except
-/// three, and the miner more (README, "Long runs"). It also removes the
-/// re-execution that bounded glibc's arenas, which doubled start-up time.
+/// level. jemalloc (two arenas, `.cargo/config.toml`; background threads,
+/// Cargo.toml) purges pages left unused for 10 s: in the same soak 12 of 15
+/// relays grew 3-9 %, three more and the miner 56 % (README, "Long runs").
+/// It also ends the re-execution that bounded glibc's arenas, which doubled
+/// start-up time.
 #[cfg(target_os = "linux")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
