@@ -303,13 +303,14 @@ fn run_testnet(args: &rumor_testnet::testbed::RunArgs) -> ExitCode {
         tokio::spawn(async {
             // SIGTERM (`kill`, `timeout`) is handled like Ctrl-C: its default
             // action would end the run at once and leave every node running.
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             let terminate = async {
-                match term.as_mut() {
-                    Some(t) => {
+                use tokio::signal::unix::{SignalKind, signal};
+                match signal(SignalKind::terminate()) {
+                    Ok(mut t) => {
                         t.recv().await;
                     }
-                    None => std::future::pending().await,
+                    // SIGTERM cannot be watched: Ctrl-C still can.
+                    Err(_) => std::future::pending().await,
                 }
             };
             let interrupted = tokio::select! {
