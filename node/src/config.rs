@@ -24,6 +24,9 @@ pub const DEFAULT_LISTEN: &str = "/ip4/127.0.0.1/tcp/9333";
 pub const DEFAULT_GENESIS_OUTPUTS: u32 = 10_000;
 /// The default target block interval for `--mine`.
 pub const DEFAULT_BLOCK_INTERVAL_MS: u64 = 10_000;
+/// The default page cache of the chain database, MiB: small, since the node
+/// is meant to idle in little memory.
+pub const DEFAULT_DB_CACHE_MIB: usize = 16;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -167,6 +170,10 @@ pub struct Settings {
     /// Maximum mempool size in bytes (default 64 MiB).
     #[arg(long, env = "RUMOR_MAX_MEMPOOL_BYTES", value_name = "N")]
     pub max_mempool_bytes: Option<usize>,
+    /// The chain database's page cache in MiB, like bitcoind's `-dbcache`
+    /// (default 16; 1 to 65536).
+    #[arg(long, env = "RUMOR_DB_CACHE_MIB", value_name = "N")]
+    pub db_cache_mib: Option<usize>,
     /// `text` (default) or `json` log lines.
     #[arg(long, env = "RUMOR_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -274,6 +281,8 @@ pub struct NodeConfig {
     pub mine_address: Option<Address>,
     /// Mempool size limit in bytes.
     pub max_mempool_bytes: usize,
+    /// The chain database's page cache in bytes.
+    pub db_cache_bytes: usize,
     /// Log format.
     pub log_format: LogFormat,
     /// Async runtime worker threads (0: one per core).
@@ -326,6 +335,7 @@ impl Settings {
             block_interval_ms,
             mine_address,
             max_mempool_bytes,
+            db_cache_mib,
             log_format,
             threads,
         )
@@ -481,6 +491,12 @@ impl Settings {
                 "--max-mempool-bytes must be at least 1 MiB".into(),
             ));
         }
+        let db_cache_mib = self.db_cache_mib.unwrap_or(DEFAULT_DB_CACHE_MIB);
+        if !(1..=65_536).contains(&db_cache_mib) {
+            return Err(ConfigError::Invalid(format!(
+                "--db-cache-mib must be 1 to 65536, not {db_cache_mib}"
+            )));
+        }
         Ok(NodeConfig {
             datadir,
             params,
@@ -495,6 +511,7 @@ impl Settings {
             block_interval: Duration::from_millis(block_interval_ms),
             mine_address,
             max_mempool_bytes,
+            db_cache_bytes: db_cache_mib * 1024 * 1024,
             log_format: self.log_format.unwrap_or_default(),
             threads: self.threads.unwrap_or(0),
         })
@@ -540,6 +557,7 @@ impl NodeConfig {
             "block_interval_ms": self.block_interval.as_millis() as u64,
             "mine_address": self.mine_address.map(|a| a.to_string()),
             "max_mempool_bytes": self.max_mempool_bytes,
+            "db_cache_mib": self.db_cache_bytes / (1024 * 1024),
             "log_format": self.log_format,
             "threads": self.threads,
         })

@@ -11,6 +11,7 @@
 //! - `miner`: `--mine` and `generatetoaddress`.
 //! - [`rpc`]: JSON-RPC server, auth, methods, submission batching.
 //! - `metrics`: Prometheus registry and the `/metrics` server.
+//! - `memory`: resident size and the allocator's counts ([`memory_info`]).
 //! - `run`: start-up and graceful shutdown ([`run()`], [`start`]); `shutdown`: the stop signal.
 //! - `client`: the small RPC client behind `rumord health`.
 //! - `verify`: [`verify_store`], a store checked against a replay of its best chain
@@ -20,6 +21,7 @@ mod client;
 mod config;
 mod core;
 mod datadir;
+mod memory;
 mod metrics;
 mod miner;
 pub mod reasons;
@@ -31,12 +33,18 @@ mod verify;
 
 pub use client::{ClientError, call as call_rpc, read_cookie};
 pub use config::{
-    CONFIG_FILE, ConfigError, DEFAULT_BLOCK_INTERVAL_MS, DEFAULT_GENESIS_OUTPUTS, DEFAULT_LISTEN,
-    DEFAULT_RPC_BIND, LogFormat, NodeConfig, RpcAuth, Settings, parse_seed, resolve_datadir,
+    CONFIG_FILE, ConfigError, DEFAULT_BLOCK_INTERVAL_MS, DEFAULT_DB_CACHE_MIB,
+    DEFAULT_GENESIS_OUTPUTS, DEFAULT_LISTEN, DEFAULT_RPC_BIND, LogFormat, NodeConfig, RpcAuth,
+    Settings, parse_seed, resolve_datadir,
 };
 pub use core::{ChainInfo, CoreError, NodeCore, Outcome, PoolEntry, PoolSummary, Unspent, now_ms};
 pub use datadir::{COOKIE_USER, DataDir, DataDirError};
-pub use metrics::{AcceptedLabels, BatchLabels, NodeMetrics, RejectedLabels, TopicLabels};
+pub use memory::{
+    Allocator, AllocatorStats, MemoryInfo, allocator_dump, memory_info, set_allocator,
+};
+pub use metrics::{
+    AcceptedLabels, BatchLabels, MemoryLabels, NodeMetrics, RejectedLabels, TopicLabels,
+};
 pub use miner::{MineError, generate, mine_one};
 pub use run::{NodeError, RunningNode, run, start};
 pub use shutdown::{Shutdown, StopReason};

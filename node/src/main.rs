@@ -170,7 +170,44 @@ fn init_tracing(format: LogFormat) {
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's byte counts, refreshed (`epoch`) at each read.
+#[cfg(target_os = "linux")]
+fn jemalloc_stats() -> Result<rumor_node::AllocatorStats, String> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    let e = |e: tikv_jemalloc_ctl::Error| format!("jemalloc mallctl: {e}");
+    epoch::advance().map_err(e)?;
+    Ok(rumor_node::AllocatorStats {
+        allocated: stats::allocated::read().map_err(e)? as u64,
+        active: stats::active::read().map_err(e)? as u64,
+        resident: stats::resident::read().map_err(e)? as u64,
+        mapped: stats::mapped::read().map_err(e)? as u64,
+        retained: stats::retained::read().map_err(e)? as u64,
+        metadata: stats::metadata::read().map_err(e)? as u64,
+    })
+}
+
+/// jemalloc's `malloc_stats_print` as JSON: merged over arenas, with the
+/// per-size-class tables (where fragmentation shows), without mutex counters.
+#[cfg(target_os = "linux")]
+fn jemalloc_dump() -> Result<String, String> {
+    let mut options = tikv_jemalloc_ctl::stats_print::Options::default();
+    options.json_format = true;
+    options.skip_constants = true;
+    options.skip_per_arena = true;
+    options.skip_mutex_statistics = true;
+    let mut out = Vec::new();
+    tikv_jemalloc_ctl::stats_print::stats_print(&mut out, options)
+        .map_err(|e| format!("malloc_stats_print: {e}"))?;
+    String::from_utf8(out).map_err(|e| format!("malloc_stats_print: {e}"))
+}
+
 fn run(settings: Settings) -> anyhow::Result<ExitCode> {
+    #[cfg(target_os = "linux")]
+    rumor_node::set_allocator(rumor_node::Allocator {
+        name: "jemalloc",
+        stats: jemalloc_stats,
+        dump: jemalloc_dump,
+    });
     let config = settings.load()?.resolve()?;
     init_tracing(config.log_format);
     tracing::info!(config = %config.summary(), "effective configuration");
@@ -269,7 +306,7 @@ fn verify(settings: Settings) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(db.exists(), "no chain database at {}", db.display());
     // The lock keeps a running node out (and this out of a running node's files).
     let _datadir = rumor_node::DataDir::open(&config.datadir)?;
-    let store = rumor_node::RedbStore::open(&db, &config.params)?;
+    let store = rumor_node::RedbStore::open_with_cache(&db, &config.params, config.db_cache_bytes)?;
     let report = rumor_node::verify_store(&store.reader(), &config.params)?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)

@@ -5,7 +5,7 @@
 //! Exported (prefix `rumor_`): peers and mesh size; tip height; mempool
 //! count, bytes and orphans; accepted and rejected objects by kind, origin
 //! and reason; duplicate bodies; seen-set size, hits and misses; validation
-//! time per batch; and block propagation delay (acceptance time minus the
+//! time per batch; resident size and the allocator's counts; and block propagation delay (acceptance time minus the
 //! block's header time) as the fetch-latency proxy: the p2p layer does not
 //! expose per-fetch latency.
 
@@ -56,6 +56,14 @@ pub struct BatchLabels {
     pub kind: &'static str,
 }
 
+/// A memory reading (see [`crate::memory_info`]).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MemoryLabels {
+    /// `rss`, or the allocator's `allocated`, `active`, `resident`,
+    /// `mapped`, `retained` or `metadata`.
+    pub kind: &'static str,
+}
+
 /// A gossip topic.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TopicLabels {
@@ -103,6 +111,8 @@ pub struct NodeMetrics {
     pub seen_misses: Counter,
     /// Fetch attempts that timed out.
     pub fetch_timeouts: Counter,
+    /// Resident size and the allocator's counts, bytes.
+    pub memory_bytes: Family<MemoryLabels, Gauge>,
 }
 
 impl Default for NodeMetrics {
@@ -140,6 +150,7 @@ impl NodeMetrics {
             seen_hits: Counter::default(),
             seen_misses: Counter::default(),
             fetch_timeouts: Counter::default(),
+            memory_bytes: Family::default(),
         };
         registry.register("tip_height", "Best-chain height", m.tip_height.clone());
         registry.register("mempool_txs", "Mempool transactions", m.mempool_txs.clone());
@@ -196,6 +207,12 @@ impl NodeMetrics {
             "Fetch attempts that timed out",
             m.fetch_timeouts.clone(),
         );
+        registry.register(
+            "memory_bytes",
+            "Resident size (rss) and the allocator's allocated, active, resident, mapped, \
+             retained and metadata bytes",
+            m.memory_bytes.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -221,6 +238,23 @@ impl NodeMetrics {
             self.seen_size.set(stats.seen.len as i64);
             mirror(&self.seen_hits, stats.seen.hits);
             mirror(&self.seen_misses, stats.seen.misses);
+        }
+        let mem = crate::memory_info();
+        let set = |kind, bytes: u64| {
+            self.memory_bytes
+                .get_or_create(&MemoryLabels { kind })
+                .set(bytes as i64);
+        };
+        if let Some(rss) = mem.rss {
+            set("rss", rss);
+        }
+        if let Some(a) = mem.stats {
+            set("allocated", a.allocated);
+            set("active", a.active);
+            set("resident", a.resident);
+            set("mapped", a.mapped);
+            set("retained", a.retained);
+            set("metadata", a.metadata);
         }
     }
 

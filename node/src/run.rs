@@ -100,7 +100,8 @@ pub struct RunningNode {
 /// [`NodeError`] naming what could not start.
 pub async fn start(config: NodeConfig, shutdown: Shutdown) -> Result<RunningNode, NodeError> {
     let datadir = DataDir::open(&config.datadir)?;
-    let store = RedbStore::open(&datadir.chain_db(), &config.params)?;
+    let store =
+        RedbStore::open_with_cache(&datadir.chain_db(), &config.params, config.db_cache_bytes)?;
     let chain = ChainState::open(config.params.clone(), store).map_err(open_error)?;
     let tip = *chain.tip();
     tracing::info!(height = tip.height, tip = %tip.hash, "chain loaded");

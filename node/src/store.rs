@@ -42,8 +42,6 @@ pub(crate) const TXINDEX: TableDefinition<&[u8; 32], &[u8; 32]> = TableDefinitio
 
 /// The on-disk format version.
 pub const SCHEMA_VERSION: u32 = 1;
-/// redb's page cache. Small: the node is meant to idle in little memory.
-const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// A chain store failure.
 #[derive(Debug, thiserror::Error)]
@@ -333,8 +331,21 @@ impl RedbStore {
     /// # Errors
     /// [`StoreError`]: locked, corrupt, another network, or I/O.
     pub fn open(path: &Path, params: &Params) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, params, crate::DEFAULT_DB_CACHE_MIB * 1024 * 1024)
+    }
+
+    /// [`RedbStore::open`] with a page cache of `cache_bytes` (redb's
+    /// read cache and write buffer together).
+    ///
+    /// # Errors
+    /// [`StoreError`]: locked, corrupt, another network, or I/O.
+    pub fn open_with_cache(
+        path: &Path,
+        params: &Params,
+        cache_bytes: usize,
+    ) -> Result<Self, StoreError> {
         let mut builder = Database::builder();
-        builder.set_cache_size(CACHE_BYTES);
+        builder.set_cache_size(cache_bytes);
         let existed = path.exists();
         let result = if existed {
             builder.open(path)

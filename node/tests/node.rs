@@ -340,6 +340,20 @@ fn config_precedence_metrics_and_peer_id() {
     let derived = String::from_utf8(out.stdout).unwrap();
     assert_eq!(derived.trim(), net["peer_id"].as_str().unwrap());
 
+    // Memory: resident size, and jemalloc's counts in their order.
+    let mem = node.ok("getmemoryinfo", json!([]));
+    let field = |k: &str| {
+        mem["stats"][k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k}: {mem}"))
+    };
+    let rss = mem["rss"].as_u64().unwrap();
+    assert_eq!(mem["allocator"], "jemalloc", "{mem}");
+    assert!(field("allocated") > 1 << 20, "{mem}");
+    assert!(field("allocated") <= field("active"), "{mem}");
+    assert!(field("active") <= field("resident"), "{mem}");
+    assert!(mem["rss_peak"].as_u64().unwrap() >= rss, "{mem}");
+
     // Metrics: the node's and libp2p's.
     node.ok("generatetoaddress", json!([1, support::burn_address()]));
     let maddr: std::net::SocketAddr = text
@@ -365,6 +379,8 @@ fn config_precedence_metrics_and_peer_id() {
         "rumor_seen_set_size",
         "rumor_duplicate_bodies_total",
         "rumor_validation_seconds",
+        "rumor_memory_bytes{kind=\"rss\"}",
+        "rumor_memory_bytes{kind=\"allocated\"}",
         "libp2p_",
         "# EOF",
     ] {

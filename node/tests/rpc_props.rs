@@ -135,6 +135,7 @@ const METHODS: &[&str] = &[
     "getrawmempool",
     "getmempoolinfo",
     "getmempoolentry",
+    "getmemoryinfo",
     "getpeerinfo",
     "getnetworkinfo",
     "getrelaystats",

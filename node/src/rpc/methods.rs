@@ -19,6 +19,7 @@
 //! | `getmempoolentry` | `txid` | `{txid, size, fee, fee_coins, time_ms, depth, depends, spentby}` (−5) |
 //! | `getpeerinfo` | | `[rumor_p2p::PeerInfo]` |
 //! | `getnetworkinfo` | | `{network, peer_id, listen_addrs, relay, connections, link, version}` |
+//! | `getmemoryinfo` | `mode="stats"` | `stats`: [`crate::MemoryInfo`], `{rss, rss_peak, allocator, stats: {allocated, active, resident, mapped, retained, metadata}}` in bytes; `mallocinfo`: the allocator's full statistics (jemalloc's `malloc_stats_print` JSON) (−8 other modes) |
 //! | `getrelaystats` | | `rumor_p2p::RelayStats` |
 //! | `getpropagation` | `{ids?, since_ns?, limit?}` | `[rumor_p2p::FirstSeen]`; ids may be txids or block hashes |
 //! | `setban` | `peer_id, "add"\|"remove", duration_ms=86400000` | null: disconnect and refuse a peer, or lift the ban |
@@ -506,6 +507,20 @@ impl RpcContext {
         }))
     }
 
+    fn getmemoryinfo(&self, p: Params<'_>) -> RpcResult<Value> {
+        let mode: Option<String> = Args::parse(&p, &["mode"])?.opt(0)?;
+        match mode.as_deref().unwrap_or("stats") {
+            "stats" => serde_json::to_value(crate::memory_info()).map_err(internal),
+            "mallocinfo" => {
+                let text = crate::allocator_dump().map_err(internal)?;
+                serde_json::from_str(&text).map_err(internal)
+            }
+            other => Err(invalid_params(format!(
+                "unknown mode {other:?}: expected \"stats\" or \"mallocinfo\""
+            ))),
+        }
+    }
+
     fn getrawmempool(&self, p: Params<'_>) -> RpcResult<Value> {
         // `verbose` is accepted for bitcoind compatibility; ids are always returned.
         let _ = Args::parse(&p, &["verbose"])?;
@@ -677,6 +692,7 @@ pub fn module(ctx: RpcContext) -> RpcModule<RpcContext> {
     sync_method!(m, "getrawmempool", getrawmempool);
     sync_method_noargs!(m, "getmempoolinfo", getmempoolinfo);
     sync_method!(m, "getmempoolentry", getmempoolentry);
+    sync_method!(m, "getmemoryinfo", getmemoryinfo);
     m.register_async_method("sendrawtransaction", |p, ctx, _| async move {
         ctx.sendrawtransaction(p).await
     })
