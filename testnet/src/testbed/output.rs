@@ -142,8 +142,8 @@ pub fn read_objects(path: &Path) -> Result<Vec<ObjectRow>, OutputError> {
     Ok(rows)
 }
 
-/// Writes `nodes/node-<i>.ndjson`: the node's first-seen records, then one
-/// line with its relay counters and one with its peers.
+/// Writes `nodes/node-<i>.ndjson`: the node's first-seen records, one line
+/// with its relay counters, its memory samples, and one line with its peers.
 ///
 /// # Errors
 /// [`OutputError`].
@@ -164,6 +164,11 @@ pub fn write_nodes(dir: &Path, c: &Collected) -> Result<(), OutputError> {
         if let Some(s) = &c.stats[i] {
             let mut v = serde_json::to_value(s).unwrap_or_default();
             v["type"] = "relay_stats".into();
+            writeln!(w, "{}", line(v)).map_err(io(&path))?;
+        }
+        for m in &c.memory[i] {
+            let mut v = serde_json::to_value(m).unwrap_or_default();
+            v["type"] = "memory".into();
             writeln!(w, "{}", line(v)).map_err(io(&path))?;
         }
         let peers = serde_json::json!({"type": "peers", "peers": c.peers[i]});
@@ -286,6 +291,12 @@ pub fn table(s: &Summary) -> String {
                 None => "",
             }
         );
+        if let Some(g) = s.memory.max_allocated_growth_pct {
+            let _ = writeln!(
+                out,
+                "  live heap (allocator's allocated bytes): growth at most {g:+.1}% over the same windows"
+            );
+        }
     }
     if s.inflight_at_end > 0 {
         let _ = writeln!(

@@ -210,6 +210,14 @@ pub struct NodeMemory {
     /// per minute.
     #[serde(default)]
     pub slope_kib_per_min: f64,
+    /// The same growth of the allocator's live heap (`allocated`), when the
+    /// node reports it: resident size that grows while this stays level is
+    /// the allocator holding pages, not live data growing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated_growth_pct: Option<f64>,
+    /// Largest live heap sampled, KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_allocated_kib: Option<u64>,
 }
 
 /// Memory across nodes (local backend; empty for compose).
@@ -230,6 +238,9 @@ pub struct MemorySummary {
     /// tell a leak from caches filling).
     #[serde(default)]
     pub flat: Option<bool>,
+    /// The largest growth of a live heap, %, over nodes that report one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_allocated_growth_pct: Option<f64>,
 }
 
 /// Shortest process lifetime, s, over which memory is judged flat or not:
@@ -271,11 +282,21 @@ fn memory_summary(samples: &[Vec<MemorySample>]) -> MemorySummary {
             continue;
         };
         let q = life.len() / 4;
-        let mean = |part: &[MemorySample]| {
-            part.iter().map(|m| m.kib as f64).sum::<f64>() / part.len().max(1) as f64
+        // Growth of one reading, last quarter against second, if every
+        // sample in both has it.
+        let growth = |read: fn(&MemorySample) -> Option<u64>| {
+            let mean = |part: &[MemorySample]| {
+                let v: Option<Vec<u64>> = part.iter().map(read).collect();
+                v.map(|v| v.iter().sum::<u64>() as f64 / v.len().max(1) as f64)
+            };
+            let second = mean(&life[q..2 * q])?;
+            let last = mean(&life[life.len() - q..])?;
+            Some(if second > 0.0 {
+                100.0 * (last - second) / second
+            } else {
+                0.0
+            })
         };
-        let second = mean(&life[q..2 * q]);
-        let last = mean(&life[life.len() - q..]);
         let node = NodeMemory {
             index,
             first_kib: s[0].kib,
@@ -283,13 +304,15 @@ fn memory_summary(samples: &[Vec<MemorySample>]) -> MemorySummary {
             max_kib: s.iter().map(|m| m.kib).max().unwrap_or(0),
             processes: lives.len(),
             lifetime_s: span(life),
-            growth_pct: if second > 0.0 {
-                100.0 * (last - second) / second
-            } else {
-                0.0
-            },
+            growth_pct: growth(|m| Some(m.kib)).unwrap_or(0.0),
             slope_kib_per_min: slope_per_min(&life[life.len() / 2..]),
+            allocated_growth_pct: growth(|m| m.allocated_kib),
+            max_allocated_kib: s.iter().filter_map(|m| m.allocated_kib).max(),
         };
+        if let Some(g) = node.allocated_growth_pct {
+            out.max_allocated_growth_pct =
+                Some(out.max_allocated_growth_pct.map_or(g, |m| m.max(g)));
+        }
         out.max_growth_pct = out.max_growth_pct.max(node.growth_pct);
         out.max_slope_kib_per_min = out.max_slope_kib_per_min.max(node.slope_kib_per_min);
         out.max_kib = out.max_kib.max(node.max_kib);
@@ -570,6 +593,9 @@ mod tests {
                     at_s,
                     pid,
                     kib: kib(at_s - from),
+                    allocated_kib: Some(kib(at_s - from) / 2),
+                    active_kib: None,
+                    allocator_resident_kib: None,
                 }
             })
             .collect()
@@ -589,6 +615,18 @@ mod tests {
         assert!((m.nodes[1].slope_kib_per_min - 1024.0).abs() < 5.0);
         assert!(m.nodes[1].growth_pct > FLAT_MAX_GROWTH_PCT);
         assert_eq!(m.flat, Some(false));
+        // The live heap is read over the same windows.
+        assert!(m.nodes[0].allocated_growth_pct.unwrap().abs() < 0.1);
+        assert!(m.nodes[1].allocated_growth_pct.unwrap() > FLAT_MAX_GROWTH_PCT);
+        assert_eq!(m.max_allocated_growth_pct, m.nodes[1].allocated_growth_pct);
+        // A node that does not report its heap has no heap growth.
+        let mut c = life(4, 0.0, 1200.0, |_| 30_000);
+        for m in &mut c {
+            m.allocated_kib = None;
+        }
+        let m = memory_summary(&[c]);
+        assert_eq!(m.nodes[0].allocated_growth_pct, None);
+        assert_eq!(m.max_allocated_growth_pct, None);
         // Without the leaking node it is flat; a short run is not judged.
         let a = life(1, 0.0, 1200.0, |t| 40_000 + (t.min(200.0) * 50.0) as u64);
         assert_eq!(memory_summary(&[a]).flat, Some(true));

@@ -46,6 +46,24 @@ pub struct ChainInfo {
     pub bestblockhash: String,
 }
 
+/// The allocator's byte counts in a node's `getmemoryinfo`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct AllocatorStats {
+    /// Live allocations.
+    pub allocated: u64,
+    /// Pages holding them.
+    pub active: u64,
+    /// Touched and not yet returned to the kernel.
+    pub resident: u64,
+}
+
+/// A node's `getmemoryinfo` (the fields the testnet reads).
+#[derive(Debug, Clone, Deserialize)]
+pub struct MemoryInfo {
+    /// The allocator's counts, when it keeps them.
+    pub stats: Option<AllocatorStats>,
+}
+
 /// A client for one node's RPC.
 #[derive(Debug, Clone)]
 pub struct NodeRpc {
@@ -136,6 +154,11 @@ impl NodeRpc {
     /// `getrelaystats`.
     pub async fn relay_stats(&self) -> Result<RelayStats, RpcError> {
         self.call("getrelaystats", rpc_params![]).await
+    }
+
+    /// `getmemoryinfo`.
+    pub async fn memory_info(&self) -> Result<MemoryInfo, RpcError> {
+        self.call("getmemoryinfo", rpc_params![]).await
     }
 
     /// `getpeerinfo`.

@@ -33,6 +33,40 @@ pub struct MemorySample {
     pub pid: u32,
     /// Resident size, KiB.
     pub kib: u64,
+    /// The node allocator's live heap (`getmemoryinfo` `allocated`), KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated_kib: Option<u64>,
+    /// The pages holding it (`active`), KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_kib: Option<u64>,
+    /// What the allocator holds resident (`resident`), KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocator_resident_kib: Option<u64>,
+}
+
+/// Samples every running node's resident size (from `/proc`) and its
+/// allocator's counts (RPC `getmemoryinfo`, asked of all nodes at once).
+async fn sample_memory(cluster: &Cluster, now: Duration, memory: &mut [Vec<MemorySample>]) {
+    let running: Vec<(usize, u32, u64)> = (0..memory.len())
+        .filter_map(|i| cluster.pid_and_rss_kib(i).map(|(pid, kib)| (i, pid, kib)))
+        .collect();
+    let infos = futures::future::join_all(
+        running
+            .iter()
+            .map(|&(i, _, _)| async move { cluster.rpc(i).memory_info().await.ok() }),
+    )
+    .await;
+    for ((i, pid, kib), info) in running.into_iter().zip(infos) {
+        let stats = info.and_then(|m| m.stats);
+        memory[i].push(MemorySample {
+            at_s: now.as_secs_f64(),
+            pid,
+            kib,
+            allocated_kib: stats.map(|s| s.allocated / 1024),
+            active_kib: stats.map(|s| s.active / 1024),
+            allocator_resident_kib: stats.map(|s| s.resident / 1024),
+        });
+    }
 }
 
 /// A fault as it happened.
@@ -365,15 +399,7 @@ async fn drive(
         let now = start.elapsed();
         if now >= next_sample {
             next_sample = now + MEMORY_SAMPLE;
-            for (i, samples) in memory.iter_mut().enumerate() {
-                if let Some((pid, kib)) = cluster.pid_and_rss_kib(i) {
-                    samples.push(MemorySample {
-                        at_s: now.as_secs_f64(),
-                        pid,
-                        kib,
-                    });
-                }
-            }
+            sample_memory(cluster, now, &mut memory).await;
         }
         // Faults due now.
         while next_action < actions.len() && actions[next_action].0 <= now {
