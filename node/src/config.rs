@@ -639,6 +639,11 @@ mod tests {
         assert_eq!(cfg.p2p.listen[0].to_string(), DEFAULT_LISTEN);
         assert_eq!(cfg.params.genesis_outputs, DEFAULT_GENESIS_OUTPUTS);
         assert_eq!(cfg.rpc_auth, RpcAuth::Cookie);
+        assert_eq!(cfg.db_cache_bytes, DEFAULT_DB_CACHE_MIB << 20);
+        let cfg = parse(&["--datadir", "/tmp/x", "--db-cache-mib", "4"])
+            .resolve()
+            .unwrap();
+        assert_eq!(cfg.db_cache_bytes, 4 << 20);
     }
 
     #[test]
@@ -665,6 +670,12 @@ mod tests {
             bad(&["--mine-address", "xyz"]),
             ConfigError::MineAddress { .. }
         ));
+        for mib in ["0", "65537"] {
+            assert!(matches!(
+                bad(&["--db-cache-mib", mib]),
+                ConfigError::Invalid(m) if m.contains("--db-cache-mib")
+            ));
+        }
         assert!(matches!(
             bad(&["--genesis-outputs", "0"]),
             ConfigError::Params(_)

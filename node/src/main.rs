@@ -158,14 +158,13 @@ fn init_tracing(format: LogFormat) {
 /// jemalloc, not glibc's malloc, on Linux.
 ///
 /// glibc keeps what a thread freed in that thread's arena and returns pages
-/// to the kernel only from the top of a heap: in a 30-minute 16-node soak
-/// every process judged grew 11.5-15.9 % in its second half, even with the
-/// arenas bounded to two, while heaptrack (8-node runs) showed the live heap
-/// level. jemalloc (two arenas, `.cargo/config.toml`; background threads,
-/// Cargo.toml) purges pages left unused for 10 s: in the same soak 12 of 15
-/// relays grew 3-9 %, three more and the miner 56 % (README, "Long runs").
-/// It also ends the re-execution that bounded glibc's arenas, which doubled
-/// start-up time.
+/// to the kernel only from the top of a heap: in 30-minute 16-node soaks
+/// resident memory crept up even with the arenas bounded to two, while
+/// heaptrack showed the live heap level. jemalloc runs with one arena
+/// (`.cargo/config.toml`) and background threads (Cargo.toml) that purge
+/// pages left unused for 10 s; `getmemoryinfo` reports its counts (README,
+/// "Long runs"). It also ends the re-execution that bounded glibc's arenas,
+/// which doubled start-up time.
 #[cfg(target_os = "linux")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -201,6 +200,15 @@ fn jemalloc_dump() -> Result<String, String> {
     String::from_utf8(out).map_err(|e| format!("malloc_stats_print: {e}"))
 }
 
+/// The most threads the runtime's blocking pool runs at once (tokio's
+/// default is 512). Serving getdata, anti-entropy lookups, RPC submissions
+/// and mining are short blocking jobs; past this many at once they queue.
+/// Unbounded, a burst (the anti-entropy after a partition heals) started
+/// dozens of threads, and steady work kept them all alive, each with its
+/// stack and allocator cache: in a 30-minute soak a relay held 38 threads
+/// and 7.7 MB in thread caches, and its heap stepped up at every heal.
+const MAX_BLOCKING_THREADS: usize = 8;
+
 fn run(settings: Settings) -> anyhow::Result<ExitCode> {
     #[cfg(target_os = "linux")]
     rumor_node::set_allocator(rumor_node::Allocator {
@@ -217,6 +225,7 @@ fn run(settings: Settings) -> anyhow::Result<ExitCode> {
     }
     let runtime = builder
         .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .thread_name("rumord")
         .build()
         .context("starting the tokio runtime")?;

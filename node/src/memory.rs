@@ -69,6 +69,8 @@ pub struct MemoryInfo {
     pub rss: Option<u64>,
     /// Peak resident set size, bytes (`VmHWM`).
     pub rss_peak: Option<u64>,
+    /// Threads in the process (each holds a stack and an allocator cache).
+    pub threads: Option<u64>,
     /// The global allocator: `jemalloc`, or `system` when none registered.
     pub allocator: &'static str,
     /// Its counts, when it keeps them.
@@ -91,19 +93,21 @@ pub fn memory_info() -> MemoryInfo {
         None => (None, None),
     };
     MemoryInfo {
-        rss: status_kib(&status, "VmRSS").map(|k| k * 1024),
-        rss_peak: status_kib(&status, "VmHWM").map(|k| k * 1024),
+        rss: status_field(&status, "VmRSS").map(|k| k * 1024),
+        rss_peak: status_field(&status, "VmHWM").map(|k| k * 1024),
+        threads: status_field(&status, "Threads"),
         allocator,
         stats,
         stats_error,
     }
 }
 
-/// A `Name:   123 kB` line of `/proc/<pid>/status`, in KiB.
-fn status_kib(status: &str, name: &str) -> Option<u64> {
+/// The number on a `Name:   123 kB` or `Name:  9` line of
+/// `/proc/<pid>/status` (sizes are in KiB).
+fn status_field(status: &str, name: &str) -> Option<u64> {
     status.lines().find_map(|line| {
-        let rest = line.strip_prefix(name)?.strip_prefix(':')?;
-        rest.trim().strip_suffix("kB")?.trim().parse().ok()
+        let rest = line.strip_prefix(name)?.strip_prefix(':')?.trim();
+        rest.strip_suffix("kB").unwrap_or(rest).trim().parse().ok()
     })
 }
 
@@ -114,11 +118,12 @@ mod tests {
     #[test]
     fn status_lines_parse() {
         let s = "Name:\trumord\nVmHWM:\t   81234 kB\nVmRSS:\t   40960 kB\nThreads:\t9\n";
-        assert_eq!(status_kib(s, "VmRSS"), Some(40960));
-        assert_eq!(status_kib(s, "VmHWM"), Some(81234));
-        assert_eq!(status_kib(s, "Threads"), None);
-        assert_eq!(status_kib(s, "VmRS"), None);
-        assert_eq!(status_kib("VmRSS: lots kB", "VmRSS"), None);
+        assert_eq!(status_field(s, "VmRSS"), Some(40960));
+        assert_eq!(status_field(s, "VmHWM"), Some(81234));
+        assert_eq!(status_field(s, "Threads"), Some(9));
+        assert_eq!(status_field(s, "VmRS"), None);
+        assert_eq!(status_field(s, "Name"), None);
+        assert_eq!(status_field("VmRSS: lots kB", "VmRSS"), None);
     }
 
     #[test]
@@ -128,6 +133,7 @@ mod tests {
             let rss = m.rss.expect("VmRSS on Linux");
             assert!(rss > 1024 * 1024, "rss {rss}");
             assert!(m.rss_peak.unwrap() >= rss);
+            assert!(m.threads.unwrap() >= 1);
         }
     }
 }

@@ -5,9 +5,9 @@
 //! Exported (prefix `rumor_`): peers and mesh size; tip height; mempool
 //! count, bytes and orphans; accepted and rejected objects by kind, origin
 //! and reason; duplicate bodies; seen-set size, hits and misses; validation
-//! time per batch; resident size and the allocator's counts; and block propagation delay (acceptance time minus the
-//! block's header time) as the fetch-latency proxy: the p2p layer does not
-//! expose per-fetch latency.
+//! time per batch; resident size and the allocator's counts; and block
+//! propagation delay (acceptance time minus the block's header time) as the
+//! fetch-latency proxy: the p2p layer does not expose per-fetch latency.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

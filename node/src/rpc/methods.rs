@@ -19,7 +19,7 @@
 //! | `getmempoolentry` | `txid` | `{txid, size, fee, fee_coins, time_ms, depth, depends, spentby}` (−5) |
 //! | `getpeerinfo` | | `[rumor_p2p::PeerInfo]` |
 //! | `getnetworkinfo` | | `{network, peer_id, listen_addrs, relay, connections, link, version}` |
-//! | `getmemoryinfo` | `mode="stats"` | `stats`: [`crate::MemoryInfo`], `{rss, rss_peak, allocator, stats: {allocated, active, resident, mapped, retained, metadata}}` in bytes; `mallocinfo`: the allocator's full statistics (jemalloc's `malloc_stats_print` JSON) (−8 other modes) |
+//! | `getmemoryinfo` | `mode="stats"` | `stats`: [`crate::MemoryInfo`], `{rss, rss_peak, threads, allocator, stats: {allocated, active, resident, mapped, retained, metadata}}` in bytes; `mallocinfo`: the allocator's full statistics (jemalloc's `malloc_stats_print` JSON); another mode is −32602 |
 //! | `getrelaystats` | | `rumor_p2p::RelayStats` |
 //! | `getpropagation` | `{ids?, since_ns?, limit?}` | `[rumor_p2p::FirstSeen]`; ids may be txids or block hashes |
 //! | `setban` | `peer_id, "add"\|"remove", duration_ms=86400000` | null: disconnect and refuse a peer, or lift the ban |

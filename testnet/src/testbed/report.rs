@@ -596,6 +596,7 @@ mod tests {
                     allocated_kib: Some(kib(at_s - from) / 2),
                     active_kib: None,
                     allocator_resident_kib: None,
+                    threads: None,
                 }
             })
             .collect()

@@ -62,6 +62,9 @@ pub struct AllocatorStats {
 pub struct MemoryInfo {
     /// The allocator's counts, when it keeps them.
     pub stats: Option<AllocatorStats>,
+    /// Threads in the node's process.
+    #[serde(default)]
+    pub threads: Option<u64>,
 }
 
 /// A client for one node's RPC.

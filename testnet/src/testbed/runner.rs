@@ -42,6 +42,9 @@ pub struct MemorySample {
     /// What the allocator holds resident (`resident`), KiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocator_resident_kib: Option<u64>,
+    /// Threads in the node's process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u64>,
 }
 
 /// Samples every running node's resident size (from `/proc`) and its
@@ -57,6 +60,7 @@ async fn sample_memory(cluster: &Cluster, now: Duration, memory: &mut [Vec<Memor
     )
     .await;
     for ((i, pid, kib), info) in running.into_iter().zip(infos) {
+        let threads = info.as_ref().and_then(|m| m.threads);
         let stats = info.and_then(|m| m.stats);
         memory[i].push(MemorySample {
             at_s: now.as_secs_f64(),
@@ -65,6 +69,7 @@ async fn sample_memory(cluster: &Cluster, now: Duration, memory: &mut [Vec<Memor
             allocated_kib: stats.map(|s| s.allocated / 1024),
             active_kib: stats.map(|s| s.active / 1024),
             allocator_resident_kib: stats.map(|s| s.resident / 1024),
+            threads,
         });
     }
 }
