@@ -93,6 +93,13 @@ impl FirstSeenLog {
                 via,
             },
         );
+        // A full log removes and inserts one record per object, and the
+        // table's tombstones make it double once, late and at a random
+        // moment (3.5 MB at 20k records), though it holds no more records:
+        // a table twice the size a full log needs is put back to that size.
+        if self.by_inv.capacity() >= 2 * self.capacity {
+            self.by_inv.shrink_to(self.capacity);
+        }
     }
 
     /// The records of these objects (unknown ones are left out).
@@ -282,6 +289,24 @@ pub struct RelayStats {
 mod tests {
     use super::*;
     use rumor_chain::Txid;
+
+    #[test]
+    fn a_full_log_keeps_its_table_size() {
+        let cap = 1000;
+        let mut log = FirstSeenLog::new(cap);
+        let mut table = 0;
+        for i in 0u32..100_000 {
+            let mut id = [0; 32];
+            id[..4].copy_from_slice(&i.to_le_bytes());
+            log.record(Inv::tx(Txid(id)), None, Via::Announce, u64::from(i));
+            if i as usize == cap {
+                table = log.by_inv.capacity();
+            }
+            assert!(log.by_inv.capacity() < 2 * cap, "grew at {i}");
+        }
+        assert_eq!(log.by_inv.len(), cap);
+        assert!(log.by_inv.capacity() <= table);
+    }
 
     #[test]
     fn first_seen_keeps_first_and_is_bounded() {
