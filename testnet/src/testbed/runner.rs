@@ -47,17 +47,23 @@ pub struct MemorySample {
     pub threads: Option<u64>,
 }
 
+/// How long a node's `getmemoryinfo` may take before its sample goes
+/// without the allocator's counts: sampling runs inside the injection loop,
+/// whose RPC timeout (60 s) would stall the workload behind one slow node.
+const MEMORY_RPC_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Samples every running node's resident size (from `/proc`) and its
 /// allocator's counts (RPC `getmemoryinfo`, asked of all nodes at once).
 async fn sample_memory(cluster: &Cluster, now: Duration, memory: &mut [Vec<MemorySample>]) {
     let running: Vec<(usize, u32, u64)> = (0..memory.len())
         .filter_map(|i| cluster.pid_and_rss_kib(i).map(|(pid, kib)| (i, pid, kib)))
         .collect();
-    let infos = futures::future::join_all(
-        running
-            .iter()
-            .map(|&(i, _, _)| async move { cluster.rpc(i).memory_info().await.ok() }),
-    )
+    let infos = futures::future::join_all(running.iter().map(|&(i, _, _)| async move {
+        tokio::time::timeout(MEMORY_RPC_TIMEOUT, cluster.rpc(i).memory_info())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }))
     .await;
     for ((i, pid, kib), info) in running.into_iter().zip(infos) {
         let threads = info.as_ref().and_then(|m| m.threads);
