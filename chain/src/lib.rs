@@ -19,24 +19,34 @@
 //!   over a [`ChainStore`] ([`MemStore`] here; redb in the node).
 //! - policy: [`Mempool`].
 //! - networks: [`Network`], [`Params`], genesis and faucet keys; [`build_block`] mines.
+//! - relay vocabulary: [`Inv`] (a typed object id), [`Object`] (a body decoded
+//!   once with its id), [`Verdict`]/[`Outcome`] with the [`reasons`] labels.
+//! - acceptance: [`NodeState`], the one pipeline (screen, check, commit) by
+//!   which a node takes objects into its chain and mempool.
 
+mod accept;
 mod address;
 mod amount;
 mod block;
 mod chainstate;
 mod encode;
 mod hash;
+mod inv;
 mod keys;
 mod mempool;
 mod mine;
+mod object;
 mod orphans;
 mod params;
+pub mod reasons;
 mod sig;
 mod store;
 mod tx;
 mod utxo;
 mod validate;
+mod verdict;
 
+pub use accept::{Checked, CommitError, Committed, NodeState, Note, Screened, decode_body};
 pub use address::{ADDRESS_HRP, Address, AddressError};
 pub use amount::{Amount, AmountOutOfRange, COIN, ParseAmountError};
 pub use block::{
@@ -47,11 +57,13 @@ pub use chainstate::{
 };
 pub use encode::{DecodeError, HARD_LIMIT, decode, encode, encode_into, encoded_len};
 pub use hash::{BlockHash, Hash256, Txid, merkle_root, sha256, sha256d};
+pub use inv::{Inv, ObjectKind};
 pub use keys::{KeyPair, PublicKey, Signature};
 pub use mempool::{
     BlockRemoval, Mempool, MempoolConfig, MempoolEntry, MempoolError, OrphanTxs, TxAccepted,
 };
 pub use mine::{BlockSpec, build_block, coinbase_tx, mine_header};
+pub use object::{BodyError, DecodedBlock, DecodedTx, Object};
 pub use orphans::OrphanBlocks;
 pub use params::{Network, Params, ParamsError, UnknownNetwork};
 pub use sig::{SigCheck, SigError, verify_batch, verify_one};
@@ -59,9 +71,11 @@ pub use store::{ChainStore, ChainUpdate, IndexEntry, MemStore, UpdateKind};
 pub use tx::{MAX_TX_DECODE_BYTES, MissingKey, OutPoint, Transaction, TxIn, TxOut};
 pub use utxo::{BlockUndo, Coin, CoinCache, CoinList, UtxoView};
 pub use validate::{
-    BlockError, CheckedBlock, CheckedTx, InputError, TxError, check_block, check_transaction,
-    check_transactions, check_tx_inputs, median_time,
+    BlockError, CheckedBlock, CheckedTx, InputError, TxError, check_block, check_decoded_block,
+    check_decoded_transactions, check_transaction, check_transactions, check_tx_inputs,
+    median_time,
 };
+pub use verdict::{Outcome, Verdict};
 
 /// A validation-only error type that never occurs, re-exported for stores that cannot fail.
 pub use std::convert::Infallible;

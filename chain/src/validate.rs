@@ -14,6 +14,7 @@ use crate::address::Address;
 use crate::amount::Amount;
 use crate::block::Block;
 use crate::hash::{BlockHash, Hash256, Txid};
+use crate::object::{DecodedBlock, DecodedTx};
 use crate::params::Params;
 use crate::sig::{SigCheck, SigError, verify_batch};
 use crate::tx::{OutPoint, Transaction};
@@ -353,15 +354,24 @@ pub fn check_transactions(
     txs: Vec<Transaction>,
     params: &Params,
 ) -> Vec<Result<CheckedTx, TxError>> {
+    check_decoded_transactions(txs.into_iter().map(DecodedTx::new).collect(), params)
+}
+
+/// As [`check_transactions`], for transactions decoded with their ids (so
+/// neither id nor size is computed again).
+pub fn check_decoded_transactions(
+    txs: Vec<DecodedTx>,
+    params: &Params,
+) -> Vec<Result<CheckedTx, TxError>> {
     let mut results: Vec<Result<CheckedTx, TxError>> = Vec::with_capacity(txs.len());
     let mut sighashes: Vec<Hash256> = Vec::with_capacity(txs.len());
-    for tx in txs {
-        let size = tx.size();
+    for decoded in txs {
+        let (tx, txid, size) = decoded.into_parts();
         match check_structure(&tx, size, params, false) {
             Ok(()) => {
                 sighashes.push(tx.sighash());
                 results.push(Ok(CheckedTx {
-                    txid: tx.txid(),
+                    txid,
                     tx: Arc::new(tx),
                     size,
                 }));
@@ -464,6 +474,20 @@ pub fn check_block(
     params: &Params,
     sigs_known_valid: impl Fn(&Txid) -> bool,
 ) -> Result<CheckedBlock, BlockError> {
+    check_decoded_block(DecodedBlock::new(block), params, sigs_known_valid)
+}
+
+/// As [`check_block`], for a block decoded with its hash and txids (so
+/// neither is computed again).
+///
+/// # Errors
+/// The first [`BlockError`] found, cheapest rules first.
+pub fn check_decoded_block(
+    decoded: DecodedBlock,
+    params: &Params,
+    sigs_known_valid: impl Fn(&Txid) -> bool,
+) -> Result<CheckedBlock, BlockError> {
+    let (block, hash, txids, size) = decoded.into_parts();
     let header = &block.header;
     if header.version != Block::VERSION {
         return Err(BlockError::UnsupportedVersion(header.version));
@@ -471,11 +495,9 @@ pub fn check_block(
     if header.target != params.target {
         return Err(BlockError::WrongTarget);
     }
-    let hash = header.hash();
     if !params.target.is_met_by(&hash) {
         return Err(BlockError::BadProofOfWork);
     }
-    let size = block.size();
     if size > params.max_block_bytes {
         return Err(BlockError::TooLarge {
             size,
@@ -489,14 +511,11 @@ pub fn check_block(
     if let Some(index) = block.txs.iter().skip(1).position(Transaction::is_coinbase) {
         return Err(BlockError::ExtraCoinbase { index: index + 1 });
     }
-    let mut txids = Vec::with_capacity(block.txs.len());
     let mut seen = HashSet::with_capacity(block.txs.len());
-    for (index, tx) in block.txs.iter().enumerate() {
-        let txid = tx.txid();
-        if !seen.insert(txid) {
-            return Err(BlockError::DuplicateTx(txid));
+    for (index, (tx, txid)) in block.txs.iter().zip(&txids).enumerate() {
+        if !seen.insert(*txid) {
+            return Err(BlockError::DuplicateTx(*txid));
         }
-        txids.push(txid);
         check_structure(tx, tx.size(), params, index == 0)
             .map_err(|error| BlockError::Tx { index, error })?;
     }

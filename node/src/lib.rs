@@ -24,7 +24,7 @@ mod datadir;
 mod memory;
 mod metrics;
 mod miner;
-pub mod reasons;
+pub use rumor_chain::reasons;
 pub mod rpc;
 mod run;
 mod shutdown;

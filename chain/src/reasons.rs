@@ -2,7 +2,9 @@
 //! broken rule in metrics (`reason` label), in p2p verdicts, and in the
 //! message of RPC error −26. The set is finite, so metric cardinality is bounded.
 
-use rumor_chain::{BlockError, InputError, MempoolError, TxError};
+use crate::mempool::MempoolError;
+use crate::object::BodyError;
+use crate::validate::{BlockError, InputError, TxError};
 
 /// The label of a context-free transaction rule.
 pub fn tx(e: &TxError) -> &'static str {
@@ -17,7 +19,6 @@ pub fn tx(e: &TxError) -> &'static str {
         TxError::NullInput { .. } => "null-input",
         TxError::UnexpectedCoinbase => "unexpected-coinbase",
         TxError::Signature { .. } => "bad-signature",
-        _ => "invalid-tx",
     }
 }
 
@@ -29,7 +30,6 @@ pub fn input(e: &InputError) -> &'static str {
         InputError::ImmatureCoinbase { .. } => "immature-coinbase",
         InputError::InputsOverflow => "inputs-overflow",
         InputError::OutputsExceedInputs { .. } => "outputs-exceed-inputs",
-        _ => "invalid-inputs",
     }
 }
 
@@ -43,7 +43,6 @@ pub fn mempool(e: &MempoolError) -> &'static str {
         MempoolError::FeeTooLow { .. } => "fee-too-low",
         MempoolError::TooLongChain { .. } => "too-long-mempool-chain",
         MempoolError::MempoolFull => "mempool-full",
-        _ => "mempool-refused",
     }
 }
 
@@ -66,7 +65,14 @@ pub fn block(e: &BlockError) -> &'static str {
         BlockError::FeesOverflow => "fees-overflow",
         BlockError::CoinbaseTooLarge { .. } => "coinbase-too-large",
         BlockError::InvalidAncestor(_) => "invalid-ancestor",
-        _ => "invalid-block",
+    }
+}
+
+/// The label of a body that is not what it was sent as.
+pub fn body(e: &BodyError) -> &'static str {
+    match e {
+        BodyError::Undecodable { .. } => UNDECODABLE,
+        BodyError::IdMismatch { .. } => ID_MISMATCH,
     }
 }
 
