@@ -1,0 +1,83 @@
+//! [`RelayCounters`]: what the relay did, counted. The driver reports them
+//! (the node's `getrelaystats` RPC and metrics) by these names.
+
+use std::collections::BTreeMap;
+
+macro_rules! counters {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct $name {
+            $($(#[$fm])* pub $field: u64,)*
+        }
+
+        impl $name {
+            /// Every counter, by name.
+            pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
+                let mut m = BTreeMap::new();
+                $(m.insert(stringify!($field), self.$field);)*
+                m
+            }
+        }
+    };
+}
+
+counters!(
+    /// Monotonic relay counters.
+    RelayCounters {
+        /// Announced items received (each id in each announcement).
+        announced_items,
+        /// Announced items of objects already accepted, refused or rejected.
+        announced_known,
+        /// Announced items dropped: the peer had too many objects tracked.
+        announce_capped,
+        /// Announced items dropped: the tracker was full.
+        tracker_full,
+        /// Items requested (getdata, compact blocks, block transactions).
+        requested_items,
+        /// Bodies received that were requested (first copies, validated).
+        bodies_fetched,
+        /// Bodies received for objects already had (sum of the four below).
+        duplicate_bodies,
+        /// ... pushed copies of objects already received (push mode).
+        duplicate_push,
+        /// ... fetch answers that came after the object came another way.
+        duplicate_late,
+        /// ... anti-entropy bodies of objects that arrived meanwhile.
+        duplicate_sync,
+        /// ... bodies the node found it already had.
+        duplicate_known,
+        /// Objects from peers the node accepted.
+        accepted,
+        /// Objects published (announced or pushed) by this node.
+        published,
+        /// Requests that timed out.
+        fetch_timeouts,
+        /// `notfound` answers.
+        notfound_received,
+        /// Fetches given up (no candidate or attempt left).
+        fetches_given_up,
+        /// Bodies that were not the object they were sent as.
+        mismatched_bodies,
+        /// Bodies the node could not take for validation (its queue was full).
+        validation_dropped,
+        /// Bodies whose verdict never came.
+        validation_timeouts,
+        /// Blocks rebuilt from compact blocks without fetching a transaction.
+        compact_full_hits,
+        /// Blocks rebuilt after fetching some transactions.
+        compact_partial,
+        /// Transactions fetched to complete compact blocks.
+        compact_missing_txs,
+        /// Full-block requests (fallbacks, catch-up, parents).
+        full_blocks_fetched,
+        /// Anti-entropy rounds started.
+        sync_rounds,
+        /// Mempool listings asked for because digests differed.
+        sync_digest_mismatch,
+        /// Transactions fetched because anti-entropy found them missing.
+        sync_fetched,
+        /// Headers received in catch-up.
+        sync_headers,
+    }
+);

@@ -1,0 +1,52 @@
+//! rumor-relay: every relay decision of a rumor node, as a state machine with
+//! no networking, no async runtime and no clock of its own (time is always
+//! a parameter). The node's p2p layer drives it over libp2p; the simulator
+//! can drive the same code over simulated links.
+//!
+//! Inputs are method calls on [`Relay`] (an announcement arrived, a body,
+//! the node's verdict, a timer); outputs are [`Action`]s the driver carries
+//! out (send a request, validate a body, publish, penalise a peer). The
+//! peer type and the gossip-message handle are generic.
+//!
+//! # Map
+//! - [`Relay`]: the composition, and the rules that tie the parts together.
+//! - [`SeenSet`]: the bounded LRU of settled objects (accepted, refused,
+//!   rejected).
+//! - [`RequestTracker`]: every announcer of every object, one request at a
+//!   time, timeouts, per-peer caps (Bitcoin Core's `TxRequestTracker`).
+//! - [`Publisher`]: what the relay modes publish, and when ([`RelayMode`]).
+//! - [`RelayCache`]: bodies of recently accepted objects, to serve them and
+//!   to rebuild compact blocks.
+//! - [`CompactBlock`], [`PartialBlock`]: compact-block rebuild decisions.
+//! - [`AntiEntropy`]: push-pull rounds and mempool pulls; [`CatchUp`]:
+//!   headers-first sync.
+//! - [`Action`] and its vocabulary; [`RelayCounters`].
+
+mod action;
+mod cache;
+mod catchup;
+mod compact;
+mod config;
+mod counters;
+mod publish;
+mod relay;
+mod rng;
+mod seen;
+mod sync;
+mod tracker;
+
+pub use action::{Acceptance, Action, Offence, Publication, Request, Via};
+pub use cache::{CacheStats, CachedBlock, RelayCache};
+pub use catchup::{CatchUp, Headers, MAX_HEADERS, Step};
+pub use compact::{CompactBlock, Finished, PartialBlock};
+pub use config::{RelayConfig, RelayMode, UnknownRelayMode};
+pub use counters::RelayCounters;
+pub use publish::Publisher;
+pub use relay::{ANNOUNCE_CAP, Relay, publication_kind};
+pub use rng::Rng;
+pub use seen::{SeenSet, SeenState, SeenStats};
+pub use sync::{AntiEntropy, Comparison, SyncLimits, SyncStatus, sorted_difference};
+pub use tracker::{Purpose, RequestTracker, Stage, Tracked, TrackerLimits, TrackerStats};
+
+/// Most items in one announcement or one request.
+pub const MAX_INVS_PER_MESSAGE: usize = 1024;

@@ -1,0 +1,254 @@
+//! [`AntiEntropy`]: when to sync with whom, and what to pull after a digest
+//! comparison (Demers' push-pull anti-entropy, the backstop that brings
+//! every accepted object to every live node whatever gossip lost).
+//!
+//! Every sync interval the node sends its [`SyncStatus`] to a random peer
+//! that speaks the sync protocol; each side compares the other's with its
+//! own. A mempool digest that differs makes the node ask for the peer's
+//! short ids; what it lacks is pulled after a grace period (objects still
+//! spreading by gossip arrive meanwhile and are not fetched twice), at most
+//! [`SyncLimits::max_fetch_per_round`] per peer and round. More work on the
+//! peer's side starts a headers-first catch-up ([`crate::CatchUp`]).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use rumor_chain::{BlockHash, Hash256, Work};
+use serde::{Deserialize, Serialize};
+
+use crate::rng::Rng;
+
+/// A node's summary for anti-entropy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    /// Best-chain height.
+    pub height: u64,
+    /// Best-chain tip.
+    pub tip: BlockHash,
+    /// Best-chain total work.
+    pub work: Work,
+    /// Digest of the sorted mempool short ids.
+    pub mempool_digest: Hash256,
+    /// Number of mempool transactions.
+    pub mempool_len: u32,
+}
+
+/// Limits of [`AntiEntropy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncLimits {
+    /// Time between rounds.
+    pub interval: Duration,
+    /// How long a pull waits for gossip to deliver what it names.
+    pub grace: Duration,
+    /// Transactions pulled from one peer per round at most.
+    pub max_fetch_per_round: usize,
+}
+
+impl Default for SyncLimits {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(2),
+            grace: Duration::from_secs(1),
+            max_fetch_per_round: 8192,
+        }
+    }
+}
+
+/// What a status comparison calls for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Comparison {
+    /// The peer's chain has more work: catch up if its tip is unknown here.
+    pub behind: bool,
+    /// The mempools differ and the peer's is not empty: ask for its short ids.
+    pub pull_mempool: bool,
+}
+
+/// Anti-entropy's timers and pending pulls.
+#[derive(Debug)]
+pub struct AntiEntropy<P> {
+    limits: SyncLimits,
+    next_round: Option<Instant>,
+    deferred: VecDeque<(Instant, P, Vec<u64>)>,
+    rng: Rng,
+}
+
+impl<P: Copy + Eq> AntiEntropy<P> {
+    /// Anti-entropy with `limits`, choosing peers with a generator seeded by `seed`.
+    pub fn new(limits: SyncLimits, seed: u64) -> Self {
+        Self {
+            limits,
+            next_round: None,
+            deferred: VecDeque::new(),
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &SyncLimits {
+        &self.limits
+    }
+
+    /// If a round is due, the peer to sync with (a random one of `peers`,
+    /// those that speak the sync protocol). The first round is one interval
+    /// after the first call.
+    pub fn round(&mut self, now: Instant, peers: &[P]) -> Option<P> {
+        let due = *self.next_round.get_or_insert(now + self.limits.interval);
+        if now < due {
+            return None;
+        }
+        self.next_round = Some(now + self.limits.interval);
+        if peers.is_empty() {
+            return None;
+        }
+        Some(peers[self.rng.below(peers.len())])
+    }
+
+    /// What the peer's status calls for, given ours.
+    pub fn compare(theirs: &SyncStatus, ours: &SyncStatus) -> Comparison {
+        Comparison {
+            behind: theirs.work > ours.work,
+            pull_mempool: theirs.mempool_digest != ours.mempool_digest && theirs.mempool_len > 0,
+        }
+    }
+
+    /// The peer's sorted short ids, and ours: what we lack waits out the
+    /// grace period. One pull per peer waits at a time, so a peer that sends
+    /// listings faster than the grace period cannot grow the queue.
+    pub fn listing(&mut self, peer: P, theirs: &[u64], ours: &[u64], now: Instant) {
+        let missing = sorted_difference(theirs, ours);
+        if missing.is_empty() || self.deferred.iter().any(|(_, p, _)| *p == peer) {
+            return;
+        }
+        self.deferred
+            .push_back((now + self.limits.grace, peer, missing));
+    }
+
+    /// Pulls whose grace period is over: check each against the mempool
+    /// again with [`AntiEntropy::still_missing`].
+    pub fn due_pulls(&mut self, now: Instant) -> Vec<(P, Vec<u64>)> {
+        let mut out = Vec::new();
+        while self.deferred.front().is_some_and(|(due, _, _)| *due <= now) {
+            if let Some((_, peer, ids)) = self.deferred.pop_front() {
+                out.push((peer, ids));
+            }
+        }
+        out
+    }
+
+    /// Of `ids`, those still not in `ours` (sorted), at most one round's worth.
+    pub fn still_missing(&self, ids: &[u64], ours: &[u64]) -> Vec<u64> {
+        let mut still = sorted_difference(ids, ours);
+        still.truncate(self.limits.max_fetch_per_round);
+        still
+    }
+
+    /// `peer` went away: its pending pull is dropped.
+    pub fn peer_gone(&mut self, peer: &P) {
+        self.deferred.retain(|(_, p, _)| p != peer);
+    }
+
+    /// When something is next due.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let pull = self.deferred.front().map(|(d, _, _)| *d);
+        match (self.next_round, pull) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Items of sorted `a` not in sorted `b`, each once.
+pub fn sorted_difference(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if j >= b.len() || b[j] != x {
+            out.push(x);
+        }
+    }
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(work: u128, digest: u8, len: u32) -> SyncStatus {
+        SyncStatus {
+            height: 0,
+            tip: BlockHash([0; 32]),
+            work: Work(work),
+            mempool_digest: Hash256([digest; 32]),
+            mempool_len: len,
+        }
+    }
+
+    #[test]
+    fn sorted_difference_works() {
+        assert_eq!(
+            sorted_difference(&[1, 2, 3, 5, 8], &[2, 5, 6]),
+            vec![1, 3, 8]
+        );
+        assert_eq!(sorted_difference(&[], &[1]), Vec::<u64>::new());
+        assert_eq!(sorted_difference(&[4, 4], &[]), vec![4]);
+    }
+
+    #[test]
+    fn rounds_come_once_per_interval_to_a_known_peer() {
+        let mut ae = AntiEntropy::new(SyncLimits::default(), 7);
+        let t0 = Instant::now();
+        let peers = [1u32, 2, 3];
+        assert_eq!(
+            ae.round(t0, &peers),
+            None,
+            "the first round waits an interval"
+        );
+        let t1 = t0 + Duration::from_secs(2);
+        let p = ae.round(t1, &peers).expect("due");
+        assert!(peers.contains(&p));
+        assert_eq!(ae.round(t1 + Duration::from_millis(10), &peers), None);
+        assert_eq!(
+            ae.round(t1 + Duration::from_secs(2), &[]),
+            None,
+            "no sync peer"
+        );
+        assert_eq!(ae.next_deadline(), Some(t1 + Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn comparisons_pull_what_differs_and_catch_up_when_behind() {
+        let ours = status(10, 1, 5);
+        assert_eq!(
+            AntiEntropy::<u32>::compare(&ours, &ours),
+            Comparison::default()
+        );
+        let more = AntiEntropy::<u32>::compare(&status(11, 2, 3), &ours);
+        assert!(more.behind && more.pull_mempool);
+        // An empty pool has nothing to give.
+        assert!(!AntiEntropy::<u32>::compare(&status(10, 2, 0), &ours).pull_mempool);
+    }
+
+    #[test]
+    fn pulls_wait_out_the_grace_period_once_per_peer_and_are_capped() {
+        let limits = SyncLimits {
+            max_fetch_per_round: 2,
+            ..SyncLimits::default()
+        };
+        let mut ae = AntiEntropy::new(limits, 1);
+        let t0 = Instant::now();
+        ae.listing(9u32, &[1, 2, 3, 4], &[2], t0);
+        ae.listing(9u32, &[7, 8], &[], t0); // one pending pull per peer
+        assert!(ae.due_pulls(t0).is_empty());
+        let due = ae.due_pulls(t0 + limits.grace);
+        assert_eq!(due, vec![(9, vec![1, 3, 4])]);
+        // Gossip delivered 3 meanwhile; at most two are pulled.
+        assert_eq!(ae.still_missing(&due[0].1, &[3]), vec![1, 4]);
+        ae.listing(5u32, &[1], &[], t0);
+        ae.peer_gone(&5);
+        assert!(ae.due_pulls(t0 + limits.grace).is_empty());
+    }
+}
