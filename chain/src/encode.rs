@@ -105,6 +105,25 @@ pub fn decode<T: Serialize + DeserializeOwned>(
     Ok(value)
 }
 
+/// Decodes a `T` from the start of `bytes` (the rest may be anything) and
+/// returns it with the number of bytes it took; those bytes must be its
+/// canonical encoding.
+///
+/// # Errors
+/// [`DecodeError`]: malformed or non-canonical.
+pub fn decode_prefix<T: Serialize + DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<(T, usize), DecodeError> {
+    let (value, used): (T, usize) = bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let mut again = Vec::with_capacity(used);
+    encode_into(&value, &mut again);
+    if again != bytes[..used] {
+        return Err(DecodeError::NonCanonical);
+    }
+    Ok((value, used))
+}
+
 /// Appends `value` as the canonical configuration encodes a `u64`, `u32` or
 /// length (bincode's varint): one byte up to 250, else a tag byte (251, 252,
 /// 253) and 2, 4 or 8 little-endian bytes.

@@ -55,7 +55,9 @@ pub use block::{
 pub use chainstate::{
     AcceptBlockError, AcceptOutcome, BlockAccepted, ChainState, MAX_ORPHAN_BLOCKS, OpenError,
 };
-pub use encode::{DecodeError, HARD_LIMIT, decode, encode, encode_into, encoded_len};
+pub use encode::{
+    DecodeError, HARD_LIMIT, decode, decode_prefix, encode, encode_into, encoded_len,
+};
 pub use hash::{BlockHash, Hash256, Txid, merkle_root, sha256, sha256d};
 pub use inv::{Inv, ObjectKind};
 pub use keys::{KeyPair, PublicKey, Signature};

@@ -184,6 +184,19 @@ impl Object {
         Ok(object)
     }
 
+    /// The id that `bytes` have as an object of `kind`, without decoding
+    /// all of it: sha256d of a transaction's bytes, the hash of a block's
+    /// leading header. `None` if a block's bytes do not start with a header.
+    /// Whether the bytes are a valid object at all is for the decoder.
+    pub fn id_of(kind: ObjectKind, bytes: &[u8]) -> Option<Inv> {
+        match kind {
+            ObjectKind::Tx => Some(Inv::Tx(Txid(sha256d(bytes)))),
+            ObjectKind::Block => encode::decode_prefix::<crate::BlockHeader>(bytes)
+                .ok()
+                .map(|(h, _)| Inv::Block(h.hash())),
+        }
+    }
+
     /// Its inventory item.
     pub fn inv(&self) -> Inv {
         match self {
@@ -215,6 +228,15 @@ mod tests {
         let d = DecodedTx::decode(&tx.encode()).unwrap();
         assert_eq!((d.txid(), d.size()), (tx.txid(), tx.size()));
         assert_eq!(DecodedTx::new(tx.clone()), d);
+        assert_eq!(
+            Object::id_of(ObjectKind::Block, &bytes),
+            Some(Inv::Block(genesis.hash()))
+        );
+        assert_eq!(
+            Object::id_of(ObjectKind::Tx, &tx.encode()),
+            Some(Inv::Tx(tx.txid()))
+        );
+        assert_eq!(Object::id_of(ObjectKind::Block, &[0xff]), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use rumor_node::rpc::{RpcContext, Submitter, authorized, module};
+use rumor_node::rpc::{RpcContext, authorized, module};
 
 struct Fixture {
     rt: tokio::runtime::Runtime,
@@ -39,7 +39,6 @@ fn fixture() -> &'static Fixture {
             let core = Arc::new(rumor_node::NodeCore::new(
                 chain,
                 rumor_chain::MempoolConfig::default(),
-                Arc::new(rumor_node::NodeMetrics::new()),
                 shutdown.clone(),
             ));
             let cfg = rumor_p2p::P2pConfig {
@@ -47,16 +46,25 @@ fn fixture() -> &'static Fixture {
                 discovery: false,
                 ..rumor_p2p::P2pConfig::default()
             };
-            let p2p = rumor_p2p::start(cfg, rumor_p2p::Keypair::generate_ed25519(), core.clone())
+            let p2p = rumor_p2p::start(cfg, rumor_p2p::Keypair::generate_ed25519())
                 .await
                 .expect("p2p");
             // Keep the event stream drained.
             let mut events = p2p.events;
             tokio::spawn(async move { while events.recv().await.is_some() {} });
+            let (validator, thread) = rumor_node::Validator::start(
+                Arc::clone(&core),
+                p2p.handle.clone(),
+                p2p.bodies,
+                Arc::new(rumor_node::NodeMetrics::new()),
+                shutdown.clone(),
+            )
+            .expect("validator");
+            std::mem::forget(thread);
             let ctx = RpcContext {
                 core: Arc::clone(&core),
                 p2p: p2p.handle.clone(),
-                submitter: Submitter::start(Arc::clone(&core), p2p.handle.clone()),
+                validator,
                 shutdown,
                 relay: rumor_p2p::RelayMode::Announce,
                 link: rumor_p2p::LinkConfig::default(),

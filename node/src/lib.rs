@@ -6,8 +6,12 @@
 //! - `config`: flags, `RUMOR_*` env vars and `rumord.toml`, merged into a [`NodeConfig`].
 //! - `datadir`: layout, exclusive lock, node and miner keys, RPC cookie.
 //! - `store`: [`RedbStore`], the durable `ChainStore`, with address and tx indexes.
-//! - `core`: [`NodeCore`], chain state + mempool behind one lock, the p2p `Backend`.
-//! - [`reasons`]: stable labels for every rejection.
+//! - `core`: [`NodeCore`], chain state + mempool behind one lock: the write
+//!   path (rumor-chain's acceptance pipeline) and the read model.
+//! - `validator`: [`Validator`], the one batching validation queue for RPC
+//!   submissions, the miner and bodies from the network.
+//! - `answers`: answers to the p2p layer's questions, off the async runtime.
+//! - [`reasons`]: stable labels for every rejection (rumor-chain's).
 //! - `miner`: `--mine` and `generatetoaddress`.
 //! - [`rpc`]: JSON-RPC server, auth, methods, submission batching.
 //! - `metrics`: Prometheus registry and the `/metrics` server.
@@ -17,6 +21,7 @@
 //! - `verify`: [`verify_store`], a store checked against a replay of its best chain
 //!   (`rumord verify`, RPC `verifychain`).
 
+mod answers;
 mod client;
 mod config;
 mod core;
@@ -29,6 +34,7 @@ pub mod rpc;
 mod run;
 mod shutdown;
 mod store;
+mod validator;
 mod verify;
 
 pub use client::{ClientError, call as call_rpc, read_cookie};
@@ -37,7 +43,9 @@ pub use config::{
     DEFAULT_GENESIS_OUTPUTS, DEFAULT_LISTEN, DEFAULT_RPC_BIND, LogFormat, NodeConfig, RpcAuth,
     Settings, parse_seed, resolve_datadir,
 };
-pub use core::{ChainInfo, CoreError, NodeCore, Outcome, PoolEntry, PoolSummary, Unspent, now_ms};
+pub use core::{
+    ChainInfo, CoreError, NodeCore, PoolEntry, PoolSummary, Processed, Unspent, now_ms,
+};
 pub use datadir::{COOKIE_USER, DataDir, DataDirError};
 pub use memory::{
     Allocator, AllocatorStats, MemoryInfo, allocator_dump, memory_info, set_allocator,
@@ -49,4 +57,5 @@ pub use miner::{MineError, generate, mine_one};
 pub use run::{NodeError, RunningNode, run, start};
 pub use shutdown::{Shutdown, StopReason};
 pub use store::{RedbStore, SCHEMA_VERSION, StoreError, StoreReader, UtxoSnapshot};
+pub use validator::Validator;
 pub use verify::{VerifyError, VerifyReport, verify_store};

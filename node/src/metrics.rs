@@ -43,7 +43,7 @@ pub struct AcceptedLabels {
 pub struct RejectedLabels {
     /// `tx` or `block`.
     pub kind: &'static str,
-    /// `invalid`, `policy` or `not-yet`.
+    /// `malformed`, `invalid`, `policy` or `not-yet`.
     pub class: &'static str,
     /// The rule, as a stable label.
     pub reason: String,
@@ -214,6 +214,52 @@ impl NodeMetrics {
             m.memory_bytes.clone(),
         );
         Self { registry, ..m }
+    }
+
+    /// Counts a validated batch: each object accepted (by kind and origin)
+    /// or refused (by kind, class and reason), and the batch's time.
+    pub fn record_batch(
+        &self,
+        kinds: &[rumor_chain::ObjectKind],
+        from_peer: &[bool],
+        outcomes: &[rumor_chain::Outcome],
+        elapsed: std::time::Duration,
+    ) {
+        use rumor_chain::{ObjectKind, Verdict};
+        if outcomes.is_empty() {
+            return;
+        }
+        let batch_kind = if kinds.iter().all(|k| *k == ObjectKind::Tx) {
+            "tx"
+        } else if kinds.iter().all(|k| *k == ObjectKind::Block) {
+            "block"
+        } else {
+            "mixed"
+        };
+        self.validation_seconds
+            .get_or_create(&BatchLabels { kind: batch_kind })
+            .observe(elapsed.as_secs_f64());
+        for ((kind, peer), o) in kinds.iter().zip(from_peer).zip(outcomes) {
+            let kind = kind.label();
+            match &o.verdict {
+                Verdict::Accepted { .. } => {
+                    let origin = if *peer { "peer" } else { "local" };
+                    self.accepted
+                        .get_or_create(&AcceptedLabels { kind, origin })
+                        .inc();
+                }
+                Verdict::Known => {}
+                v => {
+                    self.rejected
+                        .get_or_create(&RejectedLabels {
+                            kind,
+                            class: v.class(),
+                            reason: v.label().to_owned(),
+                        })
+                        .inc();
+                }
+            }
+        }
     }
 
     /// Reads the values that live elsewhere (chain, mempool, p2p counters).

@@ -6,11 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumor_chain::{Address, Block, BlockHash};
-use rumor_p2p::{Body, Inv, Origin, P2pHandle, Verdict};
+use bytes::Bytes;
+use rumor_chain::{Address, Block, BlockHash, DecodedBlock, Object, Outcome, Verdict};
 
-use crate::core::{CoreError, NodeCore, Outcome};
+use crate::core::{CoreError, NodeCore};
 use crate::shutdown::Shutdown;
+use crate::validator::Validator;
 
 /// Why mining a block failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,28 +39,29 @@ fn coinbase_extra() -> [u8; 56] {
     extra
 }
 
-/// Mines one block on the tip paying `pay_to`, and accepts it locally.
-/// Blocking (proof of work). Returns the block and the objects to announce.
+/// Mines one block on the tip paying `pay_to` (on the blocking pool) and
+/// submits it like any other object; once accepted the p2p layer spreads it.
 ///
 /// # Errors
 /// [`MineError`].
-pub fn mine_one(core: &NodeCore, pay_to: Address) -> Result<(Block, Vec<Inv>), MineError> {
-    let block = core.mine_block(pay_to, coinbase_extra())?;
+pub async fn mine_one(
+    core: &Arc<NodeCore>,
+    validator: &Validator,
+    pay_to: Address,
+) -> Result<Block, MineError> {
+    let c = Arc::clone(core);
+    let block = tokio::task::spawn_blocking(move || c.mine_block(pay_to, coinbase_extra()))
+        .await
+        .map_err(|_| MineError::Core(CoreError::Stopped))??;
     let hash = block.hash();
-    let body = Body {
-        inv: Inv::block(hash),
-        bytes: block.encode().into(),
-    };
-    let Outcome { verdict, detail } = core
-        .process(vec![(Origin::Local, body)])
-        .pop()
-        .expect("one in, one out");
+    let bytes = Bytes::from(block.encode());
+    let object = Object::Block(DecodedBlock::new(block.clone()));
+    let Outcome { verdict, detail } = validator
+        .submit(object, bytes)
+        .await
+        .ok_or(MineError::Core(CoreError::Stopped))?;
     match verdict {
-        Verdict::Accepted { also } => {
-            let mut invs = vec![Inv::block(hash)];
-            invs.extend(also);
-            Ok((block, invs))
-        }
+        Verdict::Accepted { .. } => Ok(block),
         other => Err(MineError::Refused {
             hash,
             reason: detail.unwrap_or_else(|| other.label().to_owned()),
@@ -67,24 +69,19 @@ pub fn mine_one(core: &NodeCore, pay_to: Address) -> Result<(Block, Vec<Inv>), M
     }
 }
 
-/// Mines `n` blocks paying `pay_to`, announcing each; returns their hashes.
+/// Mines `n` blocks paying `pay_to`; returns their hashes.
 ///
 /// # Errors
-/// The first failure; blocks mined before it stay mined and announced.
+/// The first failure; blocks mined before it stay mined and spread.
 pub async fn generate(
     core: &Arc<NodeCore>,
-    p2p: &P2pHandle,
+    validator: &Validator,
     n: u64,
     pay_to: Address,
 ) -> Result<Vec<BlockHash>, MineError> {
     let mut hashes = Vec::new();
     for _ in 0..n {
-        let c = Arc::clone(core);
-        let (block, invs) = tokio::task::spawn_blocking(move || mine_one(&c, pay_to))
-            .await
-            .map_err(|_| MineError::Core(CoreError::Stopped))??;
-        hashes.push(block.hash());
-        let _ = p2p.announce(invs).await;
+        hashes.push(mine_one(core, validator, pay_to).await?.hash());
     }
     Ok(hashes)
 }
@@ -92,7 +89,7 @@ pub async fn generate(
 /// The `--mine` loop: one block per interval (±10 %) until shutdown.
 pub(crate) async fn run(
     core: Arc<NodeCore>,
-    p2p: P2pHandle,
+    validator: Validator,
     pay_to: Address,
     interval: Duration,
     shutdown: Shutdown,
@@ -107,7 +104,7 @@ pub(crate) async fn run(
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.wait() => return,
         }
-        match generate(&core, &p2p, 1, pay_to).await {
+        match generate(&core, &validator, 1, pay_to).await {
             Ok(h) => {
                 let height = core.pool_summary().map(|s| s.height).unwrap_or(0);
                 tracing::info!(block = %h[0], height, "mined");

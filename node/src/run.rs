@@ -8,15 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rumor_chain::{ChainState, MempoolConfig, OpenError};
-use rumor_p2p::{Backend, Keypair, P2pEvent};
+use rumor_p2p::Keypair;
 
 use crate::config::{ConfigError, NodeConfig, RpcAuth};
 use crate::core::NodeCore;
 use crate::datadir::{COOKIE_USER, DataDir, DataDirError};
 use crate::metrics::NodeMetrics;
-use crate::rpc::{self, RpcContext, Submitter};
+use crate::rpc::{self, RpcContext};
 use crate::shutdown::{Shutdown, StopReason};
 use crate::store::{RedbStore, StoreError};
+use crate::validator::Validator;
 
 /// Why the node could not start, or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,9 @@ pub enum NodeError {
         #[source]
         source: std::io::Error,
     },
+    /// The validation thread could not be started.
+    #[error("cannot start the validator: {0}")]
+    Validator(#[source] std::io::Error),
     /// The node stopped because it could not go on safely.
     #[error("{0}")]
     Fatal(String),
@@ -89,6 +93,7 @@ pub struct RunningNode {
     core: Arc<NodeCore>,
     p2p: rumor_p2p::P2pHandle,
     p2p_task: tokio::task::JoinHandle<()>,
+    validator: std::thread::JoinHandle<()>,
     rpc: rpc::RpcServer,
     shutdown: Shutdown,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -111,23 +116,28 @@ pub async fn start(config: NodeConfig, shutdown: Shutdown) -> Result<RunningNode
         max_bytes: config.max_mempool_bytes,
         ..MempoolConfig::default()
     };
-    let core = Arc::new(NodeCore::new(
-        chain,
-        mempool,
-        Arc::clone(&metrics),
-        shutdown.clone(),
-    ));
+    let core = Arc::new(NodeCore::new(chain, mempool, shutdown.clone()));
 
     let seed = datadir.node_key(config.node_key)?;
     let key = Keypair::ed25519_from_bytes(seed).map_err(|e| DataDirError::Corrupt {
         path: datadir.path().join("node_key"),
         reason: e.to_string(),
     })?;
-    let backend: Arc<dyn Backend> = core.clone();
-    let p2p = rumor_p2p::start(config.p2p.clone(), key, backend).await?;
+    let p2p = rumor_p2p::start(config.p2p.clone(), key).await?;
     let handle = p2p.handle.clone();
+    let (validator, validator_thread) = Validator::start(
+        Arc::clone(&core),
+        handle.clone(),
+        p2p.bodies,
+        Arc::clone(&metrics),
+        shutdown.clone(),
+    )
+    .map_err(NodeError::Validator)?;
     let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(log_events(p2p.events)));
+    tasks.push(tokio::spawn(crate::answers::run(
+        Arc::clone(&core),
+        p2p.events,
+    )));
 
     let (user, password) = match &config.rpc_auth {
         RpcAuth::Cookie => (COOKIE_USER.to_owned(), datadir.write_cookie()?),
@@ -136,7 +146,7 @@ pub async fn start(config: NodeConfig, shutdown: Shutdown) -> Result<RunningNode
     let ctx = RpcContext {
         core: Arc::clone(&core),
         p2p: handle.clone(),
-        submitter: Submitter::start(Arc::clone(&core), handle.clone()),
+        validator: validator.clone(),
         shutdown: shutdown.clone(),
         relay: config.p2p.relay,
         link: config.p2p.link,
@@ -178,7 +188,7 @@ pub async fn start(config: NodeConfig, shutdown: Shutdown) -> Result<RunningNode
         };
         tasks.push(tokio::spawn(crate::miner::run(
             Arc::clone(&core),
-            handle.clone(),
+            validator,
             pay_to,
             config.block_interval,
             shutdown.clone(),
@@ -190,6 +200,7 @@ pub async fn start(config: NodeConfig, shutdown: Shutdown) -> Result<RunningNode
         core,
         p2p: handle,
         p2p_task: p2p.task,
+        validator: validator_thread,
         rpc,
         shutdown,
         tasks,
@@ -224,25 +235,15 @@ impl RunningNode {
         self.rpc.stop().await;
         let _ = self.p2p.shutdown().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.p2p_task).await;
+        // The validator stops on the shutdown signal, after its batch.
+        let validator = self.validator;
+        let _ = tokio::task::spawn_blocking(move || validator.join()).await;
         self.core.close();
         self.datadir.remove_cookie();
         tracing::info!("stopped");
         match reason {
             StopReason::Fatal(m) => Err(NodeError::Fatal(m)),
             StopReason::Requested(_) => Ok(()),
-        }
-    }
-}
-
-async fn log_events(mut events: tokio::sync::mpsc::Receiver<P2pEvent>) {
-    while let Some(ev) = events.recv().await {
-        match ev {
-            P2pEvent::PeerUp(p) => tracing::debug!(peer = %p, "peer up"),
-            P2pEvent::PeerDown(p) => tracing::debug!(peer = %p, "peer down"),
-            P2pEvent::PeerBanned(p) => tracing::info!(peer = %p, "peer banned"),
-            P2pEvent::Accepted { inv, via } => {
-                tracing::trace!(kind = inv.kind.label(), id = %inv.id, via = ?via, "accepted");
-            }
         }
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use rumor_node::rpc::{RpcContext, Submitter, authorized, module};
+use rumor_node::rpc::{RpcContext, authorized, module};
 use serde_json::{Value, json};
 
 const CASES: u32 = 512;
@@ -72,7 +72,6 @@ fn fixture() -> &'static Fixture {
             let core = Arc::new(rumor_node::NodeCore::new(
                 chain,
                 rumor_chain::MempoolConfig::default(),
-                Arc::new(rumor_node::NodeMetrics::new()),
                 shutdown.clone(),
             ));
             let cfg = rumor_p2p::P2pConfig {
@@ -80,15 +79,23 @@ fn fixture() -> &'static Fixture {
                 discovery: false,
                 ..rumor_p2p::P2pConfig::default()
             };
-            let p2p = rumor_p2p::start(cfg, rumor_p2p::Keypair::generate_ed25519(), core.clone())
+            let p2p = rumor_p2p::start(cfg, rumor_p2p::Keypair::generate_ed25519())
                 .await
                 .unwrap();
             let mut events = p2p.events;
             tokio::spawn(async move { while events.recv().await.is_some() {} });
+            let (validator, _thread) = rumor_node::Validator::start(
+                Arc::clone(&core),
+                p2p.handle.clone(),
+                p2p.bodies,
+                Arc::new(rumor_node::NodeMetrics::new()),
+                shutdown.clone(),
+            )
+            .unwrap();
             let ctx = RpcContext {
                 core: Arc::clone(&core),
                 p2p: p2p.handle.clone(),
-                submitter: Submitter::start(Arc::clone(&core), p2p.handle.clone()),
+                validator,
                 shutdown,
                 relay: rumor_p2p::RelayMode::Announce,
                 link: rumor_p2p::LinkConfig::default(),

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rumor_chain::{Address, Amount, Network, OutPoint, Params, Transaction, TxIn, TxOut, Txid};
-use rumor_p2p::{Inv, P2pEvent, RelayMode};
-use support::{TestBackend, TestNode, config, line, start_node, wait_for_mesh};
+use rumor_p2p::{Accepted, Inv, RelayMode};
+use support::{TestNode, TestState, config, line, start_node, wait_for_mesh};
 
 const OUTPUTS: u32 = 150_000;
 
@@ -67,16 +68,10 @@ async fn line_of(n: usize, mode: RelayMode, faucet: &Faucet) -> Vec<TestNode> {
     let cfg = config(mode);
     let mut nodes: Vec<TestNode> = Vec::new();
     for _ in 0..n {
-        nodes.push(start_node(cfg.clone(), TestBackend::new(faucet.params.clone()), vec![]).await);
+        nodes.push(start_node(cfg.clone(), TestState::new(faucet.params.clone()), vec![]).await);
     }
     for (i, j) in line(n) {
-        nodes[i]
-            .p2p
-            .handle
-            .dial(nodes[j].addr.clone())
-            .await
-            .unwrap()
-            .unwrap();
+        nodes[i].handle.dial(nodes[j].addr.clone()).await.unwrap();
     }
     wait_for_mesh(&nodes, 1).await;
     nodes
@@ -96,24 +91,19 @@ fn hop_latency(c: &mut Criterion) {
         .sample_size(30)
         .measurement_time(Duration::from_secs(8));
     for mode in [RelayMode::Announce, RelayMode::Push] {
-        let mut nodes = rt.block_on(line_of(5, mode, &faucet));
-        let mut last_events =
-            std::mem::replace(&mut nodes[4].p2p.events, tokio::sync::mpsc::channel(1).1);
+        let nodes = rt.block_on(line_of(5, mode, &faucet));
+        let mut last = nodes[4].state.accepted();
         group.bench_function(mode.to_string(), |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let tx = faucet.tx();
-                        let inv = Inv::tx(tx.txid());
+                        let txid = tx.txid();
                         let start = Instant::now();
                         nodes[0].submit(tx).await;
-                        loop {
-                            match last_events.recv().await {
-                                Some(P2pEvent::Accepted { inv: got, .. }) if got == inv => break,
-                                Some(_) => {}
-                                None => panic!("event stream closed"),
-                            }
+                        while !nodes[4].state.has_tx(&txid) {
+                            last.changed().await.expect("the last node runs");
                         }
                         total += start.elapsed() / 4;
                     }
@@ -122,7 +112,7 @@ fn hop_latency(c: &mut Criterion) {
             });
         });
         for n in &nodes {
-            rt.block_on(n.p2p.handle.shutdown()).ok();
+            rt.block_on(n.handle.shutdown()).ok();
         }
     }
     group.finish();
@@ -131,9 +121,9 @@ fn hop_latency(c: &mut Criterion) {
 /// Throughput of the middle node of a line A–B–C: A announces 2,000
 /// transactions it already accepted; B fetches, validates, accepts and
 /// relays them. `relayed_by_b` stops the clock when B has accepted every
-/// one and handed its announcement to gossipsub to forward (B's
-/// accept-and-relay rate); `end_to_end` when C has accepted every one (it
-/// also includes C's own work on the same two cores).
+/// one (B's fetch-and-accept rate; its announcements follow at once);
+/// `end_to_end` when C has accepted every one (it also includes C's own
+/// work on the same two cores).
 fn relay_throughput(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -160,39 +150,31 @@ fn relay_throughput(c: &mut Criterion) {
                 rt.block_on(async {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        let mut nodes = line_of(3, RelayMode::Announce, &faucet).await;
-                        let mut b_events = std::mem::replace(
-                            &mut nodes[1].p2p.events,
-                            tokio::sync::mpsc::channel(1).1,
-                        );
-                        let mut invs = Vec::new();
+                        let nodes = line_of(3, RelayMode::Announce, &faucet).await;
+                        let mut accepted = Vec::new();
                         for _ in 0..batch {
                             let tx = faucet.tx();
-                            invs.push(Inv::tx(tx.txid()));
                             // A accepts them up front (not timed).
-                            nodes[0].backend.submit_tx(tx);
+                            nodes[0].state.submit_tx(&tx);
+                            accepted.push(Accepted {
+                                inv: Inv::Tx(tx.txid()),
+                                bytes: Bytes::from(tx.encode()),
+                                compact: None,
+                            });
                         }
+                        let watched = if end_to_end { &nodes[2] } else { &nodes[1] };
+                        let mut count = watched.state.accepted();
                         let start = Instant::now();
-                        nodes[0].p2p.handle.announce(invs).await.unwrap();
-                        if end_to_end {
-                            while nodes[2].backend.mempool_len() < batch {
-                                assert!(
-                                    start.elapsed() < Duration::from_secs(60),
-                                    "relay throughput run stalled"
-                                );
-                                tokio::time::sleep(Duration::from_millis(1)).await;
-                            }
-                        } else {
-                            let mut relayed = 0;
-                            while relayed < batch {
-                                if let Some(P2pEvent::Accepted { .. }) = b_events.recv().await {
-                                    relayed += 1;
-                                }
-                            }
+                        nodes[0].handle.accepted(accepted).await.unwrap();
+                        while (*count.borrow_and_update() as usize) < batch {
+                            tokio::time::timeout(Duration::from_secs(60), count.changed())
+                                .await
+                                .expect("relay throughput run stalled")
+                                .expect("the node runs");
                         }
                         total += start.elapsed();
                         for n in &nodes {
-                            n.p2p.handle.shutdown().await.ok();
+                            n.handle.shutdown().await.ok();
                         }
                     }
                     total

@@ -51,8 +51,20 @@ impl Topics {
     }
 }
 
-/// Score below which a peer is disconnected and banned.
-pub(crate) const DISCONNECT_SCORE: f64 = -100.0;
+/// Why the network behaviour could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BehaviourError {
+    /// gossipsub refused its configuration.
+    #[error("gossipsub config: {0}")]
+    GossipsubConfig(#[from] gossipsub::ConfigBuilderError),
+    /// gossipsub refused to start, score or subscribe (libp2p says why in words).
+    #[error("gossipsub: {0}")]
+    Gossipsub(String),
+    /// A protocol name is invalid (the network name makes it so).
+    #[error("protocol name: {0}")]
+    Protocol(#[from] libp2p::swarm::InvalidProtocol),
+}
 
 fn score_params(topics: &Topics) -> (PeerScoreParams, PeerScoreThresholds) {
     let topic = TopicScoreParams {
@@ -118,7 +130,7 @@ impl Behaviour {
         topics: &Topics,
         counters: &ProtocolCounterSet,
         registry: &mut Registry,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BehaviourError> {
         Self::new_with_transmit_limit(key, cfg, topics, counters, registry, wire::MAX_GOSSIP_BYTES)
     }
 
@@ -131,7 +143,7 @@ impl Behaviour {
         counters: &ProtocolCounterSet,
         registry: &mut Registry,
         max_transmit: usize,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BehaviourError> {
         let m = &cfg.mesh;
         let gs_cfg = gossipsub::ConfigBuilder::default()
             .validation_mode(ValidationMode::Anonymous)
@@ -161,26 +173,26 @@ impl Behaviour {
             .connection_handler_queue_len(20_000)
             .duplicate_cache_time(Duration::from_secs(120))
             .prune_backoff(Duration::from_secs(15))
-            // A batch goes to the mesh (fan-out D), not to every peer.
-            .flood_publish(cfg.relay != crate::config::RelayMode::Batch)
-            .build()
-            .map_err(|e| format!("gossipsub config: {e}"))?;
+            // Announcements go to the mesh (fan-out D), not to every peer;
+            // push mode floods its own publications, as plain gossipsub does.
+            .flood_publish(cfg.relay == crate::config::RelayMode::Push)
+            .build()?;
         let (params, thresholds) = score_params(topics);
         let mut gossipsub = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gs_cfg)
-            .map_err(|e| format!("gossipsub: {e}"))?
+            .map_err(|e| BehaviourError::Gossipsub(e.to_owned()))?
             .with_metrics(
                 registry.sub_registry_with_prefix("gossipsub"),
                 gossipsub::MetricsConfig::default(),
             );
         gossipsub
             .with_peer_score(params, thresholds)
-            .map_err(|e| format!("gossipsub scoring: {e}"))?;
+            .map_err(BehaviourError::Gossipsub)?;
         gossipsub
             .subscribe(&topics.tx)
-            .map_err(|e| format!("subscribe: {e}"))?;
+            .map_err(|e| BehaviourError::Gossipsub(e.to_string()))?;
         gossipsub
             .subscribe(&topics.block)
-            .map_err(|e| format!("subscribe: {e}"))?;
+            .map_err(|e| BehaviourError::Gossipsub(e.to_string()))?;
 
         let net = &cfg.network;
         let rr_cfg = request_response::Config::default()
@@ -233,6 +245,6 @@ impl Behaviour {
     }
 }
 
-fn protocol(name: String) -> Result<StreamProtocol, String> {
-    StreamProtocol::try_from_owned(name).map_err(|e| format!("protocol name: {e}"))
+fn protocol(name: String) -> Result<StreamProtocol, BehaviourError> {
+    Ok(StreamProtocol::try_from_owned(name)?)
 }

@@ -6,47 +6,7 @@ use std::time::Duration;
 use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 
-/// How objects are spread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RelayMode {
-    /// Inventory announcements over gossipsub; bodies fetched with `getdata`
-    /// and validated before the announcement is forwarded. The default.
-    #[default]
-    Announce,
-    /// Full objects in gossipsub messages: plain gossipsub flooding, the
-    /// baseline to compare against.
-    Push,
-    /// Batched per-hop announcements: each node collects the ids it newly
-    /// accepted during [`P2pConfig::batch_window`] and publishes them as one
-    /// message to its mesh; receivers fetch what is new and never forward
-    /// the batch, so the seen-set alone stops re-announcement (SIR with
-    /// fan-out D, like Bitcoin's trickle at millisecond scale). It amortises
-    /// gossipsub's per-message cost at high transaction rates.
-    Batch,
-}
-
-impl std::str::FromStr for RelayMode {
-    type Err = ConfigError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "announce" => Ok(Self::Announce),
-            "push" => Ok(Self::Push),
-            "batch" => Ok(Self::Batch),
-            other => Err(ConfigError::UnknownRelayMode(other.to_owned())),
-        }
-    }
-}
-
-impl std::fmt::Display for RelayMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Announce => "announce",
-            Self::Push => "push",
-            Self::Batch => "batch",
-        })
-    }
-}
+pub use rumor_relay::RelayMode;
 
 /// The gossipsub mesh: D (the fan-out), its bounds, lazy gossip and heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -121,7 +81,7 @@ pub struct P2pConfig {
     pub target_peers: usize,
     /// Most connections at once (inbound and outbound). Default 64.
     pub max_peers: usize,
-    /// Announce or push.
+    /// Announce, push or batch.
     pub relay: RelayMode,
     /// The gossipsub mesh.
     pub mesh: MeshConfig,
@@ -144,11 +104,19 @@ pub struct P2pConfig {
     pub fetch_timeout: Duration,
     /// Attempts per fetch before giving up. Default 4.
     pub fetch_attempts: u32,
-    /// Objects requested from one peer at once. Default 512.
+    /// Requests out to one peer at once. Default 512.
     pub max_inflight_per_peer: usize,
     /// Fetches tracked at once. Default 50,000.
     pub max_inflight: usize,
-    /// Bodies waiting for validation before new ones are dropped. Default 20,000.
+    /// Objects tracked on one peer's word (Bitcoin Core's
+    /// `MAX_PEER_TX_ANNOUNCEMENTS`); more announcements from it are dropped.
+    /// Default 5,000.
+    pub max_announced_per_peer: usize,
+    /// Transaction bytes kept to serve peers and rebuild compact blocks
+    /// without asking the node. Default 32 MiB.
+    pub relay_cache_bytes: usize,
+    /// Bodies waiting for the node's validation before new ones are dropped.
+    /// Default 20,000.
     pub validation_queue: usize,
     /// Failure detection: ping interval. Default 2 s.
     #[serde(with = "duration_ms")]
@@ -186,6 +154,8 @@ impl Default for P2pConfig {
             fetch_attempts: 4,
             max_inflight_per_peer: 512,
             max_inflight: 50_000,
+            max_announced_per_peer: 5_000,
+            relay_cache_bytes: 32 << 20,
             validation_queue: 20_000,
             ping_interval: Duration::from_secs(2),
             ping_timeout: Duration::from_secs(10),
@@ -202,8 +172,8 @@ impl Default for P2pConfig {
 #[non_exhaustive]
 pub enum ConfigError {
     /// An unknown relay mode name.
-    #[error("unknown relay mode `{0}` (expected `announce`, `push` or `batch`)")]
-    UnknownRelayMode(String),
+    #[error(transparent)]
+    UnknownRelayMode(#[from] rumor_relay::UnknownRelayMode),
     /// Mesh bounds out of order.
     #[error(
         "mesh parameters must satisfy 1 <= d_low <= d <= d_high (got {d_low} <= {d} <= {d_high})"
@@ -259,7 +229,7 @@ impl P2pConfig {
                 d_high: m.d_high,
             });
         }
-        let positive: [(&'static str, bool); 10] = [
+        let positive: [(&'static str, bool); 11] = [
             ("mesh.heartbeat", !m.heartbeat.is_zero()),
             ("batch_window", !self.batch_window.is_zero()),
             ("seen_capacity", self.seen_capacity > 0),
@@ -270,19 +240,26 @@ impl P2pConfig {
             ("max_inflight", self.max_inflight > 0),
             ("validation_queue", self.validation_queue > 0),
             ("max_peers", self.max_peers > 0),
+            ("max_announced_per_peer", self.max_announced_per_peer > 0),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, ok)| !ok) {
             return Err(ConfigError::Zero(name));
         }
         // Each bound is far above any useful value; the seen-set costs about
         // 100 bytes an entry, so 10 M entries is already a gigabyte.
-        let bounded: [(&'static str, usize, usize); 6] = [
+        let bounded: [(&'static str, usize, usize); 8] = [
             ("seen_capacity", self.seen_capacity, 10_000_000),
             ("first_seen_capacity", self.first_seen_capacity, 10_000_000),
             ("max_inflight", self.max_inflight, 1_000_000),
             ("validation_queue", self.validation_queue, 1_000_000),
             ("max_peers", self.max_peers, 10_000),
             ("fetch_attempts", self.fetch_attempts as usize, 100),
+            (
+                "max_announced_per_peer",
+                self.max_announced_per_peer,
+                1_000_000,
+            ),
+            ("relay_cache_bytes", self.relay_cache_bytes, 1 << 34),
         ];
         if let Some(&(name, got, max)) = bounded.iter().find(|(_, got, max)| got > max) {
             return Err(ConfigError::TooLarge { name, max, got });
@@ -308,9 +285,32 @@ impl P2pConfig {
         Ok(())
     }
 
-    /// The seen-set capacity as a non-zero number (after [`P2pConfig::validate`]).
-    pub(crate) fn seen_capacity_nz(&self) -> NonZeroUsize {
-        NonZeroUsize::new(self.seen_capacity).unwrap_or(NonZeroUsize::MIN)
+    /// The relay state machine's configuration (after [`P2pConfig::validate`]).
+    pub fn relay_config(&self, seed: u64) -> rumor_relay::RelayConfig {
+        let nz = |n: usize| NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN);
+        rumor_relay::RelayConfig {
+            mode: self.relay,
+            batch_window: self.batch_window,
+            seen_capacity: nz(self.seen_capacity),
+            tracker: rumor_relay::TrackerLimits {
+                timeout: self.fetch_timeout,
+                max_attempts: self.fetch_attempts,
+                max_announced_per_peer: self.max_announced_per_peer,
+                max_inflight_per_peer: self.max_inflight_per_peer,
+                capacity: self.max_inflight,
+                struck_delay: self.fetch_timeout / 2,
+                strike_memory: self.fetch_timeout * 15,
+            },
+            cache_tx_bytes: self.relay_cache_bytes,
+            cache_blocks: nz(16),
+            sync: rumor_relay::SyncLimits {
+                interval: self.sync_interval,
+                grace: self.sync_grace,
+                ..rumor_relay::SyncLimits::default()
+            },
+            seed,
+            ..rumor_relay::RelayConfig::default()
+        }
     }
 }
 

@@ -1,22 +1,25 @@
 //! [`P2pHandle`]: the cloneable handle through which the node talks to the
-//! event loop, and the [`P2pEvent`]s it reads back.
+//! event loop: its verdicts and accepted objects, and its questions
+//! (stats, peers, first-seen records, bans).
 
 use libp2p::{Multiaddr, PeerId};
+use rumor_chain::Inv;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::telemetry::{FirstSeen, RelayStats, Via};
-use crate::wire::Inv;
+use crate::events::{Accepted, Judgement};
+use crate::telemetry::{FirstSeen, RelayStats};
 
 /// Commands to the event loop.
 #[derive(Debug)]
 pub(crate) enum Command {
-    Announce(Vec<Inv>),
+    Judged(Vec<Judgement>),
+    Accepted(Vec<Accepted>),
     Stats(oneshot::Sender<RelayStats>),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     FirstSeen(FirstSeenQuery, oneshot::Sender<Vec<FirstSeen>>),
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
-    Dial(Multiaddr, oneshot::Sender<Result<(), String>>),
+    Dial(Multiaddr, oneshot::Sender<Result<(), P2pError>>),
     Disconnect(PeerId),
     Ban(PeerId, std::time::Duration),
     Unban(PeerId),
@@ -63,28 +66,17 @@ pub struct PeerInfo {
     pub agent: Option<String>,
 }
 
-/// Something the node may want to know.
-#[derive(Debug, Clone, PartialEq)]
-pub enum P2pEvent {
-    /// A peer connected.
-    PeerUp(PeerId),
-    /// A peer's last connection closed.
-    PeerDown(PeerId),
-    /// A peer was disconnected and banned for misbehaviour.
-    PeerBanned(PeerId),
-    /// An object from the network was accepted.
-    Accepted {
-        /// The object.
-        inv: Inv,
-        /// How it came.
-        via: Via,
-    },
+/// Why a call on the [`P2pHandle`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum P2pError {
+    /// The p2p layer is shut down or its command queue is gone.
+    #[error("the p2p event loop is not running")]
+    Stopped,
+    /// libp2p refused to dial.
+    #[error("cannot dial: {0}")]
+    Dial(#[source] libp2p::swarm::DialError),
 }
-
-/// The p2p layer is shut down or its command queue is gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the p2p event loop is not running")]
-pub struct Stopped;
 
 /// A cloneable handle to the p2p event loop. Commands go through a bounded
 /// queue; calls wait for room (backpressure) rather than dropping.
@@ -100,131 +92,161 @@ impl P2pHandle {
         self.peer_id
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Stopped> {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, P2pError> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(make(tx)).await.map_err(|_| Stopped)?;
-        rx.await.map_err(|_| Stopped)
+        self.send(make(tx)).await?;
+        rx.await.map_err(|_| P2pError::Stopped)
     }
 
-    /// Announces objects the node accepted by a path other than the network
-    /// (RPC, miner, orphans it adopted). Each object is announced at most once.
+    async fn send(&self, cmd: Command) -> Result<(), P2pError> {
+        self.tx.send(cmd).await.map_err(|_| P2pError::Stopped)
+    }
+
+    /// The node's verdicts on bodies it was asked to validate. From a thread
+    /// outside the async runtime (the node's validator), use
+    /// [`P2pHandle::judge_blocking`].
     ///
     /// # Errors
-    /// [`Stopped`] if the event loop is gone.
-    pub async fn announce(&self, invs: Vec<Inv>) -> Result<(), Stopped> {
-        if invs.is_empty() {
+    /// [`P2pError::Stopped`] if the event loop is gone.
+    pub async fn judge(&self, verdicts: Vec<Judgement>) -> Result<(), P2pError> {
+        self.send(Command::Judged(verdicts)).await
+    }
+
+    /// As [`P2pHandle::judge`], blocking the calling thread while the
+    /// command queue is full (never call it from async code).
+    ///
+    /// # Errors
+    /// [`P2pError::Stopped`] if the event loop is gone.
+    pub fn judge_blocking(&self, verdicts: Vec<Judgement>) -> Result<(), P2pError> {
+        self.tx
+            .blocking_send(Command::Judged(verdicts))
+            .map_err(|_| P2pError::Stopped)
+    }
+
+    /// Objects the node accepted by a path other than the network (RPC,
+    /// miner, orphans it adopted): each is spread at most once.
+    ///
+    /// # Errors
+    /// [`P2pError::Stopped`] if the event loop is gone.
+    pub async fn accepted(&self, objects: Vec<Accepted>) -> Result<(), P2pError> {
+        if objects.is_empty() {
+            return Ok(());
+        }
+        self.send(Command::Accepted(objects)).await
+    }
+
+    /// As [`P2pHandle::accepted`], blocking the calling thread while the
+    /// command queue is full (never call it from async code).
+    ///
+    /// # Errors
+    /// [`P2pError::Stopped`] if the event loop is gone.
+    pub fn accepted_blocking(&self, objects: Vec<Accepted>) -> Result<(), P2pError> {
+        if objects.is_empty() {
             return Ok(());
         }
         self.tx
-            .send(Command::Announce(invs))
-            .await
-            .map_err(|_| Stopped)
+            .blocking_send(Command::Accepted(objects))
+            .map_err(|_| P2pError::Stopped)
     }
 
     /// The relay counters.
     ///
     /// # Errors
-    /// [`Stopped`] if the event loop is gone.
-    pub async fn stats(&self) -> Result<RelayStats, Stopped> {
+    /// [`P2pError::Stopped`] if the event loop is gone.
+    pub async fn stats(&self) -> Result<RelayStats, P2pError> {
         self.ask(Command::Stats).await
     }
 
     /// The connected peers.
     ///
     /// # Errors
-    /// [`Stopped`] if the event loop is gone.
-    pub async fn peers(&self) -> Result<Vec<PeerInfo>, Stopped> {
+    /// [`P2pError::Stopped`] if the event loop is gone.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, P2pError> {
         self.ask(Command::Peers).await
     }
 
     /// First-seen records.
     ///
     /// # Errors
-    /// [`Stopped`] if the event loop is gone.
-    pub async fn first_seen(&self, query: FirstSeenQuery) -> Result<Vec<FirstSeen>, Stopped> {
+    /// [`P2pError::Stopped`] if the event loop is gone.
+    pub async fn first_seen(&self, query: FirstSeenQuery) -> Result<Vec<FirstSeen>, P2pError> {
         self.ask(|tx| Command::FirstSeen(query, tx)).await
     }
 
     /// The addresses this node listens on.
     ///
     /// # Errors
-    /// [`Stopped`] if the event loop is gone.
-    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, Stopped> {
+    /// [`P2pError::Stopped`] if the event loop is gone.
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, P2pError> {
         self.ask(Command::ListenAddrs).await
     }
 
     /// Dials an address.
     ///
     /// # Errors
-    /// [`Stopped`] if the event loop is gone; the inner error if the dial
-    /// could not start.
-    pub async fn dial(&self, addr: Multiaddr) -> Result<Result<(), String>, Stopped> {
-        self.ask(|tx| Command::Dial(addr, tx)).await
+    /// [`P2pError::Stopped`] if the event loop is gone; [`P2pError::Dial`]
+    /// if the dial could not start.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), P2pError> {
+        self.ask(|tx| Command::Dial(addr, tx)).await?
     }
 
     /// Closes every connection to a peer.
     ///
     /// # Errors
-    /// [`Stopped`] if the event loop is gone.
-    pub async fn disconnect(&self, peer: PeerId) -> Result<(), Stopped> {
-        self.tx
-            .send(Command::Disconnect(peer))
-            .await
-            .map_err(|_| Stopped)
+    /// [`P2pError::Stopped`] if the event loop is gone.
+    pub async fn disconnect(&self, peer: PeerId) -> Result<(), P2pError> {
+        self.send(Command::Disconnect(peer)).await
     }
 
     /// Disconnects a peer and refuses it for `duration` (operators, and the
     /// testnet's partitions).
     ///
     /// # Errors
-    /// [`Stopped`] if the event loop is gone.
-    pub async fn ban(&self, peer: PeerId, duration: std::time::Duration) -> Result<(), Stopped> {
-        self.tx
-            .send(Command::Ban(peer, duration))
-            .await
-            .map_err(|_| Stopped)
+    /// [`P2pError::Stopped`] if the event loop is gone.
+    pub async fn ban(&self, peer: PeerId, duration: std::time::Duration) -> Result<(), P2pError> {
+        self.send(Command::Ban(peer, duration)).await
     }
 
     /// Lifts a ban.
     ///
     /// # Errors
-    /// [`Stopped`] if the event loop is gone.
-    pub async fn unban(&self, peer: PeerId) -> Result<(), Stopped> {
-        self.tx
-            .send(Command::Unban(peer))
-            .await
-            .map_err(|_| Stopped)
+    /// [`P2pError::Stopped`] if the event loop is gone.
+    pub async fn unban(&self, peer: PeerId) -> Result<(), P2pError> {
+        self.send(Command::Unban(peer)).await
     }
 
     /// Lifts every ban and redials bootnodes at once (a healed partition).
     ///
     /// # Errors
-    /// [`Stopped`] if the event loop is gone.
-    pub async fn clear_bans(&self) -> Result<(), Stopped> {
-        self.tx.send(Command::ClearBans).await.map_err(|_| Stopped)
+    /// [`P2pError::Stopped`] if the event loop is gone.
+    pub async fn clear_bans(&self) -> Result<(), P2pError> {
+        self.send(Command::ClearBans).await
     }
 
     /// Banned peers and the time left on each ban.
     ///
     /// # Errors
-    /// [`Stopped`] if the event loop is gone.
-    pub async fn bans(&self) -> Result<Vec<(PeerId, std::time::Duration)>, Stopped> {
+    /// [`P2pError::Stopped`] if the event loop is gone.
+    pub async fn bans(&self) -> Result<Vec<(PeerId, std::time::Duration)>, P2pError> {
         self.ask(Command::Bans).await
     }
 
     /// libp2p's metrics (gossipsub, connections) in OpenMetrics text.
     ///
     /// # Errors
-    /// [`Stopped`] if the event loop is gone.
-    pub async fn metrics_text(&self) -> Result<String, Stopped> {
+    /// [`P2pError::Stopped`] if the event loop is gone.
+    pub async fn metrics_text(&self) -> Result<String, P2pError> {
         self.ask(Command::Metrics).await
     }
 
     /// Stops the event loop and closes every connection.
     ///
     /// # Errors
-    /// [`Stopped`] if it was already gone.
-    pub async fn shutdown(&self) -> Result<(), Stopped> {
+    /// [`P2pError::Stopped`] if it was already gone.
+    pub async fn shutdown(&self) -> Result<(), P2pError> {
         self.ask(Command::Shutdown).await
     }
 }

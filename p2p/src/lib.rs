@@ -1,60 +1,69 @@
 //! rumor-p2p: transaction and block relay over libp2p.
 //!
-//! Gossipsub topics carry *inventory announcements* with rumor-mongering
-//! (SIR) semantics: a node that receives an announcement fetches the body
-//! from the announcing peer with `getdata`, has the node validate it, and
-//! only then lets gossipsub forward the announcement, once. A bounded LRU
-//! seen-set suppresses redundant fetches and re-broadcasts. Anti-entropy
-//! (push-pull over the `sync` protocol) is the backstop: every accepted object
-//! eventually reaches every live node, whatever was lost. A `push` mode floods
-//! whole objects instead, as the baseline to compare against.
+//! The relay's decisions live in [`rumor_relay`]; this crate is the network
+//! around them. One event loop owns the libp2p swarm (TCP + noise + yamux,
+//! gossipsub, the `getdata` and `sync` request-response protocols,
+//! identify and ping) and translates: swarm events become the relay's
+//! inputs, its actions become swarm calls. Gossipsub carries inventory
+//! announcements (or, in push mode, whole objects); bodies are fetched with
+//! `getdata`, validated by the node, and only then announced in turn.
+//!
+//! p2p never calls into the node. Bodies to validate and questions go out
+//! ([`ValidationRequest`]s and [`P2pEvent`]s, each on a bounded channel);
+//! the node's verdicts ([`Judgement`]) and the objects it accepted by other
+//! paths ([`Accepted`]) come back as commands on the [`P2pHandle`].
 //!
 //! # Map
-//! - [`start`] spawns the event loop and returns a [`P2p`]: a cloneable
-//!   [`P2pHandle`] and a stream of [`P2pEvent`]s.
-//! - [`Backend`] is what the node supplies: validation ([`Verdict`]), lookups,
-//!   its tip and mempool digest.
-//! - [`Relay`], [`SeenSet`] and [`InFlight`]: the socket-free relay state machine.
+//! - [`start`] builds the swarm and spawns the loop; it returns a [`P2p`].
+//! - `event_loop`: the loop itself, the only owner of the swarm.
+//! - `peers`: admission, misbehaviour scores, bans, rate limits, dialling.
+//! - `serve`: what to answer to `getdata`, from the relay cache or the node.
+//! - `queries`: questions to the node awaiting their answers.
+//! - [`events`](P2pEvent): what p2p asks of the node; [`P2pHandle`]: what
+//!   the node tells p2p.
 //! - wire: [`GossipPayload`], [`GetDataRequest`]/[`GetDataResponse`],
-//!   [`SyncRequest`]/[`SyncResponse`], [`CompactBlock`], with size limits.
-//! - [`P2pConfig`]: mesh parameters (D is the fan-out), relay mode, seen-set
-//!   capacity, sync interval, and [`LinkConfig`] link emulation.
-//! - telemetry: [`RelayStats`] counters and [`FirstSeen`] records.
-//! - [`RawPeer`]: a misbehaving peer for tests and the attack tool.
+//!   [`SyncRequest`]/[`SyncResponse`], with size limits; `codec`: their framing.
+//! - [`P2pConfig`]: mesh parameters (D is the fan-out), relay mode, limits,
+//!   and [`LinkConfig`] link emulation (`link`).
+//! - telemetry: [`RelayStats`] and [`FirstSeen`] records.
+//! - [`RawPeer`] (feature `raw-peer`): a misbehaving peer for tests and the
+//!   attack tool.
 
-mod backend;
 mod behaviour;
 mod codec;
 mod config;
+mod event_loop;
+mod events;
 mod handle;
-mod inflight;
 mod link;
+mod outbound;
+mod peers;
+mod queries;
+#[cfg(feature = "raw-peer")]
 mod raw;
-mod relay;
-mod seen;
-mod service;
+mod serve;
+mod start;
 mod telemetry;
 mod wire;
 
-pub use backend::{Backend, Origin, Verdict};
+pub use behaviour::BehaviourError;
 pub use codec::ProtocolCounters;
 pub use config::{ConfigError, LinkConfig, MeshConfig, P2pConfig, RelayMode, duration_ms};
-pub use handle::{FirstSeenQuery, P2pEvent, P2pHandle, PeerInfo, Stopped};
-pub use inflight::{Fetch, InFlight, InFlightLimits, Retry};
+pub use events::{Accepted, Judgement, P2pEvent, Query, Reply, ValidationRequest};
+pub use handle::{FirstSeenQuery, P2pError, P2pHandle, PeerInfo};
 pub use link::{LinkCounters, ShapedStream};
-pub use raw::{RawPeer, RawProtocol, Serve};
-pub use relay::{
-    GossipRef, OnAnnounce, OnBody, OnFetchFailed, OnLocalAccept, OnVerdict, Relay, Scheduled,
-};
-pub use seen::{SeenSet, SeenState, SeenStats};
-pub use service::{P2p, StartError, start};
-pub use telemetry::{Bytes, Counters, FirstSeen, FirstSeenLog, RelayStats, Via, unix_nanos};
+#[cfg(feature = "raw-peer")]
+pub use raw::{RawPeer, RawPeerError, RawProtocol, Serve};
+pub use start::{P2p, StartError, start};
+pub use telemetry::{Bytes, FirstSeen, FirstSeenLog, P2pCounters, RelayStats, unix_nanos};
 pub use wire::{
-    Batch, Body, CompactBlock, GetDataRequest, GetDataResponse, GossipPayload, Inv,
-    MAX_GETDATA_REQUEST_BYTES, MAX_GETDATA_RESPONSE_BYTES, MAX_GOSSIP_BYTES, MAX_HEADERS,
-    MAX_INVS_PER_REQUEST, MAX_PEER_RECORDS, MAX_SHORT_IDS, MAX_SYNC_REQUEST_BYTES,
-    MAX_SYNC_RESPONSE_BYTES, ObjectKind, PeerRecord, SyncRequest, SyncResponse, SyncStatus,
+    Batch, Body, GetDataRequest, GetDataResponse, GossipPayload, MAX_GETDATA_REQUEST_BYTES,
+    MAX_GETDATA_RESPONSE_BYTES, MAX_GOSSIP_BYTES, MAX_HEADERS, MAX_INVS_PER_REQUEST,
+    MAX_PEER_RECORDS, MAX_SHORT_IDS, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES, PeerRecord,
+    SyncRequest, SyncResponse, object_message_id,
 };
 
 pub use libp2p::identity::Keypair;
 pub use libp2p::{Multiaddr, PeerId};
+pub use rumor_chain::{Inv, ObjectKind};
+pub use rumor_relay::{CompactBlock, SyncStatus, Via};

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::io;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::core::Transport;
 use libp2p::core::transport::upgrade::Version;
@@ -22,15 +23,13 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, noise, tcp, yamux};
 use prometheus_client::registry::Registry;
-use rumor_chain::BlockHeader;
-use serde_bytes::ByteBuf;
+use rumor_chain::{BlockHeader, Inv, ObjectKind};
+use rumor_relay::SyncStatus;
 use tokio::time::{Instant, timeout_at};
 
-use crate::behaviour::{Behaviour, BehaviourEvent, ProtocolCounterSet, Topics};
+use crate::behaviour::{Behaviour, BehaviourError, BehaviourEvent, ProtocolCounterSet, Topics};
 use crate::config::P2pConfig;
-use crate::wire::{
-    Body, GetDataRequest, GetDataResponse, Inv, ObjectKind, SyncRequest, SyncResponse, SyncStatus,
-};
+use crate::wire::{Body, GetDataRequest, GetDataResponse, SyncRequest, SyncResponse};
 
 /// How a raw peer answers `getdata` for an object.
 #[derive(Debug, Clone)]
@@ -48,6 +47,36 @@ pub enum RawProtocol {
     GetData,
     /// `/rumor/<net>/sync/1`.
     Sync,
+}
+
+/// Why a raw peer could not be set up or a request of it failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RawPeerError {
+    /// Its behaviour could not be built.
+    #[error(transparent)]
+    Behaviour(#[from] BehaviourError),
+    /// Noise refused the key.
+    #[error("noise: {0}")]
+    Noise(#[from] libp2p::noise::Error),
+    /// It could not listen or dial.
+    #[error("transport: {0}")]
+    Transport(#[from] libp2p::TransportError<std::io::Error>),
+    /// It could not dial.
+    #[error("dial: {0}")]
+    Dial(#[from] libp2p::swarm::DialError),
+    /// The address has no `/p2p/<peer id>`.
+    #[error("address lacks /p2p/<peer id>")]
+    NoPeerId,
+    /// Publishing was refused.
+    #[error("publish: {0}")]
+    Publish(#[from] gossipsub::PublishError),
+    /// No answer within the time given.
+    #[error("timed out: {0}")]
+    Timeout(&'static str),
+    /// The request failed (libp2p says why).
+    #[error("request failed: {0}")]
+    Request(String),
 }
 
 /// The largest raw response read back.
@@ -111,8 +140,8 @@ struct RawBehaviour {
     raw_sync: request_response::Behaviour<RawFrames>,
 }
 
-fn raw_protocol(name: String) -> Result<request_response::Behaviour<RawFrames>, String> {
-    let protocol = StreamProtocol::try_from_owned(name).map_err(|e| e.to_string())?;
+fn raw_protocol(name: String) -> Result<request_response::Behaviour<RawFrames>, RawPeerError> {
+    let protocol = StreamProtocol::try_from_owned(name).map_err(BehaviourError::from)?;
     Ok(request_response::Behaviour::with_codec(
         RawFrames,
         [(protocol, ProtocolSupport::Outbound)],
@@ -136,9 +165,9 @@ pub struct RawPeer {
 }
 
 enum Reply {
-    GetData(Option<Result<GetDataResponse, String>>),
-    Sync(Option<Result<SyncResponse, String>>),
-    Raw(Option<Result<Vec<u8>, String>>),
+    GetData(Option<Result<GetDataResponse, RawPeerError>>),
+    Sync(Option<Result<SyncResponse, RawPeerError>>),
+    Raw(Option<Result<Vec<u8>, RawPeerError>>),
 }
 
 impl RawPeer {
@@ -146,8 +175,8 @@ impl RawPeer {
     /// raised far above a node's so it can send oversized messages.
     ///
     /// # Errors
-    /// A libp2p setup failure, as text.
-    pub async fn new(network: &str) -> Result<Self, String> {
+    /// A libp2p setup failure.
+    pub async fn new(network: &str) -> Result<Self, RawPeerError> {
         let key = Keypair::generate_ed25519();
         let cfg = P2pConfig {
             network: network.to_owned(),
@@ -170,7 +199,7 @@ impl RawPeer {
         };
         let transport = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
             .upgrade(Version::V1Lazy)
-            .authenticate(noise::Config::new(&key).map_err(|e| e.to_string())?)
+            .authenticate(noise::Config::new(&key)?)
             .multiplex(yamux::Config::default())
             .boxed();
         let mut swarm = Swarm::new(
@@ -180,13 +209,10 @@ impl RawPeer {
             libp2p::swarm::Config::with_tokio_executor()
                 .with_idle_connection_timeout(Duration::from_secs(3600)),
         );
-        swarm
-            .listen_on(
-                "/ip4/127.0.0.1/tcp/0"
-                    .parse()
-                    .map_err(|e: libp2p::multiaddr::Error| e.to_string())?,
-            )
-            .map_err(|e| e.to_string())?;
+        swarm.listen_on(
+            Multiaddr::from(std::net::Ipv4Addr::LOCALHOST)
+                .with(libp2p::multiaddr::Protocol::Tcp(0)),
+        )?;
         Ok(Self {
             swarm,
             topics,
@@ -219,20 +245,20 @@ impl RawPeer {
     /// drives the swarm for `settle` and returns how many are open.
     ///
     /// # Errors
-    /// A dial refused locally, as text.
+    /// A dial refused locally.
     pub async fn open_connections(
         &mut self,
         peer: PeerId,
         addr: Multiaddr,
         n: usize,
         settle: Duration,
-    ) -> Result<u32, String> {
+    ) -> Result<u32, RawPeerError> {
         for _ in 0..n {
             let opts = DialOpts::peer_id(peer)
                 .addresses(vec![addr.clone()])
                 .condition(PeerCondition::Always)
                 .build();
-            self.swarm.dial(opts).map_err(|e| e.to_string())?;
+            self.swarm.dial(opts)?;
         }
         self.drive(settle).await;
         Ok(self.connections_to(&peer))
@@ -253,22 +279,26 @@ impl RawPeer {
     /// subscribed to both topics, so publishing reaches it.
     ///
     /// # Errors
-    /// A dial failure or a timeout, as text.
-    pub async fn connect(&mut self, addr: Multiaddr, within: Duration) -> Result<PeerId, String> {
+    /// A dial failure or a timeout.
+    pub async fn connect(
+        &mut self,
+        addr: Multiaddr,
+        within: Duration,
+    ) -> Result<PeerId, RawPeerError> {
         let target = addr
             .iter()
             .find_map(|p| match p {
                 libp2p::multiaddr::Protocol::P2p(id) => Some(id),
                 _ => None,
             })
-            .ok_or("address lacks /p2p/<peer id>")?;
-        self.swarm.dial(addr).map_err(|e| e.to_string())?;
+            .ok_or(RawPeerError::NoPeerId)?;
+        self.swarm.dial(addr)?;
         let deadline = Instant::now() + within;
         let mut subscribed = 0;
         while subscribed < 2 {
             let ev = timeout_at(deadline, self.swarm.select_next_some())
                 .await
-                .map_err(|_| "timed out waiting for the peer's subscriptions".to_owned())?;
+                .map_err(|_| RawPeerError::Timeout("the peer's subscriptions"))?;
             if let SwarmEvent::Behaviour(RawBehaviourEvent::Main(BehaviourEvent::Gossipsub(
                 gossipsub::Event::Subscribed { peer_id, .. },
             ))) = &ev
@@ -284,8 +314,8 @@ impl RawPeer {
     /// Publishes `data` as-is on the topic of `kind`.
     ///
     /// # Errors
-    /// gossipsub's refusal, as text.
-    pub fn publish(&mut self, kind: ObjectKind, data: Vec<u8>) -> Result<(), String> {
+    /// gossipsub's refusal.
+    pub fn publish(&mut self, kind: ObjectKind, data: Vec<u8>) -> Result<(), RawPeerError> {
         let topic = match kind {
             ObjectKind::Tx => self.topics.tx.clone(),
             ObjectKind::Block => self.topics.block.clone(),
@@ -294,21 +324,20 @@ impl RawPeer {
             .behaviour_mut()
             .main
             .gossipsub
-            .publish(topic, data)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .publish(topic, data)?;
+        Ok(())
     }
 
     /// Sends a `getdata` request and waits for the answer.
     ///
     /// # Errors
-    /// A request failure or timeout, as text.
+    /// A request failure or timeout.
     pub async fn getdata(
         &mut self,
         peer: PeerId,
         req: GetDataRequest,
         within: Duration,
-    ) -> Result<GetDataResponse, String> {
+    ) -> Result<GetDataResponse, RawPeerError> {
         let id = self
             .swarm
             .behaviour_mut()
@@ -325,7 +354,7 @@ impl RawPeer {
             }
             let ev = timeout_at(deadline, self.swarm.select_next_some())
                 .await
-                .map_err(|_| "getdata timed out".to_owned())?;
+                .map_err(|_| RawPeerError::Timeout("getdata"))?;
             self.handle(ev);
         }
     }
@@ -354,14 +383,14 @@ impl RawPeer {
     /// stream), or the failure.
     ///
     /// # Errors
-    /// A stream failure or timeout, as text.
+    /// A stream failure or timeout.
     pub async fn raw_request(
         &mut self,
         peer: PeerId,
         protocol: RawProtocol,
         bytes: Vec<u8>,
         within: Duration,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, RawPeerError> {
         let b = self.swarm.behaviour_mut();
         let id = match protocol {
             RawProtocol::GetData => b.raw_getdata.send_request(&peer, bytes),
@@ -377,7 +406,7 @@ impl RawPeer {
             }
             let ev = timeout_at(deadline, self.swarm.select_next_some())
                 .await
-                .map_err(|_| "raw request timed out".to_owned())?;
+                .map_err(|_| RawPeerError::Timeout("raw request"))?;
             self.handle(ev);
         }
     }
@@ -394,13 +423,13 @@ impl RawPeer {
     /// Sends a `sync` request and waits for the answer.
     ///
     /// # Errors
-    /// A request failure or timeout, as text.
+    /// A request failure or timeout.
     pub async fn sync(
         &mut self,
         peer: PeerId,
         req: SyncRequest,
         within: Duration,
-    ) -> Result<SyncResponse, String> {
+    ) -> Result<SyncResponse, RawPeerError> {
         let id = self
             .swarm
             .behaviour_mut()
@@ -417,7 +446,7 @@ impl RawPeer {
             }
             let ev = timeout_at(deadline, self.swarm.select_next_some())
                 .await
-                .map_err(|_| "sync timed out".to_owned())?;
+                .map_err(|_| RawPeerError::Timeout("sync"))?;
             self.handle(ev);
         }
     }
@@ -466,7 +495,7 @@ impl RawPeer {
                     request_id, error, ..
                 } => {
                     if let Some(slot) = self.responses.get_mut(&request_id) {
-                        *slot = Reply::Raw(Some(Err(error.to_string())));
+                        *slot = Reply::Raw(Some(Err(RawPeerError::Request(error.to_string()))));
                     }
                 }
                 _ => {}
@@ -514,7 +543,7 @@ impl RawPeer {
                 ..
             }) => {
                 if let Some(slot) = self.responses.get_mut(&request_id) {
-                    *slot = Reply::GetData(Some(Err(error.to_string())));
+                    *slot = Reply::GetData(Some(Err(RawPeerError::Request(error.to_string()))));
                 }
             }
             BehaviourEvent::Sync(request_response::Event::Message { message, .. }) => match message
@@ -553,7 +582,7 @@ impl RawPeer {
                 ..
             }) => {
                 if let Some(slot) = self.responses.get_mut(&request_id) {
-                    *slot = Reply::Sync(Some(Err(error.to_string())));
+                    *slot = Reply::Sync(Some(Err(RawPeerError::Request(error.to_string()))));
                 }
             }
             _ => {}
@@ -577,7 +606,7 @@ impl RawPeer {
             match self.serve.get(&inv) {
                 Some(Serve::Bytes(b)) => found.push(Body {
                     inv,
-                    bytes: ByteBuf::from(b.clone()),
+                    bytes: Bytes::from(b.clone()),
                 }),
                 Some(Serve::Silence) => silent = true,
                 None => notfound.push(inv),

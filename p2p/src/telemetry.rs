@@ -1,32 +1,14 @@
-//! Telemetry: relay counters ([`RelayStats`]) and first-seen records
-//! ([`FirstSeen`]) for the propagation report.
+//! Telemetry: the p2p layer's counters, the [`RelayStats`] snapshot served
+//! by `getrelaystats`, and first-seen records ([`FirstSeen`]) for the
+//! propagation report.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::seen::SeenStats;
-use crate::wire::{Inv, ObjectKind};
-
-/// How an object reached this node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Via {
-    /// Announced over gossip, then fetched.
-    Announce,
-    /// Pushed whole over gossip.
-    Push,
-    /// Found missing by anti-entropy, then fetched.
-    Sync,
-    /// Rebuilt from a compact block (blocks only).
-    Compact,
-    /// Fetched as an orphan's parent.
-    Parent,
-    /// Accepted locally (RPC or miner) or as a consequence of another object.
-    Local,
-}
+use rumor_chain::{Inv, ObjectKind};
+use rumor_relay::{CacheStats, SeenStats, Via};
 
 /// When and from whom this node first accepted an object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,8 +68,8 @@ impl FirstSeenLog {
         self.by_inv.insert(
             inv,
             FirstSeen {
-                kind: inv.kind,
-                id: inv.id.to_string(),
+                kind: inv.kind(),
+                id: inv.id_hex(),
                 time_ns,
                 from: from.map(|p| p.to_string()),
                 via,
@@ -136,92 +118,38 @@ impl FirstSeenLog {
     }
 }
 
-macro_rules! counters {
-    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident),* $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Default)]
-        pub struct $name {
-            $($(#[$fm])* pub $field: AtomicU64,)*
-        }
-
-        impl $name {
-            /// A plain snapshot of every counter, by name.
-            pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
-                let mut m = BTreeMap::new();
-                $(m.insert(stringify!($field), self.$field.load(Ordering::Relaxed));)*
-                m
-            }
-        }
-    };
-}
-
-counters!(
-    /// Monotonic relay counters, shared between the event loop and readers.
-    Counters {
-        /// Announcements received (gossip messages delivered to us).
+rumor_relay::counters!(
+    /// The p2p layer's own counters (the relay's are beside them in
+    /// [`RelayStats::counters`]).
+    P2pCounters {
+        /// Gossip messages delivered to us (after gossipsub's duplicate filter).
         announcements_in,
-        /// Announcements we published ourselves.
+        /// Gossip messages we published.
         announcements_out,
-        /// Gossip messages we accepted and gossipsub forwarded (our one relay).
+        /// Messages we accepted that gossipsub forwarded (push mode).
         forwarded,
         /// Accepts that came after gossipsub dropped the message (it waited
         /// past gossipsub's history): nothing was forwarded, and the object
         /// spreads by anti-entropy.
         reports_expired,
-        /// Bodies fetched successfully (first copies).
-        bodies_fetched,
-        /// Bodies received for objects we already had (sum of the four below).
-        duplicate_bodies,
-        /// ... pushed copies of objects already received (push mode).
-        duplicate_push,
-        /// ... fetch responses that arrived after the object came another way.
-        duplicate_late,
-        /// ... anti-entropy fetches of objects that arrived meanwhile.
-        duplicate_sync,
-        /// ... bodies the node reported as already known after validation.
-        duplicate_known,
-        /// Objects accepted from peers.
-        accepted,
         /// Gossip messages dropped by emulated loss.
         emulated_loss,
         /// Requests and responses dropped by emulated loss.
         emulated_loss_rr,
-        /// Fetch attempts that timed out.
-        fetch_timeouts,
-        /// notfound answers to our fetches.
-        notfound_received,
-        /// Fetches abandoned after every candidate failed.
-        fetches_given_up,
         /// getdata items we could not serve.
         notfound_sent,
-        /// Bodies that did not match the id they were sent for.
-        mismatched_bodies,
+        /// getdata items served from the relay cache, without the node.
+        served_from_cache,
         /// Gossip or request payloads that did not decode.
         undecodable,
         /// Gossip messages over the topic's size limit.
         oversized,
-        /// Bodies dropped because the validation queue was full.
-        validation_dropped,
         /// Events dropped because the event stream was full.
         events_dropped,
+        /// Questions to the node not asked because too many were open.
+        queries_refused,
         /// Requests refused by the per-peer rate limit.
         rate_limited,
-        /// Blocks rebuilt from compact blocks without fetching any transaction.
-        compact_full_hits,
-        /// Blocks rebuilt after fetching some missing transactions.
-        compact_partial,
-        /// Transactions fetched to complete compact blocks.
-        compact_missing_txs,
-        /// Full-block fetches (fallback or sync).
-        full_blocks_fetched,
-        /// Anti-entropy rounds started.
-        sync_rounds,
-        /// Mempool short-id listings exchanged because digests differed.
-        sync_digest_mismatch,
-        /// Objects fetched because anti-entropy found them missing.
-        sync_fetched,
-        /// Headers received in headers-first sync.
-        sync_headers,
         /// Peer connections established.
         peer_up,
         /// Peer connections lost.
@@ -261,12 +189,12 @@ pub struct RelayStats {
     pub refusals: BTreeMap<String, u64>,
     /// Seen-set counters.
     pub seen: SeenStats,
-    /// Fetches in flight now.
+    /// Objects being fetched or validated now.
     pub inflight: usize,
-    /// Gossip messages awaiting a validation result.
-    pub pending_reports: usize,
-    /// Bodies waiting for validation.
+    /// Bodies handed to the node and not yet judged.
     pub validation_backlog: usize,
+    /// The relay cache.
+    pub cache: CacheStats,
     /// First-seen records held.
     pub first_seen: usize,
     /// Gossip message bytes (payloads, duplicates included) per direction.
@@ -298,7 +226,7 @@ mod tests {
         for i in 0u32..100_000 {
             let mut id = [0; 32];
             id[..4].copy_from_slice(&i.to_le_bytes());
-            log.record(Inv::tx(Txid(id)), None, Via::Announce, u64::from(i));
+            log.record(Inv::Tx(Txid(id)), None, Via::Announce, u64::from(i));
             if i as usize == cap {
                 table = log.by_inv.capacity();
             }
@@ -311,9 +239,9 @@ mod tests {
     #[test]
     fn first_seen_keeps_first_and_is_bounded() {
         let mut log = FirstSeenLog::new(2);
-        let a = Inv::tx(Txid([1; 32]));
-        let b = Inv::tx(Txid([2; 32]));
-        let c = Inv::tx(Txid([3; 32]));
+        let a = Inv::Tx(Txid([1; 32]));
+        let b = Inv::Tx(Txid([2; 32]));
+        let c = Inv::Tx(Txid([3; 32]));
         log.record(a, None, Via::Local, 10);
         log.record(a, None, Via::Sync, 20);
         assert_eq!(log.get(&[a])[0].time_ns, 10);

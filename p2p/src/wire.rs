@@ -2,9 +2,12 @@
 //! responses, each with an explicit size limit, all in rumor's canonical
 //! bincode encoding ([`rumor_chain::encode`]).
 
-use rumor_chain::{BlockHash, BlockHeader, DecodeError, Hash256, Txid, Work};
+use bytes::Bytes;
+use rumor_chain::{BlockHash, BlockHeader, DecodeError, Inv, Object};
+use rumor_relay::{CompactBlock, SyncStatus};
 use serde::{Deserialize, Serialize};
-use serde_bytes::ByteBuf;
+
+pub use rumor_relay::{MAX_HEADERS, MAX_INVS_PER_MESSAGE as MAX_INVS_PER_REQUEST};
 
 /// The largest gossip message: a pushed block body plus its envelope.
 pub const MAX_GOSSIP_BYTES: usize = rumor_chain::MAX_BLOCK_DECODE_BYTES + 1024;
@@ -16,103 +19,42 @@ pub const MAX_GETDATA_RESPONSE_BYTES: usize = rumor_chain::MAX_BLOCK_DECODE_BYTE
 pub const MAX_SYNC_REQUEST_BYTES: usize = 64 * 1024;
 /// The largest `sync` response (a mempool short-id listing or a run of headers).
 pub const MAX_SYNC_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
-/// Most inventory items in one `getdata` request.
-pub const MAX_INVS_PER_REQUEST: usize = 1024;
 /// Most short ids in one request or listing.
 pub const MAX_SHORT_IDS: usize = 400_000;
-/// Most headers in one `sync` response.
-pub const MAX_HEADERS: usize = 2000;
 /// Most peer records in one exchange.
 pub const MAX_PEER_RECORDS: usize = 32;
 
-/// The kind of a relayed object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum ObjectKind {
-    /// A transaction.
-    Tx,
-    /// A block.
-    Block,
+/// The gossipsub message id of a single object: kind ‖ id (33 bytes).
+pub fn object_message_id(inv: &Inv) -> Vec<u8> {
+    let mut out = Vec::with_capacity(33);
+    out.push(match inv.kind() {
+        rumor_chain::ObjectKind::Tx => 0,
+        rumor_chain::ObjectKind::Block => 1,
+    });
+    out.extend_from_slice(inv.id_bytes());
+    out
 }
 
-impl ObjectKind {
-    /// A short lowercase label for logs and metrics.
-    pub const fn label(self) -> &'static str {
-        match self {
-            Self::Tx => "tx",
-            Self::Block => "block",
-        }
-    }
-
-    const fn tag(self) -> u8 {
-        match self {
-            Self::Tx => 0,
-            Self::Block => 1,
-        }
-    }
-}
-
-/// An inventory item: the kind and id of an object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Inv {
-    /// Transaction or block.
-    pub kind: ObjectKind,
-    /// Its txid or block hash.
-    pub id: Hash256,
-}
-
-impl Inv {
-    /// The inventory item of a transaction.
-    pub fn tx(txid: Txid) -> Self {
-        Self {
-            kind: ObjectKind::Tx,
-            id: Hash256(txid.0),
-        }
-    }
-
-    /// The inventory item of a block.
-    pub fn block(hash: BlockHash) -> Self {
-        Self {
-            kind: ObjectKind::Block,
-            id: Hash256(hash.0),
-        }
-    }
-
-    /// The gossipsub message id: kind ‖ id (33 bytes), so gossipsub's
-    /// duplicate cache collapses announcements of one object from any origin.
-    pub fn message_id(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(33);
-        out.push(self.kind.tag());
-        out.extend_from_slice(self.id.as_bytes());
-        out
-    }
-}
-
-impl std::fmt::Display for Inv {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.kind.label(), self.id)
-    }
-}
-
-/// An object's canonical encoding, tagged with its kind and id. The id is a
-/// claim: the receiver checks it against the hash of the bytes.
+/// An object's canonical encoding, tagged with what it is sent as. The id is
+/// a claim: the receiver checks it against the hash of the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Body {
     /// What the bytes claim to be.
     pub inv: Inv,
     /// The canonical encoding.
-    pub bytes: ByteBuf,
+    pub bytes: Bytes,
 }
 
 /// What travels in a gossipsub message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GossipPayload {
-    /// Announce mode: "I have accepted this object".
+    /// "I have this object": one announcement. Nodes send [`Batch`]es; this
+    /// form is still understood, and treated the same.
     Announce(Inv),
     /// Push mode: the object itself (plain gossipsub flooding).
     Push(Body),
-    /// Batched per-hop announcements: the ids a node accepted in its last
-    /// batch window. A receiver fetches what is new and never forwards the
-    /// batch.
+    /// Per-hop announcements: the objects a node accepted since its last
+    /// announcement. A receiver fetches what is new and never forwards it.
     Batch(Batch),
 }
 
@@ -130,43 +72,41 @@ impl GossipPayload {
         rumor_chain::encode(self)
     }
 
-    /// The gossipsub message id of an encoded payload: the item's kind ‖ id
-    /// for announcements and pushes, and a hash for batches and for bytes that
-    /// do not decode (those are rejected anyway).
+    /// The gossipsub message id of an encoded payload. A push is named by
+    /// the id its body really has (kind ‖ hash of the bytes), whatever id it
+    /// claims, so a peer that pushes bad bytes under an honest id cannot
+    /// make gossipsub drop the honest copy as a duplicate. A single
+    /// announcement is named kind ‖ id. Batches, and bytes that do not
+    /// decode (rejected anyway), are named by a hash of their bytes, so
+    /// every hop's batch gets through.
     pub fn message_id_of(data: &[u8]) -> Vec<u8> {
         match Self::decode(data) {
-            Ok(Self::Announce(inv)) | Ok(Self::Push(Body { inv, .. })) => inv.message_id(),
-            _ => {
-                let mut out = vec![0xff];
-                out.extend_from_slice(&rumor_chain::sha256(data));
-                out
-            }
+            Ok(Self::Announce(inv)) => object_message_id(&inv),
+            Ok(Self::Push(body)) => match Object::id_of(body.inv.kind(), &body.bytes) {
+                Some(actual) => object_message_id(&actual),
+                None => hash_id(data),
+            },
+            _ => hash_id(data),
         }
     }
 }
 
-/// One node's batch of announcements. `nonce` makes every batch (and so its
-/// gossipsub message id, a hash of its bytes) unique per sender: two nodes
-/// announcing the same single block must not look like one message, or
-/// gossipsub's duplicate filter would stop the second hop.
+fn hash_id(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0xff];
+    out.extend_from_slice(&rumor_chain::sha256(data));
+    out
+}
+
+/// One node's announcement of the objects it accepted. `nonce` makes every
+/// batch (and so its gossipsub message id, a hash of its bytes) unique per
+/// sender: two nodes announcing the same single block must not look like
+/// one message, or gossipsub's duplicate filter would stop the second hop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Batch {
     /// Distinct per sender and batch.
     pub nonce: u64,
     /// The announced items (at most [`MAX_INVS_PER_REQUEST`]).
     pub invs: Vec<Inv>,
-}
-
-/// A compact block: the header, the coinbase, and the short ids of the other
-/// transactions, from which a peer rebuilds the block out of its mempool.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CompactBlock {
-    /// The header.
-    pub header: BlockHeader,
-    /// The coinbase's canonical encoding.
-    pub coinbase: ByteBuf,
-    /// Short ids of the remaining transactions, in block order.
-    pub short_ids: Vec<u64>,
 }
 
 /// A `getdata` request.
@@ -198,35 +138,20 @@ pub enum GetDataResponse {
         notfound: Vec<Inv>,
     },
     /// Transaction bodies (for short-id or block-position requests).
-    Txs(Vec<ByteBuf>),
+    Txs(Vec<Bytes>),
     /// The compact block, or `None` if the block is unknown.
     CompactBlock(Option<CompactBlock>),
     /// The request was refused (rate limit or malformed); try elsewhere.
     Refused,
 }
 
-/// A node's summary for anti-entropy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncStatus {
-    /// Best-chain height.
-    pub height: u64,
-    /// Best-chain tip.
-    pub tip: BlockHash,
-    /// Best-chain total work.
-    pub work: Work,
-    /// Digest of the sorted mempool short ids.
-    pub mempool_digest: Hash256,
-    /// Number of mempool transactions.
-    pub mempool_len: u32,
-}
-
 /// A peer's id and addresses, as bytes, for peer exchange.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerRecord {
     /// The PeerId's bytes.
-    pub peer: ByteBuf,
+    pub peer: Bytes,
     /// Multiaddrs' bytes.
-    pub addrs: Vec<ByteBuf>,
+    pub addrs: Vec<Bytes>,
 }
 
 /// A `sync` request (anti-entropy and peer exchange).
@@ -265,28 +190,44 @@ pub enum SyncResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rumor_chain::{Network, Params, Txid};
 
     #[test]
-    fn message_id_is_kind_and_id_for_announce_and_push() {
-        let inv = Inv::tx(Txid([7; 32]));
-        let a = GossipPayload::Announce(inv).encode();
-        let p = GossipPayload::Push(Body {
-            inv,
-            bytes: ByteBuf::from(vec![1, 2, 3]),
-        })
-        .encode();
-        assert_eq!(GossipPayload::message_id_of(&a), inv.message_id());
-        assert_eq!(GossipPayload::message_id_of(&p), inv.message_id());
+    fn a_push_is_named_by_the_id_its_bytes_have() {
+        let p = Params::new(Network::Regtest)
+            .with_genesis_outputs(2)
+            .unwrap();
+        let tx = p.genesis_block().txs[0].clone();
+        let honest = Inv::Tx(tx.txid());
+        let push = |inv| {
+            GossipPayload::Push(Body {
+                inv,
+                bytes: Bytes::from(tx.encode()),
+            })
+            .encode()
+        };
+        assert_eq!(
+            GossipPayload::message_id_of(&push(honest)),
+            object_message_id(&honest)
+        );
+        // The same bytes claimed as another id still get the honest name.
+        let claim = Inv::Tx(Txid([7; 32]));
+        assert_eq!(
+            GossipPayload::message_id_of(&push(claim)),
+            object_message_id(&honest)
+        );
+        let a = GossipPayload::Announce(claim).encode();
+        assert_eq!(GossipPayload::message_id_of(&a), object_message_id(&claim));
         assert_ne!(
-            inv.message_id(),
-            Inv::block(BlockHash([7; 32])).message_id()
+            object_message_id(&claim),
+            object_message_id(&Inv::Block(BlockHash([7; 32])))
         );
         assert_eq!(GossipPayload::message_id_of(&[0xde, 0xad])[0], 0xff);
     }
 
     #[test]
     fn payload_roundtrip_and_rejects_garbage() {
-        let inv = Inv::block(BlockHash([1; 32]));
+        let inv = Inv::Block(BlockHash([1; 32]));
         let p = GossipPayload::Batch(Batch {
             nonce: 7,
             invs: vec![inv, inv],
@@ -299,5 +240,14 @@ mod tests {
             GossipPayload::decode(&bytes),
             Err(DecodeError::TrailingBytes(1))
         ));
+    }
+
+    /// The encodings peers already speak did not change with the typed ids.
+    #[test]
+    fn an_announcement_is_its_tag_then_the_kind_and_id() {
+        let inv = Inv::Tx(Txid([3; 32]));
+        let mut want = vec![0u8, 0u8];
+        want.extend_from_slice(&[3; 32]);
+        assert_eq!(GossipPayload::Announce(inv).encode(), want);
     }
 }

@@ -63,9 +63,9 @@ fn invs() -> impl Strategy<Value = Vec<Inv>> {
 fn inv() -> impl Strategy<Value = Inv> + Clone {
     (any::<bool>(), any::<[u8; 32]>()).prop_map(|(tx, id)| {
         if tx {
-            Inv::tx(Txid(id))
+            Inv::Tx(Txid(id))
         } else {
-            Inv::block(BlockHash(id))
+            Inv::Block(BlockHash(id))
         }
     })
 }

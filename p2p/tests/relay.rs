@@ -16,11 +16,11 @@ async fn delivery_20_nodes_200_txs_with_few_duplicate_bodies() {
     let mut invs = Vec::new();
     for i in 0..200u32 {
         let tx = faucet_tx(&p, i);
-        invs.push(Inv::tx(tx.txid()));
+        invs.push(Inv::Tx(tx.txid()));
         nodes[(i as usize * 7) % 20].submit(tx).await;
     }
     let done = tokio::time::timeout(Duration::from_secs(60), async {
-        while !nodes.iter().all(|n| n.backend.mempool_len() == 200) {
+        while !nodes.iter().all(|n| n.state.mempool_len() == 200) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
@@ -30,7 +30,7 @@ async fn delivery_20_nodes_200_txs_with_few_duplicate_bodies() {
             let s = n.stats().await;
             eprintln!(
                 "node {i}: mempool {} peers {} mesh {} {:?} rejects {:?} refusals {:?}",
-                n.backend.mempool_len(),
+                n.state.mempool_len(),
                 s.peers,
                 s.mesh_tx,
                 s.counters,
@@ -57,7 +57,6 @@ async fn delivery_20_nodes_200_txs_with_few_duplicate_bodies() {
         fetched += counter(&s, "bodies_fetched");
         // every node recorded when it first saw each tx
         let seen = n
-            .p2p
             .handle
             .first_seen(FirstSeenQuery::Ids(invs.clone()))
             .await
@@ -83,10 +82,10 @@ async fn push_announce_and_batch_deliver_the_same_set() {
             nodes[i as usize % 6].submit(faucet_tx(&p, 1000 + i)).await;
         }
         wait_for(Duration::from_secs(30), "delivery", || async {
-            nodes.iter().all(|n| n.backend.mempool_len() == 40)
+            nodes.iter().all(|n| n.state.mempool_len() == 40)
         })
         .await;
-        let mut ids: Vec<u64> = rumor_p2p::Backend::mempool_short_ids(nodes[3].backend.as_ref());
+        let mut ids: Vec<u64> = nodes[3].state.mempool_short_ids();
         ids.sort();
         sets.push(ids);
         let s = nodes[5].stats().await;
@@ -114,7 +113,7 @@ async fn batch_mode_delivers_with_few_gossip_messages() {
     wait_for(
         Duration::from_secs(60),
         "every node has every tx",
-        || async { nodes.iter().all(|n| n.backend.mempool_len() == 300) },
+        || async { nodes.iter().all(|n| n.state.mempool_len() == 300) },
     )
     .await;
     let mut gossip_in = 0;
@@ -143,7 +142,7 @@ async fn batch_mode_delivers_with_few_gossip_messages() {
     // gossipsub message across nodes.
     let block = nodes[0].mine(1).await;
     wait_for(Duration::from_secs(20), "block everywhere", || async {
-        nodes.iter().all(|n| n.backend.tip().1 == block.hash())
+        nodes.iter().all(|n| n.state.tip().1 == block.hash())
     })
     .await;
     for n in &nodes[1..] {
@@ -167,7 +166,7 @@ async fn late_joiner_catches_up_through_anti_entropy() {
         nodes[i as usize % 4].submit(faucet_tx(&p, i)).await;
     }
     wait_for(Duration::from_secs(30), "100 txs everywhere", || async {
-        nodes.iter().all(|n| n.backend.mempool_len() == 100)
+        nodes.iter().all(|n| n.state.mempool_len() == 100)
     })
     .await;
     nodes[0].mine(1).await;
@@ -177,17 +176,17 @@ async fn late_joiner_catches_up_through_anti_entropy() {
     wait_for(Duration::from_secs(30), "first nodes in sync", || async {
         nodes
             .iter()
-            .all(|n| n.backend.mempool_len() == 30 && n.backend.tip().0 == 1)
+            .all(|n| n.state.mempool_len() == 30 && n.state.tip().0 == 1)
     })
     .await;
     let late = start_node(
         cfg.clone(),
-        TestBackend::new(params()),
+        TestState::new(params()),
         vec![nodes[2].addr.clone()],
     )
     .await;
     wait_for(Duration::from_secs(10), "late joiner synced", || async {
-        late.backend.mempool_len() == 30 && late.backend.tip() == nodes[0].backend.tip()
+        late.state.mempool_len() == 30 && late.state.tip() == nodes[0].state.tip()
     })
     .await;
     let s = late.stats().await;
@@ -209,7 +208,7 @@ async fn twenty_percent_loss_still_reaches_everyone() {
         nodes[i as usize % 8].submit(faucet_tx(&p, i)).await;
     }
     wait_for(Duration::from_secs(60), "delivery under loss", || async {
-        nodes.iter().all(|n| n.backend.mempool_len() == 60)
+        nodes.iter().all(|n| n.state.mempool_len() == 60)
     })
     .await;
     let mut lost = 0;
@@ -231,7 +230,7 @@ async fn seen_set_stays_bounded() {
         nodes[0].submit(faucet_tx(&p, i)).await;
     }
     wait_for(Duration::from_secs(60), "delivery", || async {
-        nodes.iter().all(|n| n.backend.mempool_len() == 500)
+        nodes.iter().all(|n| n.state.mempool_len() == 500)
     })
     .await;
     for n in &nodes {
@@ -252,7 +251,7 @@ async fn blocks_propagate_as_compact_blocks() {
         nodes[i as usize % 6].submit(faucet_tx(&p, i)).await;
     }
     wait_for(Duration::from_secs(30), "txs everywhere", || async {
-        nodes.iter().all(|n| n.backend.mempool_len() == 50)
+        nodes.iter().all(|n| n.state.mempool_len() == 50)
     })
     .await;
     let block = nodes[0].mine(1).await;
@@ -260,7 +259,7 @@ async fn blocks_propagate_as_compact_blocks() {
     wait_for(Duration::from_secs(30), "block everywhere", || async {
         nodes
             .iter()
-            .all(|n| n.backend.tip().1 == block.hash() && n.backend.mempool_len() == 0)
+            .all(|n| n.state.tip().1 == block.hash() && n.state.mempool_len() == 0)
     })
     .await;
     let mut compact = 0;
@@ -287,7 +286,7 @@ async fn competing_chains_reorg_to_the_heavier_one() {
     wait_for(
         Duration::from_secs(20),
         "node 3 has node 2's block",
-        || async { nodes[3].backend.tip().1 == b.hash() },
+        || async { nodes[3].state.tip().1 == b.hash() },
     )
     .await;
     let b2 = nodes[3].mine(3).await;
@@ -295,22 +294,14 @@ async fn competing_chains_reorg_to_the_heavier_one() {
     wait_for(
         Duration::from_secs(20),
         "halves agree internally",
-        || async {
-            nodes[1].backend.tip().0 == 1 && nodes[2].backend.tip() == nodes[3].backend.tip()
-        },
+        || async { nodes[1].state.tip().0 == 1 && nodes[2].state.tip() == nodes[3].state.tip() },
     )
     .await;
-    nodes[1]
-        .p2p
-        .handle
-        .dial(nodes[2].addr.clone())
-        .await
-        .unwrap()
-        .unwrap();
+    nodes[1].handle.dial(nodes[2].addr.clone()).await.unwrap();
     wait_for(
         Duration::from_secs(20),
         "everyone on the heavier chain",
-        || async { nodes.iter().all(|n| n.backend.tip() == (2, b2.hash())) },
+        || async { nodes.iter().all(|n| n.state.tip() == (2, b2.hash())) },
     )
     .await;
 }

@@ -36,10 +36,10 @@ use std::sync::Arc;
 use jsonrpsee::RpcModule;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use rumor_chain::{
-    Address, Amount, Block, BlockHash, BlockHeader, IndexEntry, MAX_TX_DECODE_BYTES, Transaction,
-    Txid,
+    Address, Amount, Block, BlockHash, BlockHeader, DecodedTx, IndexEntry, MAX_TX_DECODE_BYTES,
+    Object, Transaction, Txid, Verdict,
 };
-use rumor_p2p::{Body, FirstSeenQuery, Inv, LinkConfig, P2pHandle, RelayMode, Verdict};
+use rumor_p2p::{FirstSeenQuery, Inv, LinkConfig, P2pHandle, RelayMode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -47,10 +47,10 @@ use super::errors::{
     ALREADY_IN_CHAIN, DECODE_ERROR, INVALID_PARAMETER, MISC_ERROR, NOT_FOUND, REJECTED,
     VERIFY_ERROR, err, err_data, internal, invalid_params,
 };
-use super::submit::Submitter;
 use crate::core::{CoreError, NodeCore};
 use crate::miner;
 use crate::shutdown::{Shutdown, StopReason};
+use crate::validator::Validator;
 
 /// Records returned by `getpropagation` when no limit is given.
 const DEFAULT_PROPAGATION_LIMIT: usize = 100_000;
@@ -66,8 +66,9 @@ pub struct RpcContext {
     pub core: Arc<NodeCore>,
     /// The p2p layer.
     pub p2p: P2pHandle,
-    /// The batching submission queue.
-    pub submitter: Submitter,
+    /// The validation queue (submissions are validated in batches with
+    /// everything else).
+    pub validator: Validator,
     /// Triggered by `stop`.
     pub shutdown: Shutdown,
     /// Relay mode, for `getnetworkinfo`.
@@ -350,16 +351,12 @@ impl RpcContext {
         }
         let bytes = hex::decode(text.trim())
             .map_err(|e| err(DECODE_ERROR, format!("TX decode failed: {e}")))?;
-        let tx = Transaction::decode(&bytes)
+        let tx = DecodedTx::decode(&bytes)
             .map_err(|e| err(DECODE_ERROR, format!("TX decode failed: {e}")))?;
         let txid = tx.txid();
-        let body = Body {
-            inv: Inv::tx(txid),
-            bytes: bytes.into(),
-        };
         let outcome = self
-            .submitter
-            .submit(body)
+            .validator
+            .submit(Object::Tx(tx), bytes.into())
             .await
             .ok_or_else(|| internal("the node is shutting down"))?;
         match outcome.verdict {
@@ -369,10 +366,12 @@ impl RpcContext {
                 _ => Ok(txid.to_string()),
             },
             Verdict::NotYet { reason, .. } => {
-                Err(err_data(VERIFY_ERROR, reason.into_owned(), outcome.detail))
+                Err(err_data(VERIFY_ERROR, reason.to_owned(), outcome.detail))
             }
-            Verdict::Invalid { reason } | Verdict::Policy { reason } => {
-                Err(err_data(REJECTED, reason.into_owned(), outcome.detail))
+            Verdict::Invalid { reason }
+            | Verdict::Policy { reason }
+            | Verdict::Malformed { reason } => {
+                Err(err_data(REJECTED, reason.to_owned(), outcome.detail))
             }
         }
     }
@@ -577,7 +576,7 @@ impl RpcContext {
             ));
         }
         let address = parse_address(&a.req::<String>(1)?)?;
-        let hashes = miner::generate(&self.core, &self.p2p, n, address)
+        let hashes = miner::generate(&self.core, &self.validator, n, address)
             .await
             .map_err(|e| err(MISC_ERROR, e.to_string()))?;
         Ok(json!(
@@ -601,8 +600,8 @@ impl RpcContext {
                 let mut invs = Vec::with_capacity(ids.len() * 2);
                 for id in &ids {
                     let hash: rumor_chain::Hash256 = parse_hash(id, "id")?;
-                    invs.push(Inv::tx(Txid(hash.0)));
-                    invs.push(Inv::block(BlockHash(hash.0)));
+                    invs.push(Inv::Tx(Txid(hash.0)));
+                    invs.push(Inv::Block(BlockHash(hash.0)));
                 }
                 FirstSeenQuery::Ids(invs)
             }

@@ -2,7 +2,6 @@
 //!
 //! - `auth`: the tower layer answering 401 to a missing or wrong credential.
 //! - `methods`: the methods and their parameter handling.
-//! - `submit`: the batching queue behind `sendrawtransaction`.
 //! - `errors`: error codes (bitcoind's where it has one).
 //!
 //! Limits: request bodies up to 32 MiB (larger ones get error −32007),
@@ -11,7 +10,6 @@
 mod auth;
 mod errors;
 mod methods;
-mod submit;
 
 use std::net::SocketAddr;
 
@@ -20,7 +18,6 @@ use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 pub use auth::{AuthLayer, AuthService, authorized};
 pub use errors::*;
 pub use methods::{RpcContext, module};
-pub use submit::Submitter;
 
 /// The largest request body accepted.
 pub const MAX_REQUEST_BYTES: u32 = 32 * 1024 * 1024;

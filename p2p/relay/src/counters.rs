@@ -1,8 +1,9 @@
 //! [`RelayCounters`]: what the relay did, counted. The driver reports them
 //! (the node's `getrelaystats` RPC and metrics) by these names.
 
-use std::collections::BTreeMap;
-
+/// Declares a struct of named `u64` counters with a `snapshot()` that
+/// returns them by name (used here and by the p2p layer for its own).
+#[macro_export]
 macro_rules! counters {
     ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident),* $(,)? }) => {
         $(#[$m])*
@@ -13,8 +14,8 @@ macro_rules! counters {
 
         impl $name {
             /// Every counter, by name.
-            pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
-                let mut m = BTreeMap::new();
+            pub fn snapshot(&self) -> std::collections::BTreeMap<&'static str, u64> {
+                let mut m = std::collections::BTreeMap::new();
                 $(m.insert(stringify!($field), self.$field);)*
                 m
             }
@@ -22,7 +23,7 @@ macro_rules! counters {
     };
 }
 
-counters!(
+crate::counters!(
     /// Monotonic relay counters.
     RelayCounters {
         /// Announced items received (each id in each announcement).

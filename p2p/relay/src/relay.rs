@@ -41,6 +41,7 @@ pub const ANNOUNCE_CAP: &str = "announce-cap";
 #[derive(Debug)]
 struct Validating<P, M> {
     peer: P,
+    via: Via,
     message: Option<M>,
     bytes: Bytes,
     since: Instant,
@@ -238,6 +239,9 @@ where
         if self.tracker.received(&inv, peer) {
             self.counters.bodies_fetched += 1;
             let via = self.via_of(&inv);
+            if via == Via::Sync {
+                self.counters.sync_fetched += 1;
+            }
             self.validate(peer, inv, bytes, via, None, now);
             return;
         }
@@ -385,21 +389,21 @@ where
     // ----- the node's answers -----
 
     /// The node's verdict on a body it was given with [`Action::Validate`].
-    /// `compact` is an accepted block's compact form (to serve it).
+    /// `compact` is an accepted block's compact form (to serve it). Returns
+    /// who sent the body and how it came (`None` for a verdict nobody
+    /// waited for).
     pub fn on_verdict(
         &mut self,
         inv: Inv,
         verdict: &Verdict,
         compact: Option<CompactBlock>,
         now: Instant,
-    ) {
-        let Some(v) = self.validating.remove(&inv) else {
-            return;
-        };
-        let peer = v.peer;
+    ) -> Option<(P, Via)> {
+        let v = self.validating.remove(&inv)?;
+        let (peer, via) = (v.peer, v.via);
         match verdict {
             Verdict::Accepted { .. } | Verdict::Known => {
-                let purpose = self.tracker.remove(&inv);
+                self.tracker.remove(&inv);
                 let new = self.seen.peek(&inv).is_none();
                 self.seen.set(inv, SeenState::Accepted);
                 self.keep(inv, &v.bytes, compact);
@@ -417,11 +421,7 @@ where
                         None => {}
                     }
                 }
-                if purpose == Some(Purpose::CatchUp)
-                    && let Some(step) = self.catchup.progress(&inv, now)
-                {
-                    self.catchup_step(step, now);
-                }
+                self.catchup_progress(&inv, now);
             }
             Verdict::Malformed { reason } => {
                 self.counters.mismatched_bodies += 1;
@@ -460,6 +460,9 @@ where
                     self.report(m, peer, Acceptance::Ignore);
                 }
                 self.tracker.remove(&inv);
+                // A block waiting for its parent is held by the node and
+                // connects with it: a catch-up has it.
+                self.catchup_progress(&inv, now);
                 if let Some(parent) = fetch
                     && self.seen.peek(parent).is_none()
                 {
@@ -468,6 +471,7 @@ where
                 }
             }
         }
+        Some((peer, via))
     }
 
     /// The node could not take `inv` for validation (its queue was full).
@@ -496,13 +500,9 @@ where
         self.seen.set(inv, SeenState::Accepted);
         self.keep(inv, &bytes, compact);
         if !self.validating.contains_key(&inv) {
-            let purpose = self.tracker.remove(&inv);
-            if purpose == Some(Purpose::CatchUp)
-                && let Some(step) = self.catchup.progress(&inv, now)
-            {
-                self.catchup_step(step, now);
-            }
+            self.tracker.remove(&inv);
         }
+        self.catchup_progress(&inv, now);
         if new {
             self.publish(inv, &bytes, now);
         }
@@ -729,6 +729,7 @@ where
             inv,
             Validating {
                 peer,
+                via,
                 message,
                 bytes: bytes.clone(),
                 since: now,
@@ -787,6 +788,12 @@ where
             Publication::Push { .. } => 1,
         };
         self.outbox.push_back(Action::Publish(p));
+    }
+
+    fn catchup_progress(&mut self, inv: &Inv, now: Instant) {
+        if let Some(step) = self.catchup.progress(inv, now) {
+            self.catchup_step(step, now);
+        }
     }
 
     fn catchup_step(&mut self, step: Step, now: Instant) {

@@ -1,21 +1,24 @@
-//! Test support: an in-memory node (chain + mempool behind the p2p
-//! [`Backend`]), a way to start many of them on 127.0.0.1, and transaction
-//! builders that spend genesis faucet outputs.
+//! Test support: in-memory nodes (rumor-chain's acceptance pipeline over a
+//! `MemStore`, playing the node's part for the p2p layer: validating its
+//! bodies and answering its questions), a way to start many of them on
+//! 127.0.0.1, and transaction builders that spend genesis faucet outputs.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use rumor_chain::{
-    AcceptOutcome, Address, Amount, Block, BlockHash, BlockHeader, BlockSpec, ChainState, KeyPair,
-    MemStore, Mempool, MempoolConfig, MempoolError, Network, OutPoint, Params, Transaction, TxIn,
-    TxOut, Txid, build_block, check_block, check_transactions,
+    Address, Amount, Block, BlockHash, BlockSpec, ChainState, DecodedBlock, DecodedTx, KeyPair,
+    MemStore, Mempool, MempoolConfig, Network, NodeState, Object, OutPoint, Outcome, Params,
+    Transaction, TxIn, TxOut, Txid, Verdict, build_block, decode_body,
 };
 use rumor_p2p::{
-    Backend, Body, Inv, Keypair, LinkConfig, MeshConfig, ObjectKind, Origin, P2p, P2pConfig,
-    RelayMode, RelayStats, SyncStatus, Verdict,
+    Accepted, CompactBlock, Inv, Judgement, Keypair, LinkConfig, MeshConfig, P2p, P2pConfig,
+    P2pEvent, P2pHandle, Query, RelayMode, RelayStats, SyncStatus, ValidationRequest,
 };
+use tokio::sync::mpsc::Receiver;
+use tokio::sync::watch;
 
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -42,64 +45,84 @@ pub fn faucet_key(i: u32) -> KeyPair {
     KEYS.get_or_init(|| params().faucet_keypairs())[(i % 100) as usize].clone()
 }
 
-struct State {
-    chain: ChainState<MemStore>,
-    mempool: Mempool,
-}
-
-/// A node's chain and mempool, as the p2p layer sees them.
-pub struct TestBackend {
+/// A node's chain and mempool: rumor-chain's one acceptance pipeline
+/// ([`NodeState`]) over a [`MemStore`], as the node runs it over redb.
+pub struct TestState {
     pub params: Params,
-    state: Mutex<State>,
+    state: Mutex<NodeState<MemStore>>,
+    /// Objects accepted so far, for waiting on acceptance without polling.
+    accepted: watch::Sender<u64>,
 }
 
-fn label(e: &impl std::fmt::Debug) -> String {
-    let s = format!("{e:?}");
-    s.split(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap_or("error")
-        .to_owned()
-}
-
-impl TestBackend {
+impl TestState {
     pub fn new(params: Params) -> Arc<Self> {
         let chain = ChainState::open(params.clone(), MemStore::new()).unwrap();
         let mempool = Mempool::new(params.clone(), MempoolConfig::default());
         Arc::new(Self {
             params,
-            state: Mutex::new(State { chain, mempool }),
+            state: Mutex::new(NodeState::new(chain, mempool)),
+            accepted: watch::channel(0).0,
         })
     }
 
+    /// Objects accepted so far; it changes with every accepting batch.
+    pub fn accepted(&self) -> watch::Receiver<u64> {
+        self.accepted.subscribe()
+    }
+
     pub fn mempool_len(&self) -> usize {
-        self.state.lock().unwrap().mempool.len()
+        self.state.lock().unwrap().mempool().len()
     }
 
     pub fn has_tx(&self, txid: &Txid) -> bool {
-        self.state.lock().unwrap().mempool.contains(txid)
+        self.state.lock().unwrap().mempool().contains(txid)
     }
 
     pub fn tip(&self) -> (u64, BlockHash) {
         let s = self.state.lock().unwrap();
-        (s.chain.height(), s.chain.tip().hash)
+        (s.chain().height(), s.chain().tip().hash)
+    }
+
+    pub fn mempool_short_ids(&self) -> Vec<u64> {
+        self.state.lock().unwrap().mempool().short_ids()
+    }
+
+    /// Validates and accepts, in order; returns the outcomes and the bodies
+    /// of what was accepted as a consequence (for the p2p layer to spread).
+    pub fn process(&self, items: Vec<Result<Object, Outcome>>) -> (Vec<Outcome>, Vec<Accepted>) {
+        let mut s = self.state.lock().unwrap();
+        let committed = s.accept(items, now_ms(), |_| false);
+        let mut also = Vec::new();
+        let mut n = 0;
+        for o in &committed.outcomes {
+            if let Verdict::Accepted { also: invs } = &o.verdict {
+                n += 1 + invs.len() as u64;
+                for inv in invs {
+                    also.extend(relayable(&s, *inv));
+                }
+            }
+        }
+        drop(s);
+        if n > 0 {
+            self.accepted.send_modify(|c| *c += n);
+        }
+        (committed.outcomes, also)
     }
 
     /// Submits a transaction locally (as RPC would).
-    pub fn submit_tx(&self, tx: Transaction) -> Verdict {
-        let body = Body {
-            inv: Inv::tx(tx.txid()),
-            bytes: tx.encode().into(),
-        };
-        self.validate(vec![(Origin::Local, body)]).pop().unwrap()
+    pub fn submit_tx(&self, tx: &Transaction) -> (Verdict, Vec<Accepted>) {
+        let item = Ok(Object::Tx(DecodedTx::new(tx.clone())));
+        let (mut outcomes, also) = self.process(vec![item]);
+        (outcomes.pop().unwrap().verdict, also)
     }
 
     /// Mines a block on the tip from the mempool and accepts it locally.
-    pub fn mine(&self, miner: u8) -> Block {
+    pub fn mine(&self, miner: u8) -> (Block, Vec<Accepted>) {
         let block = {
             let s = self.state.lock().unwrap();
-            let (txs, fees) = s.mempool.block_template(1_000_000);
-            let tip = s.chain.tip();
-            let time = (s.chain.median_time_past(&tip.hash) + 1).max(now_ms());
+            let (txs, fees) = s.mempool().block_template(1_000_000);
+            let tip = s.chain().tip();
+            let time = (s.chain().median_time_past(&tip.hash) + 1).max(now_ms());
             let mut extra = [0u8; 56];
             extra[0] = miner;
             build_block(
@@ -115,279 +138,162 @@ impl TestBackend {
                 txs.into_iter().map(|t| t.tx().clone()).collect(),
             )
         };
-        let body = Body {
-            inv: Inv::block(block.hash()),
-            bytes: block.encode().into(),
-        };
-        let v = self.validate(vec![(Origin::Local, body)]).pop().unwrap();
+        let item = Ok(Object::Block(DecodedBlock::new(block.clone())));
+        let (mut outcomes, also) = self.process(vec![item]);
+        let v = outcomes.pop().unwrap().verdict;
         assert!(matches!(v, Verdict::Accepted { .. }), "own block: {v:?}");
-        block
+        (block, also)
     }
 
-    fn accept_block(&self, s: &mut State, block: Block, now: u64) -> Verdict {
-        let mempool = &s.mempool;
-        let checked = match check_block(block, &self.params, |t| mempool.contains(t)) {
-            Ok(c) => c,
-            Err(e) if e.is_temporary() => {
-                return Verdict::NotYet {
-                    reason: "time-too-new".into(),
-                    fetch: None,
-                };
+    /// Answers one of the p2p layer's questions.
+    pub fn answer(&self, query: Query) {
+        let s = self.state.lock().unwrap();
+        let (chain, pool) = (s.chain(), s.mempool());
+        match query {
+            Query::Bodies { invs, reply, .. } => {
+                let _ = reply.send(
+                    invs.iter()
+                        .map(|i| relayable(&s, *i).map(|a| a.bytes))
+                        .collect(),
+                );
             }
-            Err(e) => {
-                return Verdict::Invalid {
-                    reason: label(&e).into(),
-                };
-            }
-        };
-        let hash = checked.hash();
-        match s.chain.accept_block(checked, now) {
-            Err(e) => Verdict::Invalid {
-                reason: label(&e).into(),
-            },
-            Ok(AcceptOutcome::AlreadyKnown) => Verdict::Known,
-            Ok(AcceptOutcome::Orphan { missing }) => Verdict::NotYet {
-                reason: "orphan-block".into(),
-                fetch: Some(Inv::block(missing)),
-            },
-            Ok(AcceptOutcome::Accepted(acc)) => {
-                if let Some((_, e)) = acc.invalid.iter().find(|(h, _)| *h == hash) {
-                    return Verdict::Invalid {
-                        reason: label(e).into(),
-                    };
-                }
-                let mut also: Vec<Inv> =
-                    acc.stored.iter().skip(1).map(|h| Inv::block(*h)).collect();
-                let mut readd = Vec::new();
-                for b in acc.disconnected.iter().rev() {
-                    readd.extend(b.txs.iter().skip(1).cloned());
-                }
-                let mut retry = Vec::new();
-                for b in &acc.connected {
-                    retry.extend(s.mempool.remove_for_block(b).orphans_to_retry);
-                }
-                let readd = check_transactions(readd, &self.params)
-                    .into_iter()
-                    .flatten();
-                for tx in readd.chain(retry) {
-                    if let Ok(a) = Self::to_mempool(s, tx, now) {
-                        also.extend(a.adopted.into_iter().map(Inv::tx));
-                    }
-                }
-                Verdict::Accepted { also }
-            }
-        }
-    }
-
-    fn to_mempool(
-        s: &mut State,
-        tx: rumor_chain::CheckedTx,
-        now: u64,
-    ) -> Result<rumor_chain::TxAccepted, MempoolError> {
-        let outpoints: Vec<OutPoint> = tx.tx().inputs.iter().map(|i| i.prev).collect();
-        let coins = s.chain.coins(&outpoints).unwrap();
-        let height = s.chain.height();
-        s.mempool.accept(tx, &coins, height, now)
-    }
-}
-
-impl Backend for TestBackend {
-    fn validate(&self, items: Vec<(Origin, Body)>) -> Vec<Verdict> {
-        let now = now_ms();
-        let mut out: Vec<Option<Verdict>> = vec![None; items.len()];
-        let mut txs = Vec::new();
-        let mut tx_pos = Vec::new();
-        let mut blocks = Vec::new();
-        for (i, (_, body)) in items.iter().enumerate() {
-            match body.inv.kind {
-                ObjectKind::Tx => match Transaction::decode(&body.bytes) {
-                    Ok(tx) if tx.txid().0 == body.inv.id.0 => {
-                        txs.push(tx);
-                        tx_pos.push(i);
-                    }
-                    Ok(_) => {
-                        out[i] = Some(Verdict::Invalid {
-                            reason: "id-mismatch".into(),
-                        })
-                    }
-                    Err(_) => {
-                        out[i] = Some(Verdict::Invalid {
-                            reason: "undecodable".into(),
-                        })
-                    }
-                },
-                ObjectKind::Block => match Block::decode(&body.bytes) {
-                    Ok(b) if b.hash().0 == body.inv.id.0 => blocks.push((i, b)),
-                    Ok(_) => {
-                        out[i] = Some(Verdict::Invalid {
-                            reason: "id-mismatch".into(),
-                        })
-                    }
-                    Err(_) => {
-                        out[i] = Some(Verdict::Invalid {
-                            reason: "undecodable".into(),
-                        })
-                    }
-                },
-            }
-        }
-        let checked = check_transactions(txs, &self.params);
-        let mut s = self.state.lock().unwrap();
-        let mut block_iter = blocks.into_iter().peekable();
-        let mut tx_iter = tx_pos.into_iter().zip(checked).peekable();
-        // Process in the original order.
-        for (i, slot) in out.iter_mut().enumerate() {
-            if slot.is_some() {
-                continue;
-            }
-            if tx_iter.peek().is_some_and(|(p, _)| *p == i) {
-                let (_, r) = tx_iter.next().unwrap();
-                *slot = Some(match r {
-                    Err(e) => Verdict::Invalid {
-                        reason: label(&e).into(),
-                    },
-                    Ok(tx) => match Self::to_mempool(&mut s, tx, now) {
-                        Ok(a) => Verdict::Accepted {
-                            also: a.adopted.into_iter().map(Inv::tx).collect(),
-                        },
-                        Err(MempoolError::AlreadyInPool) => Verdict::Known,
-                        Err(MempoolError::MissingInputs { .. }) => Verdict::NotYet {
-                            reason: "orphan-tx".into(),
-                            fetch: None,
-                        },
-                        Err(e) if e.is_policy() => Verdict::Policy {
-                            reason: label(&e).into(),
-                        },
-                        Err(e) => Verdict::Invalid {
-                            reason: label(&e).into(),
-                        },
-                    },
+            Query::Status { reply } => {
+                let tip = chain.tip();
+                let _ = reply.send(SyncStatus {
+                    height: tip.height,
+                    tip: tip.hash,
+                    work: tip.chain_work,
+                    mempool_digest: pool.digest(),
+                    mempool_len: pool.len() as u32,
                 });
-            } else if block_iter.peek().is_some_and(|(p, _)| *p == i) {
-                let (_, b) = block_iter.next().unwrap();
-                *slot = Some(self.accept_block(&mut s, b, now));
+            }
+            Query::MempoolShortIds { reply } => {
+                let _ = reply.send(pool.short_ids());
+            }
+            Query::TxsByShortId { ids, reply } => {
+                let found = ids
+                    .iter()
+                    .filter_map(|id| {
+                        let mut it = pool.by_short_id(*id);
+                        match (it.next(), it.next()) {
+                            (Some(t), None) => Some(Bytes::from(t.tx().encode())),
+                            _ => None,
+                        }
+                    })
+                    .collect();
+                let _ = reply.send(found);
+            }
+            Query::Headers {
+                locator,
+                max,
+                reply,
+            } => {
+                let _ = reply.send(chain.headers_after(&locator, max));
+            }
+            Query::Locator { reply } => {
+                let _ = reply.send(chain.locator());
+            }
+            Query::Missing { invs, reply } => {
+                let missing = invs
+                    .into_iter()
+                    .filter(|inv| match inv {
+                        Inv::Tx(t) => !pool.contains(t),
+                        Inv::Block(h) => chain.entry(h).is_none_or(|e| e.invalid),
+                    })
+                    .collect();
+                let _ = reply.send(missing);
+            }
+            Query::Compact { block, reply } => {
+                let b = chain.block(&block).unwrap();
+                let _ = reply.send(b.map(|b| CompactBlock::of(&b, &b.txids())));
+            }
+            Query::BlockTxs {
+                block,
+                indexes,
+                reply,
+            } => {
+                let b = chain.block(&block).unwrap();
+                let txs = b.and_then(|b| {
+                    indexes
+                        .iter()
+                        .map(|i| b.txs.get(*i as usize).map(|t| Bytes::from(t.encode())))
+                        .collect()
+                });
+                let _ = reply.send(txs);
             }
         }
-        out.into_iter()
-            .map(|v| v.expect("every item answered"))
-            .collect()
     }
+}
 
-    fn has(&self, inv: &Inv) -> bool {
-        let s = self.state.lock().unwrap();
-        match inv.kind {
-            ObjectKind::Tx => s.mempool.contains(&Txid(inv.id.0)),
-            ObjectKind::Block => s
-                .chain
-                .entry(&BlockHash(inv.id.0))
-                .is_some_and(|e| !e.invalid),
-        }
+/// An object the state holds, with its body, for the p2p layer to spread.
+fn relayable(s: &NodeState<MemStore>, inv: Inv) -> Option<Accepted> {
+    match inv {
+        Inv::Tx(txid) => s.mempool().tx(&txid).map(|t| Accepted {
+            inv,
+            bytes: Bytes::from(t.encode()),
+            compact: None,
+        }),
+        Inv::Block(hash) => s.chain().block(&hash).unwrap().map(|b| Accepted {
+            inv,
+            bytes: Bytes::from(b.encode()),
+            compact: Some(CompactBlock::of(&b, &b.txids())),
+        }),
     }
+}
 
-    fn bodies(&self, invs: &[Inv]) -> Vec<Option<Vec<u8>>> {
-        let s = self.state.lock().unwrap();
-        invs.iter()
-            .map(|inv| match inv.kind {
-                ObjectKind::Tx => s.mempool.tx(&Txid(inv.id.0)).map(Transaction::encode),
-                ObjectKind::Block => s
-                    .chain
-                    .block(&BlockHash(inv.id.0))
-                    .unwrap()
-                    .map(|b| b.encode()),
-            })
-            .collect()
-    }
-
-    fn status(&self) -> SyncStatus {
-        let s = self.state.lock().unwrap();
-        let tip = s.chain.tip();
-        SyncStatus {
-            height: tip.height,
-            tip: tip.hash,
-            work: tip.chain_work,
-            mempool_digest: s.mempool.digest(),
-            mempool_len: s.mempool.len() as u32,
-        }
-    }
-
-    fn mempool_short_ids(&self) -> Vec<u64> {
-        self.state.lock().unwrap().mempool.short_ids()
-    }
-
-    fn mempool_txs_by_short_id(&self, ids: &[u64]) -> Vec<Option<Vec<u8>>> {
-        let s = self.state.lock().unwrap();
-        ids.iter()
-            .map(|id| {
-                let mut it = s.mempool.by_short_id(*id);
-                match (it.next(), it.next()) {
-                    (Some(t), None) => Some(t.tx().encode()),
-                    _ => None,
+/// Plays the node's part for a p2p layer: validates its bodies in batches
+/// and answers its questions, with `state`.
+fn serve_node(
+    handle: P2pHandle,
+    mut bodies: Receiver<ValidationRequest>,
+    mut events: Receiver<P2pEvent>,
+    state: Arc<TestState>,
+) {
+    let s = Arc::clone(&state);
+    tokio::spawn(async move {
+        while let Some(first) = bodies.recv().await {
+            let mut batch = vec![first];
+            while let Ok(more) = bodies.try_recv() {
+                batch.push(more);
+                if batch.len() >= 512 {
+                    break;
                 }
-            })
-            .collect()
-    }
-
-    fn locator(&self) -> Vec<BlockHash> {
-        self.state.lock().unwrap().chain.locator()
-    }
-
-    fn headers_after(&self, locator: &[BlockHash], max: usize) -> Vec<BlockHeader> {
-        self.state.lock().unwrap().chain.headers_after(locator, max)
-    }
-}
-
-/// A backend that accepts anything and serves whatever it was given: the
-/// adversary in validate-before-relay tests.
-pub struct LiarBackend {
-    pub objects: Mutex<HashMap<Inv, Vec<u8>>>,
-}
-
-impl LiarBackend {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self {
-            objects: Mutex::new(HashMap::new()),
-        })
-    }
-    pub fn add(&self, inv: Inv, bytes: Vec<u8>) {
-        self.objects.lock().unwrap().insert(inv, bytes);
-    }
-}
-
-impl Backend for LiarBackend {
-    fn validate(&self, items: Vec<(Origin, Body)>) -> Vec<Verdict> {
-        items
-            .iter()
-            .map(|_| Verdict::Accepted { also: vec![] })
-            .collect()
-    }
-    fn has(&self, inv: &Inv) -> bool {
-        self.objects.lock().unwrap().contains_key(inv)
-    }
-    fn bodies(&self, invs: &[Inv]) -> Vec<Option<Vec<u8>>> {
-        let o = self.objects.lock().unwrap();
-        invs.iter().map(|i| o.get(i).cloned()).collect()
-    }
-    fn status(&self) -> SyncStatus {
-        SyncStatus {
-            height: 0,
-            tip: BlockHash::ZERO,
-            work: Default::default(),
-            mempool_digest: rumor_chain::Hash256::ZERO,
-            mempool_len: 0,
+            }
+            let items = batch.iter().map(|r| decode_body(r.inv, &r.bytes)).collect();
+            let (outcomes, also) = s.process(items);
+            let judged = batch
+                .iter()
+                .zip(outcomes)
+                .map(|(r, o)| {
+                    let compact = match (&o.verdict, r.inv) {
+                        (Verdict::Accepted { .. }, Inv::Block(_)) => {
+                            relayable_in(&s, r.inv).and_then(|a| a.compact)
+                        }
+                        _ => None,
+                    };
+                    Judgement {
+                        inv: r.inv,
+                        verdict: o.verdict,
+                        compact,
+                    }
+                })
+                .collect();
+            if handle.judge(judged).await.is_err() || handle.accepted(also).await.is_err() {
+                break;
+            }
         }
-    }
-    fn mempool_short_ids(&self) -> Vec<u64> {
-        Vec::new()
-    }
-    fn mempool_txs_by_short_id(&self, ids: &[u64]) -> Vec<Option<Vec<u8>>> {
-        vec![None; ids.len()]
-    }
-    fn locator(&self) -> Vec<BlockHash> {
-        Vec::new()
-    }
-    fn headers_after(&self, _: &[BlockHash], _: usize) -> Vec<BlockHeader> {
-        Vec::new()
-    }
+    });
+    tokio::spawn(async move {
+        while let Some(ev) = events.recv().await {
+            if let P2pEvent::Query(q) = ev {
+                state.answer(q);
+            }
+        }
+    });
+}
+
+fn relayable_in(state: &TestState, inv: Inv) -> Option<Accepted> {
+    relayable(&state.state.lock().unwrap(), inv)
 }
 
 /// Fast timers for tests.
@@ -414,65 +320,83 @@ pub fn config(relay: RelayMode) -> P2pConfig {
 }
 
 pub struct TestNode {
-    pub p2p: P2p,
-    pub backend: Arc<TestBackend>,
+    pub handle: P2pHandle,
+    pub state: Arc<TestState>,
     pub addr: rumor_p2p::Multiaddr,
+    pub task: tokio::task::JoinHandle<()>,
 }
 
 impl TestNode {
     pub async fn stats(&self) -> RelayStats {
-        self.p2p.handle.stats().await.unwrap()
+        self.handle.stats().await.unwrap()
     }
 
-    /// Submits locally and announces, as the node's RPC path does.
+    /// Submits locally and hands it to p2p, as the node's RPC path does.
     pub async fn submit(&self, tx: Transaction) {
-        let inv = Inv::tx(tx.txid());
-        let v = self.backend.submit_tx(tx);
+        let inv = Inv::Tx(tx.txid());
+        let (v, mut also) = self.state.submit_tx(&tx);
         assert!(matches!(v, Verdict::Accepted { .. }), "submit: {v:?}");
-        self.p2p.handle.announce(vec![inv]).await.unwrap();
+        also.insert(
+            0,
+            Accepted {
+                inv,
+                bytes: Bytes::from(tx.encode()),
+                compact: None,
+            },
+        );
+        self.handle.accepted(also).await.unwrap();
     }
 
     pub async fn mine(&self, miner: u8) -> Block {
-        let b = self.backend.mine(miner);
-        self.p2p
-            .handle
-            .announce(vec![Inv::block(b.hash())])
-            .await
-            .unwrap();
+        let (b, mut also) = self.state.mine(miner);
+        also.insert(
+            0,
+            Accepted {
+                inv: Inv::Block(b.hash()),
+                bytes: Bytes::from(b.encode()),
+                compact: Some(CompactBlock::of(&b, &b.txids())),
+            },
+        );
+        self.handle.accepted(also).await.unwrap();
         b
     }
 }
 
 pub async fn start_node(
     cfg: P2pConfig,
-    backend: Arc<TestBackend>,
+    state: Arc<TestState>,
     bootnodes: Vec<rumor_p2p::Multiaddr>,
 ) -> TestNode {
     let cfg = P2pConfig { bootnodes, ..cfg };
     let key = Keypair::generate_ed25519();
-    let p2p = rumor_p2p::start(cfg, key, backend.clone()).await.unwrap();
-    let peer = p2p.handle.peer_id();
-    let addr = p2p.handle.listen_addrs().await.unwrap()[0]
+    let P2p {
+        handle,
+        events,
+        bodies,
+        task,
+    } = rumor_p2p::start(cfg, key).await.unwrap();
+    serve_node(handle.clone(), bodies, events, Arc::clone(&state));
+    let peer = handle.peer_id();
+    let addr = handle.listen_addrs().await.unwrap()[0]
         .clone()
         .with_p2p(peer)
         .unwrap();
-    TestNode { p2p, backend, addr }
+    TestNode {
+        handle,
+        state,
+        addr,
+        task,
+    }
 }
 
 /// Starts `n` nodes connected along `edges` (i dials j).
 pub async fn start_graph(n: usize, edges: &[(usize, usize)], cfg: &P2pConfig) -> Vec<TestNode> {
     let mut nodes = Vec::new();
     for _ in 0..n {
-        nodes.push(start_node(cfg.clone(), TestBackend::new(params()), vec![]).await);
+        nodes.push(start_node(cfg.clone(), TestState::new(params()), vec![]).await);
     }
     for (i, j) in edges {
-        nodes[*i]
-            .p2p
-            .handle
-            .dial(nodes[*j].addr.clone())
-            .await
-            .unwrap()
-            .unwrap();
+        nodes[*i].handle.dial(nodes[*j].addr.clone()).await.unwrap();
     }
     nodes
 }

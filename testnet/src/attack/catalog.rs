@@ -270,9 +270,33 @@ pub const CLASSES: &[ClassSpec] = &[
         "announce-flood",
         "announcements of ids it never serves",
         Punish,
-        ["fetches_given_up"],
+        ["fetch_timeouts", "announce-cap"],
         "Core p2p_tx_download.py (MAX_PEER_TX_ANNOUNCEMENTS)",
         false
+    ),
+    class!(
+        "censor-by-bad-body",
+        "announce honest transactions before anyone else, serve bodies that hash to other ids",
+        Punish,
+        ["id-mismatch"],
+        "Core p2p_tx_download.py (a mismatched body does not block the txid); TxRequestTracker",
+        true
+    ),
+    class!(
+        "withhold-first-announce",
+        "announce honest transactions before anyone else, never answer the getdata",
+        Contain,
+        ["fetch_timeouts"],
+        "Core p2p_tx_download.py (peers that never respond); TxRequestTracker",
+        true
+    ),
+    class!(
+        "announce-cap",
+        "6,144 ids announced by one identity, past the 5,000 a peer may have tracked",
+        Contain,
+        ["announce-cap"],
+        "Core p2p_tx_download.py (MAX_PEER_TX_ANNOUNCEMENTS)",
+        true
     ),
     class!(
         "malformed-requests",

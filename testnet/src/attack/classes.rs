@@ -33,6 +33,9 @@ pub enum Step {
 /// The messages of one class, ready to play.
 #[derive(Debug, Clone, Default)]
 pub struct Script {
+    /// Steps played before honest traffic starts (announcing the honest
+    /// probes' ids first).
+    pub prelude: Vec<Step>,
     /// The steps.
     pub steps: Vec<Step>,
     /// Transactions to submit at an honest node first (for conflicts).
@@ -42,15 +45,27 @@ pub struct Script {
 impl Script {
     /// Attack messages in the script (publishes and requests).
     pub fn messages(&self) -> u64 {
-        self.steps
+        self.prelude
             .iter()
+            .chain(&self.steps)
             .filter(|s| !matches!(s, Step::Serve(..) | Step::Drive(_)))
             .count() as u64
     }
 
-    /// Plays the script against `target`.
+    /// Plays the prelude against `target`.
+    pub async fn play_prelude(&self, raw: &mut RawPeer, target: PeerId) {
+        play_steps(&self.prelude, raw, target).await;
+    }
+
+    /// Plays the steps against `target`.
     pub async fn play(&self, raw: &mut RawPeer, target: PeerId) {
-        for step in &self.steps {
+        play_steps(&self.steps, raw, target).await;
+    }
+}
+
+async fn play_steps(steps: &[Step], raw: &mut RawPeer, target: PeerId) {
+    {
+        for step in steps {
             match step {
                 Step::Publish(kind, data) => {
                     let _ = raw.publish(*kind, data.clone());
@@ -68,7 +83,7 @@ impl Script {
 fn announce(steps: &mut Vec<Step>, inv: Inv, body: Vec<u8>) {
     steps.push(Step::Serve(inv, Serve::Bytes(body)));
     steps.push(Step::Publish(
-        inv.kind,
+        inv.kind(),
         GossipPayload::Announce(inv).encode(),
     ));
     steps.push(Step::Drive(Duration::from_millis(150)));
@@ -95,9 +110,47 @@ fn id(tag: u8, i: u64) -> [u8; 32] {
 /// Objects per invalid-object class: enough to pass the ban threshold.
 const REPEATS: usize = 8;
 
-/// Builds the script of `class`. `tip` is the target's best block.
-pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip) -> Script {
+/// Builds the script of `class`. `tip` is the target's best block;
+/// `probes` are the honest transactions that will be sent while it plays.
+pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip, probes: &[Txid]) -> Script {
     let mut s = Script::default();
+    match class.name {
+        // The attacker knows the honest transactions before anyone else
+        // and announces them first: with bodies that are other objects,
+        // or with no answer at all.
+        "censor-by-bad-body" | "withhold-first-announce" => {
+            for txid in probes {
+                let inv = Inv::Tx(*txid);
+                let serve = match class.name {
+                    "censor-by-bad-body" => Serve::Bytes(objects.valid_tx().encode()),
+                    _ => Serve::Silence,
+                };
+                s.prelude.push(Step::Serve(inv, serve));
+                s.prelude.push(Step::Publish(
+                    ObjectKind::Tx,
+                    GossipPayload::Announce(inv).encode(),
+                ));
+            }
+            s.prelude.push(Step::Drive(Duration::from_millis(300)));
+            s.steps.push(Step::Drive(Duration::from_secs(2)));
+            return s;
+        }
+        "announce-cap" => {
+            for b in 0..6u64 {
+                let invs: Vec<Inv> = (0..1024u64)
+                    .map(|i| Inv::Tx(Txid(id(0x88, b * 1024 + i))))
+                    .collect();
+                for inv in &invs {
+                    s.steps.push(Step::Serve(*inv, Serve::Silence));
+                }
+                let batch = GossipPayload::Batch(rumor_p2p::Batch { nonce: b, invs });
+                s.steps.push(Step::Publish(ObjectKind::Tx, batch.encode()));
+            }
+            s.steps.push(Step::Drive(Duration::from_secs(1)));
+            return s;
+        }
+        _ => {}
+    }
     let steps = &mut s.steps;
     let tx_fault = |name: &str| match name {
         "tx-bad-signature" => Some(TxFault::BadSignature),
@@ -125,14 +178,14 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip) -> Script {
     if let Some(f) = tx_fault(class.name) {
         for _ in 0..REPEATS {
             let tx = objects.bad_tx(f);
-            announce(steps, Inv::tx(tx.txid()), tx.encode());
+            announce(steps, Inv::Tx(tx.txid()), tx.encode());
         }
         return s;
     }
     if let Some(f) = block_fault(class.name) {
         for _ in 0..REPEATS {
             let b = objects.bad_block(f, tip);
-            announce(steps, Inv::block(b.hash()), b.encode());
+            announce(steps, Inv::Block(b.hash()), b.encode());
         }
         return s;
     }
@@ -157,7 +210,7 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip) -> Script {
                 } else {
                     ObjectKind::Block
                 };
-                let mut data = GossipPayload::Announce(Inv::tx(Txid(id(0x11, i)))).encode();
+                let mut data = GossipPayload::Announce(Inv::Tx(Txid(id(0x11, i)))).encode();
                 if i < 5 {
                     data[0] = 3 + i as u8; // payload variants 0..=2 exist
                 } else {
@@ -178,9 +231,9 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip) -> Script {
         "wrong-topic" => {
             for i in 0..10u64 {
                 let (kind, inv) = if i % 2 == 0 {
-                    (ObjectKind::Tx, Inv::block(BlockHash(id(0x22, i))))
+                    (ObjectKind::Tx, Inv::Block(BlockHash(id(0x22, i))))
                 } else {
-                    (ObjectKind::Block, Inv::tx(Txid(id(0x22, i))))
+                    (ObjectKind::Block, Inv::Tx(Txid(id(0x22, i))))
                 };
                 steps.push(Step::Publish(kind, GossipPayload::Announce(inv).encode()));
                 steps.push(Step::Drive(Duration::from_millis(50)));
@@ -188,7 +241,7 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip) -> Script {
         }
         "announce-never-serve" => {
             for i in 0..600u64 {
-                let inv = Inv::tx(Txid(id(0x33, i)));
+                let inv = Inv::Tx(Txid(id(0x33, i)));
                 steps.push(Step::Serve(inv, Serve::Silence));
                 steps.push(Step::Publish(
                     ObjectKind::Tx,
@@ -200,20 +253,20 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip) -> Script {
         "body-mismatch" => {
             for i in 0..REPEATS as u64 {
                 let real = objects.valid_tx();
-                announce(steps, Inv::tx(Txid(id(0x44, i))), real.encode());
+                announce(steps, Inv::Tx(Txid(id(0x44, i))), real.encode());
             }
         }
         "getdata-flood" => {
             for r in 0..400u64 {
                 let invs = (0..1000u64)
-                    .map(|i| Inv::tx(Txid(id(0x77, r * 1000 + i))))
+                    .map(|i| Inv::Tx(Txid(id(0x77, r * 1000 + i))))
                     .collect();
                 steps.push(Step::GetData(GetDataRequest::Objects(invs)));
             }
             steps.push(Step::Drive(Duration::from_millis(500)));
         }
         "getdata-amplification" => {
-            let block = Inv::block(tip.hash);
+            let block = Inv::Block(tip.hash);
             for _ in 0..40 {
                 steps.push(Step::GetData(GetDataRequest::Objects(vec![block; 1024])));
                 steps.push(Step::Drive(Duration::from_millis(50)));
@@ -223,7 +276,7 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip) -> Script {
         "getdata-oversized" => {
             for r in 0..8u64 {
                 let invs = (0..2000u64)
-                    .map(|i| Inv::tx(Txid(id(0x55, r * 10_000 + i))))
+                    .map(|i| Inv::Tx(Txid(id(0x55, r * 10_000 + i))))
                     .collect();
                 steps.push(Step::GetData(GetDataRequest::Objects(invs)));
                 steps.push(Step::GetData(GetDataRequest::BlockTxs {
@@ -261,7 +314,7 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip) -> Script {
         }
         "announce-flood" => {
             for i in 0..20_000u64 {
-                let inv = Inv::tx(Txid(id(0x66, i)));
+                let inv = Inv::Tx(Txid(id(0x66, i)));
                 steps.push(Step::Publish(
                     ObjectKind::Tx,
                     GossipPayload::Announce(inv).encode(),
@@ -305,7 +358,7 @@ pub fn double_spend_script(objects: &mut Objects) -> Script {
     for _ in 0..REPEATS {
         let (first, second) = objects.conflicting_pair();
         s.setup_txs.push(first.encode());
-        announce(&mut s.steps, Inv::tx(second.txid()), second.encode());
+        announce(&mut s.steps, Inv::Tx(second.txid()), second.encode());
     }
     s
 }

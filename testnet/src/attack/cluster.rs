@@ -84,6 +84,9 @@ fn node_key(i: usize) -> ([u8; 32], PeerId) {
     (seed, key.public().to_peer_id())
 }
 
+/// Every node's fetch timeout, ms.
+pub const FETCH_TIMEOUT_MS: u64 = 800;
+
 /// The flags every node gets.
 pub fn base_flags(genesis_outputs: u32) -> Vec<String> {
     [
@@ -97,7 +100,7 @@ pub fn base_flags(genesis_outputs: u32) -> Vec<String> {
         "--sync-interval-ms",
         "300",
         "--fetch-timeout-ms",
-        "800",
+        &FETCH_TIMEOUT_MS.to_string(),
         "--mesh-d",
         "3",
         "--mesh-d-low",

@@ -43,6 +43,9 @@ pub enum AttackError {
     /// The nodes could not be started.
     #[error("setup: {0}")]
     Setup(String),
+    /// The attacking peer could not be set up or connect.
+    #[error("attacking peer: {0}")]
+    RawPeer(#[from] rumor_p2p::RawPeerError),
     /// A node's RPC failed.
     #[error("rpc: {0}")]
     Rpc(String),

@@ -1,0 +1,146 @@
+//! The write path: a batch of objects through rumor-chain's acceptance
+//! pipeline ([`rumor_chain::NodeState`]), holding the lock only for the
+//! steps that need the state, and block templates for the miner.
+//!
+//! 1. screen, under the lock: what is already known, and which of a
+//!    block's transactions the mempool already verified;
+//! 2. check, without the lock: the context-free rules and one signature
+//!    batch (the CPU-heavy part);
+//! 3. commit, under the lock, in order.
+
+use bytes::Bytes;
+use rumor_chain::{
+    Address, Block, BlockSpec, Inv, Note, Object, Outcome, Transaction, Verdict, build_block,
+};
+use rumor_p2p::{Accepted, CompactBlock};
+
+use super::{CoreError, NodeCore, now_ms};
+
+/// Bytes kept free in a block template for the header and the coinbase.
+const TEMPLATE_RESERVE: usize = 2_000;
+
+/// What a batch did.
+#[derive(Debug)]
+pub struct Processed {
+    /// One outcome per item, in order.
+    pub outcomes: Vec<Outcome>,
+    /// Objects accepted as a consequence (orphan transactions adopted,
+    /// orphan blocks connected with their parent), with their bodies, for
+    /// the p2p layer to spread.
+    pub also: Vec<Accepted>,
+}
+
+impl NodeCore {
+    /// Validates and accepts `items` in order (a transaction may spend one
+    /// earlier in the batch). `Err` items are bodies that did not decode as
+    /// what they claimed; their outcome passes through.
+    pub fn process(&self, items: Vec<Result<Object, Outcome>>) -> Processed {
+        let now = now_ms();
+        let n = items.len();
+        let stopped = || Processed {
+            outcomes: (0..n)
+                .map(|_| Outcome::internal("the node is shutting down"))
+                .collect(),
+            also: Vec::new(),
+        };
+        let Ok(screened) = self.with_state(|s| s.screen(items)) else {
+            return stopped();
+        };
+        let checked = screened.check(&self.params, |t| {
+            matches!(self.reader.tx_block(t), Ok(Some(_)))
+        });
+        let mut guard = self.lock();
+        let Some(state) = guard.as_mut() else {
+            return stopped();
+        };
+        let committed = state.commit(checked, now);
+        let also: Vec<Inv> = committed
+            .outcomes
+            .iter()
+            .flat_map(|o| match &o.verdict {
+                Verdict::Accepted { also } => also.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        // Adopted orphans are in the mempool now; their bodies are taken
+        // before the lock goes.
+        let mut relay: Vec<Accepted> = also
+            .iter()
+            .filter_map(|inv| match inv {
+                Inv::Tx(txid) => state.mempool().tx(txid).map(|tx| Accepted {
+                    inv: *inv,
+                    bytes: Bytes::from(tx.encode()),
+                    compact: None,
+                }),
+                Inv::Block(_) => None,
+            })
+            .collect();
+        if let Some(failure) = &committed.failure {
+            self.fatal(&mut guard, failure);
+        }
+        drop(guard);
+        for note in &committed.notes {
+            log(note);
+        }
+        for inv in &also {
+            if let Inv::Block(hash) = inv
+                && let Ok(Some(block)) = self.reader.block(hash)
+            {
+                relay.push(Accepted {
+                    inv: *inv,
+                    bytes: Bytes::from(block.encode()),
+                    compact: Some(CompactBlock::of(&block, &block.txids())),
+                });
+            }
+        }
+        Processed {
+            outcomes: committed.outcomes,
+            also: relay,
+        }
+    }
+
+    /// Builds a block on the tip from the mempool, paying `pay_to`, and
+    /// mines it (proof of work: blocking).
+    ///
+    /// # Errors
+    /// [`CoreError::Stopped`] when shutting down.
+    pub fn mine_block(&self, pay_to: Address, extra: [u8; 56]) -> Result<Block, CoreError> {
+        let (spec, txs) = self.with_state(|s| {
+            let max = self.params.max_block_bytes.saturating_sub(TEMPLATE_RESERVE);
+            let (txs, fees) = s.mempool().block_template(max);
+            let chain = s.chain();
+            let tip = chain.tip();
+            let time = now_ms().max(chain.median_time_past(&tip.hash) + 1);
+            let spec = BlockSpec {
+                prev: tip.hash,
+                height: tip.height + 1,
+                time,
+                pay_to,
+                fees,
+                extra,
+            };
+            let txs: Vec<Transaction> = txs.iter().map(|t| t.tx().clone()).collect();
+            (spec, txs)
+        })?;
+        Ok(build_block(&self.params, &spec, txs))
+    }
+}
+
+fn log(note: &Note) {
+    match note {
+        Note::NewTip { height, hash } => tracing::info!(height, tip = %hash, "new tip"),
+        Note::Reorg {
+            disconnected,
+            connected,
+        } => tracing::info!(disconnected, connected, "reorganisation"),
+        Note::ConnectFailed { block, reason } => {
+            tracing::info!(%block, reason, "block failed to connect")
+        }
+        Note::PoolRepaired { removed } => {
+            tracing::info!(
+                removed,
+                "mempool: removed what the reorg left without inputs"
+            )
+        }
+    }
+}

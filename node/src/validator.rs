@@ -1,0 +1,238 @@
+//! [`Validator`]: the node's one validation path. Transactions submitted
+//! over RPC, the miner's blocks and bodies from the network all wait in
+//! bounded queues and are validated together, in batches, on one thread:
+//! one signature batch and two short holds of the chain lock per batch,
+//! however many sources fed it.
+//!
+//! Every body is decoded here exactly once, and its id hashed once (RPC
+//! submissions arrive decoded, by the handler that parsed them). Verdicts
+//! on network bodies go back to the p2p layer as [`Judgement`]s; objects
+//! accepted any other way (submissions, orphans adopted, blocks connected
+//! with their parent) go to it as [`Accepted`], so it spreads each once.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use rumor_chain::{Inv, Object, ObjectKind, Outcome, Verdict, decode_body};
+use rumor_p2p::{Accepted, CompactBlock, Judgement, P2pHandle, ValidationRequest};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::core::{NodeCore, now_ms};
+use crate::metrics::NodeMetrics;
+use crate::shutdown::Shutdown;
+
+/// Local submissions waiting before submitters wait for room.
+const LOCAL_QUEUE: usize = 16_384;
+/// Objects validated per batch at most.
+const BATCH: usize = 512;
+
+/// An object submitted by this node (RPC, miner), decoded, with its bytes.
+struct Submission {
+    object: Object,
+    bytes: Bytes,
+    reply: oneshot::Sender<Outcome>,
+}
+
+enum Job {
+    Local(Submission),
+    Net(ValidationRequest),
+}
+
+/// The handle for local submissions.
+#[derive(Debug, Clone)]
+pub struct Validator {
+    tx: mpsc::Sender<Submission>,
+}
+
+impl std::fmt::Debug for Submission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Submission")
+            .field("inv", &self.object.inv())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Validator {
+    /// Starts the validation thread, fed by local submissions and by the
+    /// p2p layer's `bodies`. It stops once `shutdown` fires.
+    ///
+    /// # Errors
+    /// The thread could not be spawned.
+    pub fn start(
+        core: Arc<NodeCore>,
+        p2p: P2pHandle,
+        bodies: mpsc::Receiver<ValidationRequest>,
+        metrics: Arc<NodeMetrics>,
+        shutdown: Shutdown,
+    ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
+        let (tx, rx) = mpsc::channel(LOCAL_QUEUE);
+        let rt = tokio::runtime::Handle::current();
+        let thread = std::thread::Builder::new()
+            .name("rumor-validate".into())
+            .spawn(move || {
+                let mut w = Worker {
+                    core,
+                    p2p,
+                    metrics,
+                    local: rx,
+                    bodies,
+                };
+                w.run(&rt, &shutdown);
+            })?;
+        Ok((Self { tx }, thread))
+    }
+
+    /// Validates one object this node made or received outside the network;
+    /// if accepted, the p2p layer spreads it. `None` if the node is stopping.
+    pub async fn submit(&self, object: Object, bytes: Bytes) -> Option<Outcome> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Submission {
+                object,
+                bytes,
+                reply,
+            })
+            .await
+            .ok()?;
+        rx.await.ok()
+    }
+}
+
+struct Worker {
+    core: Arc<NodeCore>,
+    p2p: P2pHandle,
+    metrics: Arc<NodeMetrics>,
+    local: mpsc::Receiver<Submission>,
+    bodies: mpsc::Receiver<ValidationRequest>,
+}
+
+impl Worker {
+    fn run(&mut self, rt: &tokio::runtime::Handle, shutdown: &Shutdown) {
+        loop {
+            let first = rt.block_on(async {
+                tokio::select! {
+                    biased;
+                    _ = shutdown.wait() => None,
+                    Some(s) = self.local.recv() => Some(Job::Local(s)),
+                    Some(b) = self.bodies.recv() => Some(Job::Net(b)),
+                    else => None,
+                }
+            });
+            let Some(first) = first else {
+                return;
+            };
+            let mut jobs = vec![first];
+            while jobs.len() < BATCH {
+                let next = match self.local.try_recv() {
+                    Ok(s) => Job::Local(s),
+                    Err(_) => match self.bodies.try_recv() {
+                        Ok(b) => Job::Net(b),
+                        Err(_) => break,
+                    },
+                };
+                jobs.push(next);
+            }
+            self.validate(jobs);
+        }
+    }
+
+    fn validate(&mut self, jobs: Vec<Job>) {
+        let started = Instant::now();
+        let n = jobs.len();
+        let mut items = Vec::with_capacity(n);
+        let mut metas = Vec::with_capacity(n);
+        for job in jobs {
+            let (item, meta) = match job {
+                Job::Local(s) => {
+                    let inv = s.object.inv();
+                    let meta = Meta::Local {
+                        inv,
+                        bytes: s.bytes,
+                        reply: s.reply,
+                    };
+                    (Ok(s.object), meta)
+                }
+                Job::Net(r) => (decode_body(r.inv, &r.bytes), Meta::Net { inv: r.inv }),
+            };
+            let block = match &item {
+                Ok(Object::Block(b)) => Some(b),
+                _ => None,
+            };
+            let compact = block.map(|b| CompactBlock::of(b.block(), b.txids()));
+            let peer_block_time = match meta {
+                Meta::Net { .. } => block.map(|b| b.block().header.time),
+                Meta::Local { .. } => None,
+            };
+            items.push(item);
+            metas.push((meta, compact, peer_block_time));
+        }
+        let kinds: Vec<ObjectKind> = metas.iter().map(|(m, _, _)| m.inv().kind()).collect();
+        let from_peer: Vec<bool> = metas
+            .iter()
+            .map(|(m, _, _)| matches!(m, Meta::Net { .. }))
+            .collect();
+        let processed = self.core.process(items);
+        self.metrics
+            .record_batch(&kinds, &from_peer, &processed.outcomes, started.elapsed());
+        let now = now_ms();
+        let mut judgements = Vec::new();
+        let mut accepted = Vec::new();
+        let mut replies = Vec::new();
+        for ((meta, compact, time), outcome) in metas.into_iter().zip(processed.outcomes) {
+            let is_accepted = matches!(outcome.verdict, Verdict::Accepted { .. });
+            if let (true, Some(t)) = (is_accepted, time) {
+                self.metrics
+                    .block_delay_seconds
+                    .observe(now.saturating_sub(t) as f64 / 1000.0);
+            }
+            match meta {
+                Meta::Net { inv } => judgements.push(Judgement {
+                    inv,
+                    verdict: outcome.verdict,
+                    compact: compact.filter(|_| is_accepted),
+                }),
+                Meta::Local { inv, bytes, reply } => {
+                    if is_accepted {
+                        accepted.push(Accepted {
+                            inv,
+                            bytes,
+                            compact,
+                        });
+                    }
+                    replies.push((reply, outcome));
+                }
+            }
+        }
+        accepted.extend(processed.also);
+        // The p2p layer is told before the submitters hear back, so that an
+        // accepted submission is already on its way when RPC returns.
+        if !judgements.is_empty() {
+            let _ = self.p2p.judge_blocking(judgements);
+        }
+        let _ = self.p2p.accepted_blocking(accepted);
+        for (reply, outcome) in replies {
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// What a validated item was, and where its verdict goes.
+enum Meta {
+    Local {
+        inv: Inv,
+        bytes: Bytes,
+        reply: oneshot::Sender<Outcome>,
+    },
+    Net {
+        inv: Inv,
+    },
+}
+
+impl Meta {
+    fn inv(&self) -> Inv {
+        match self {
+            Self::Local { inv, .. } | Self::Net { inv } => *inv,
+        }
+    }
+}

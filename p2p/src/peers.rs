@@ -1,0 +1,521 @@
+//! [`PeerBook`]: what the node knows about peers, and the decisions about
+//! them: whom to admit, what misbehaviour costs and when it ends in a ban,
+//! how fast a peer may ask for things, whom to dial. It is a state machine
+//! with time as a parameter; the event loop applies its answers to the
+//! swarm (gossipsub application scores, disconnects, dials).
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId};
+use lru::LruCache;
+use rand::seq::SliceRandom;
+use rumor_relay::Offence;
+
+use crate::config::P2pConfig;
+use crate::handle::PeerInfo;
+use crate::wire::{MAX_PEER_RECORDS, PeerRecord};
+
+/// Score below which a peer is disconnected and banned.
+pub(crate) const DISCONNECT_SCORE: f64 = -100.0;
+/// Misbehaviour decays by this factor every second.
+const DECAY: f64 = 0.95;
+/// Misbehaviour tolerated before it shows in the gossipsub score. Any
+/// negative score prunes a peer from the mesh, so honest peers' occasional
+/// slips (a timeout under load, a notfound after an eviction) must not count.
+const GRACE: f64 = 10.0;
+/// The application score of a well-behaved peer: a small positive baseline,
+/// so rounding noise in other score terms never turns an honest peer
+/// negative (which would prune it from the mesh).
+const BASELINE: f64 = 1.0;
+/// Connections one peer may hold at once.
+const MAX_CONNECTIONS_PER_PEER: u32 = 2;
+/// Longest wait between dials of one address.
+const MAX_DIAL_BACKOFF: Duration = Duration::from_secs(5);
+/// Request items a peer may ask for per second (sustained).
+const RATE_PER_SEC: f64 = 50_000.0;
+/// Request items a peer may ask for in a burst.
+const BURST: f64 = 100_000.0;
+
+/// What a wire-level fault costs (on top of gossipsub's own P4 penalty for
+/// rejected messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// A relay-level offence.
+    Relay(Offence),
+    /// An undecodable, oversized or wrong-topic gossip message.
+    BadGossip,
+    /// A request over the protocol's item limit.
+    OversizedRequest,
+    /// Requests past the rate limit.
+    Flood,
+    /// A response that does not decode or is of the wrong kind.
+    BadResponse,
+}
+
+impl Fault {
+    /// The misbehaviour it adds.
+    pub(crate) fn cost(self) -> f64 {
+        match self {
+            Self::Relay(Offence::Timeout) => 1.0,
+            Self::Relay(Offence::InvalidObject | Offence::MalformedBody) => 30.0,
+            Self::Relay(Offence::Unrequested | Offence::BadCompact | Offence::BadHeaders) => 25.0,
+            Self::BadGossip => 20.0,
+            Self::OversizedRequest | Self::BadResponse => 25.0,
+            Self::Flood => 10.0,
+        }
+    }
+}
+
+/// The application score of a peer with `misbehaviour`: the baseline,
+/// minus what exceeds the grace level.
+pub(crate) fn app_score(misbehaviour: f64) -> f64 {
+    BASELINE - (misbehaviour - GRACE).max(0.0)
+}
+
+/// Whether a new connection may stay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// A new peer: set its application score to [`app_score`]`(0)`.
+    NewPeer,
+    /// A second connection of a known peer (simultaneous dials).
+    Another,
+    /// Close this connection: the peer has enough of them.
+    TooManyConnections,
+    /// Disconnect: the peer is banned.
+    Banned,
+    /// Disconnect: the node is at its peer limit.
+    Full,
+}
+
+/// A connected peer.
+#[derive(Debug, Clone)]
+pub(crate) struct Conn {
+    addr: Multiaddr,
+    outbound: bool,
+    since: Instant,
+    rtt: Option<Duration>,
+    agent: Option<String>,
+    listen: Vec<Multiaddr>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// What periodic upkeep calls for.
+#[derive(Debug, Default)]
+pub(crate) struct Upkeep {
+    /// New application scores after decay.
+    pub(crate) scores: Vec<(PeerId, f64)>,
+    /// Addresses to dial.
+    pub(crate) dial: Vec<Multiaddr>,
+    /// Ask a peer for more peers.
+    pub(crate) ask_for_peers: bool,
+}
+
+/// Peers: connections, misbehaviour, bans, rate limits, discovery.
+#[derive(Debug)]
+pub(crate) struct PeerBook {
+    local: PeerId,
+    max_peers: usize,
+    target_peers: usize,
+    discovery: bool,
+    bootnodes: Vec<Multiaddr>,
+    ban_duration: Duration,
+    connected: HashMap<PeerId, Conn>,
+    known: LruCache<PeerId, Vec<Multiaddr>>,
+    bans: HashMap<PeerId, Instant>,
+    misbehaviour: HashMap<PeerId, f64>,
+    buckets: HashMap<PeerId, Bucket>,
+    dial_after: HashMap<Multiaddr, (Instant, Duration)>,
+    ticks: u64,
+}
+
+fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        Protocol::P2p(id) => Some(id),
+        _ => None,
+    })
+}
+
+impl PeerBook {
+    pub(crate) fn new(cfg: &P2pConfig, local: PeerId) -> Self {
+        Self {
+            local,
+            max_peers: cfg.max_peers,
+            target_peers: cfg.target_peers,
+            discovery: cfg.discovery,
+            bootnodes: cfg.bootnodes.clone(),
+            ban_duration: cfg.ban_duration,
+            connected: HashMap::new(),
+            known: LruCache::new(NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN)),
+            bans: HashMap::new(),
+            misbehaviour: HashMap::new(),
+            buckets: HashMap::new(),
+            dial_after: HashMap::new(),
+            ticks: 0,
+        }
+    }
+
+    /// A connection to `peer` was established (`n` connections now).
+    pub(crate) fn admit(
+        &mut self,
+        peer: PeerId,
+        addr: Multiaddr,
+        outbound: bool,
+        n: u32,
+        now: Instant,
+    ) -> Admission {
+        if self.is_banned(&peer, now) {
+            return Admission::Banned;
+        }
+        if n > MAX_CONNECTIONS_PER_PEER {
+            // Each connection costs a noise session, a yamux session and a
+            // handler per protocol: one identity may not open more than two
+            // (a simultaneous dial from both sides).
+            return Admission::TooManyConnections;
+        }
+        if n > 1 || self.connected.contains_key(&peer) {
+            return Admission::Another;
+        }
+        if self.connected.len() >= self.max_peers {
+            return Admission::Full;
+        }
+        self.connected.insert(
+            peer,
+            Conn {
+                addr,
+                outbound,
+                since: now,
+                rtt: None,
+                agent: None,
+                listen: Vec::new(),
+            },
+        );
+        Admission::NewPeer
+    }
+
+    /// `peer`'s last connection closed. Returns whether it was admitted.
+    pub(crate) fn remove(&mut self, peer: &PeerId) -> bool {
+        self.buckets.remove(peer);
+        self.connected.remove(peer).is_some()
+    }
+
+    /// Connected peers.
+    pub(crate) fn connected(&self) -> impl Iterator<Item = &PeerId> {
+        self.connected.keys()
+    }
+
+    /// How many peers are connected.
+    pub(crate) fn len(&self) -> usize {
+        self.connected.len()
+    }
+
+    /// What identify told about `peer`.
+    pub(crate) fn identified(&mut self, peer: PeerId, agent: String, listen: Vec<Multiaddr>) {
+        let listen: Vec<Multiaddr> = listen.into_iter().take(8).collect();
+        if let Some(c) = self.connected.get_mut(&peer) {
+            c.agent = Some(agent);
+            c.listen = listen.clone();
+        }
+        if !listen.is_empty() {
+            self.known.put(peer, listen);
+        }
+    }
+
+    /// A ping round trip to `peer`.
+    pub(crate) fn rtt(&mut self, peer: &PeerId, rtt: Duration) {
+        if let Some(c) = self.connected.get_mut(peer) {
+            c.rtt = Some(rtt);
+        }
+    }
+
+    /// Charges `peer` for `fault`. Returns its new application score.
+    pub(crate) fn penalize(&mut self, peer: PeerId, fault: Fault) -> f64 {
+        let m = self.misbehaviour.entry(peer).or_default();
+        *m += fault.cost();
+        app_score(*m)
+    }
+
+    /// `peer`'s application score now.
+    pub(crate) fn app_score(&self, peer: &PeerId) -> f64 {
+        app_score(self.misbehaviour.get(peer).copied().unwrap_or(0.0))
+    }
+
+    /// Whether `peer`, with gossipsub score `gossip_score`, has earned a ban.
+    pub(crate) fn must_ban(&self, peer: &PeerId, gossip_score: f64) -> bool {
+        gossip_score < DISCONNECT_SCORE || self.app_score(peer) < DISCONNECT_SCORE
+    }
+
+    /// Bans `peer` for the configured time. Returns false if it already was.
+    pub(crate) fn ban(&mut self, peer: PeerId, now: Instant) -> bool {
+        if self.is_banned(&peer, now) {
+            return false;
+        }
+        self.bans.insert(peer, now + self.ban_duration);
+        true
+    }
+
+    /// An operator's ban of `peer` for `duration`.
+    pub(crate) fn ban_for(&mut self, peer: PeerId, until: Instant) {
+        self.bans.insert(peer, until);
+    }
+
+    /// Lifts `peer`'s ban and forgets its misbehaviour.
+    pub(crate) fn unban(&mut self, peer: &PeerId) {
+        self.bans.remove(peer);
+        self.misbehaviour.remove(peer);
+    }
+
+    /// Lifts every ban and forgets dial backoff. Returns the peers unbanned.
+    pub(crate) fn clear_bans(&mut self) -> Vec<PeerId> {
+        let banned: Vec<PeerId> = self.bans.keys().copied().collect();
+        for p in &banned {
+            self.unban(p);
+        }
+        self.dial_after.clear();
+        banned
+    }
+
+    /// Whether `peer` is banned.
+    pub(crate) fn is_banned(&self, peer: &PeerId, now: Instant) -> bool {
+        self.bans.get(peer).is_some_and(|until| *until > now)
+    }
+
+    /// Current bans with the time left.
+    pub(crate) fn bans(&self, now: Instant) -> Vec<(PeerId, Duration)> {
+        self.bans
+            .iter()
+            .filter(|(_, until)| **until > now)
+            .map(|(p, until)| (*p, *until - now))
+            .collect()
+    }
+
+    /// Whether `peer` may make a request costing `items` now (token bucket).
+    pub(crate) fn allow(&mut self, peer: PeerId, items: usize, now: Instant) -> bool {
+        let b = self.buckets.entry(peer).or_insert(Bucket {
+            tokens: BURST,
+            at: now,
+        });
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * RATE_PER_SEC).min(BURST);
+        b.at = now;
+        if b.tokens >= items as f64 {
+            b.tokens -= items as f64;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Bootnodes not connected nor banned, due for a dial.
+    pub(crate) fn bootnodes_to_dial(&mut self, now: Instant) -> Vec<Multiaddr> {
+        let mut out = Vec::new();
+        for addr in self.bootnodes.clone() {
+            if peer_of(&addr)
+                .is_some_and(|p| self.connected.contains_key(&p) || self.is_banned(&p, now))
+            {
+                continue;
+            }
+            if self.due(&addr, now) {
+                out.push(addr);
+            }
+        }
+        out
+    }
+
+    /// Whether `addr` may be dialled now; if so its backoff doubles.
+    fn due(&mut self, addr: &Multiaddr, now: Instant) -> bool {
+        let (after, backoff) = self
+            .dial_after
+            .get(addr)
+            .copied()
+            .unwrap_or((now, Duration::from_millis(500)));
+        if after > now {
+            return false;
+        }
+        self.dial_after.insert(
+            addr.clone(),
+            (now + backoff, (backoff * 2).min(MAX_DIAL_BACKOFF)),
+        );
+        true
+    }
+
+    /// Once a second: decay misbehaviour, and keep the peer count up.
+    pub(crate) fn upkeep(&mut self, now: Instant) -> Upkeep {
+        self.ticks += 1;
+        self.bans.retain(|_, until| *until > now);
+        let mut out = Upkeep::default();
+        self.misbehaviour.retain(|peer, m| {
+            *m *= DECAY;
+            out.scores.push((*peer, app_score(*m)));
+            *m > 0.01
+        });
+        let connected = &self.connected;
+        self.dial_after
+            .retain(|a, _| peer_of(a).is_none_or(|p| !connected.contains_key(&p)));
+        if self.connected.len() < self.target_peers {
+            out.dial = self.bootnodes_to_dial(now);
+            if self.discovery {
+                let mut candidates: Vec<Multiaddr> = self
+                    .known
+                    .iter()
+                    .filter(|(p, _)| {
+                        **p != self.local
+                            && !self.connected.contains_key(p)
+                            && !self.is_banned(p, now)
+                    })
+                    .filter_map(|(p, addrs)| {
+                        addrs
+                            .first()
+                            .map(|a| a.clone().with_p2p(*p).unwrap_or_else(|a| a))
+                    })
+                    .collect();
+                candidates.shuffle(&mut rand::rng());
+                let want = self.target_peers - self.connected.len();
+                for addr in candidates {
+                    if out.dial.len() >= want {
+                        break;
+                    }
+                    if self.due(&addr, now) {
+                        out.dial.push(addr);
+                    }
+                }
+            }
+        }
+        out.ask_for_peers = self.discovery && self.ticks % 5 == 1;
+        out
+    }
+
+    /// What `getpeerinfo` shows of each connected peer, given its gossipsub
+    /// score and which meshes it is in.
+    pub(crate) fn infos(
+        &self,
+        score: impl Fn(&PeerId) -> f64,
+        mesh_tx: &[PeerId],
+        mesh_block: &[PeerId],
+    ) -> Vec<PeerInfo> {
+        self.connected
+            .iter()
+            .map(|(p, c)| PeerInfo {
+                peer_id: p.to_string(),
+                addr: c.addr.to_string(),
+                outbound: c.outbound,
+                connected_secs: c.since.elapsed().as_secs(),
+                rtt_ms: c.rtt.map(|d| d.as_secs_f64() * 1000.0),
+                score: score(p),
+                mesh_tx: mesh_tx.contains(p),
+                mesh_block: mesh_block.contains(p),
+                agent: c.agent.clone(),
+            })
+            .collect()
+    }
+
+    /// Peer records for peer exchange: connected peers with their listen
+    /// addresses.
+    pub(crate) fn records(&self) -> Vec<PeerRecord> {
+        self.connected
+            .iter()
+            .filter(|(_, c)| !c.listen.is_empty())
+            .take(MAX_PEER_RECORDS)
+            .map(|(p, c)| PeerRecord {
+                peer: Bytes::from(p.to_bytes()),
+                addrs: c.listen.iter().map(|a| Bytes::from(a.to_vec())).collect(),
+            })
+            .collect()
+    }
+
+    /// Learns peers from an exchange.
+    pub(crate) fn learn(&mut self, records: Vec<PeerRecord>) {
+        for r in records.into_iter().take(MAX_PEER_RECORDS) {
+            let Ok(peer) = PeerId::from_bytes(&r.peer) else {
+                continue;
+            };
+            let addrs: Vec<Multiaddr> = r
+                .addrs
+                .iter()
+                .take(8)
+                .filter_map(|a| Multiaddr::try_from(a.to_vec()).ok())
+                .collect();
+            if !addrs.is_empty() && peer != self.local {
+                self.known.put(peer, addrs);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn book(max_peers: usize) -> PeerBook {
+        let cfg = P2pConfig {
+            max_peers,
+            ..P2pConfig::default()
+        };
+        PeerBook::new(&cfg, PeerId::random())
+    }
+
+    fn addr() -> Multiaddr {
+        "/ip4/127.0.0.1/tcp/1".parse().unwrap()
+    }
+
+    #[test]
+    fn one_mistake_stays_within_the_grace_and_repeated_ones_end_in_a_ban() {
+        let mut b = book(8);
+        let p = PeerId::random();
+        // A timeout, or even one invalid object, leaves a fresh peer's score
+        // non-negative or only mildly negative: never past the ban line.
+        assert_eq!(b.penalize(p, Fault::Relay(Offence::Timeout)), BASELINE);
+        assert!(!b.must_ban(&p, 0.0));
+        let after = b.penalize(p, Fault::Relay(Offence::InvalidObject));
+        assert!(after > DISCONNECT_SCORE && after < 0.0, "{after}");
+        for _ in 0..3 {
+            b.penalize(p, Fault::Relay(Offence::InvalidObject));
+        }
+        assert!(b.must_ban(&p, 0.0));
+        let now = Instant::now();
+        assert!(b.ban(p, now));
+        assert!(!b.ban(p, now), "once");
+        assert_eq!(b.admit(p, addr(), false, 1, now), Admission::Banned);
+        // Misbehaviour decays.
+        let q = PeerId::random();
+        b.penalize(q, Fault::Flood);
+        b.penalize(q, Fault::Flood);
+        let s0 = b.app_score(&q);
+        b.upkeep(now);
+        assert!(b.app_score(&q) > s0);
+    }
+
+    #[test]
+    fn admission_limits_connections_per_peer_and_peers() {
+        let mut b = book(1);
+        let now = Instant::now();
+        let (p, q) = (PeerId::random(), PeerId::random());
+        assert_eq!(b.admit(p, addr(), true, 1, now), Admission::NewPeer);
+        assert_eq!(b.admit(p, addr(), true, 2, now), Admission::Another);
+        assert_eq!(
+            b.admit(p, addr(), true, 3, now),
+            Admission::TooManyConnections
+        );
+        assert_eq!(b.admit(q, addr(), false, 1, now), Admission::Full);
+        assert!(b.remove(&p));
+        assert_eq!(b.admit(q, addr(), false, 1, now), Admission::NewPeer);
+    }
+
+    #[test]
+    fn requests_are_rate_limited_per_peer() {
+        let mut b = book(8);
+        let now = Instant::now();
+        let p = PeerId::random();
+        assert!(b.allow(p, 100_000, now));
+        assert!(!b.allow(p, 1, now));
+        assert!(b.allow(p, 50_000, now + Duration::from_secs(1)));
+        assert!(b.allow(PeerId::random(), 1, now), "per peer");
+    }
+}

@@ -1,0 +1,266 @@
+//! Serving `getdata`: whether a request is admitted (item limits, the
+//! per-peer rate), what the relay cache answers at once, and what is left
+//! to ask the node. Responses stay under their byte limit however many or
+//! large the objects asked for: what does not fit is answered `notfound`.
+
+use bytes::Bytes;
+use libp2p::PeerId;
+use rumor_chain::{BlockHash, Inv, Txid};
+use rumor_relay::Relay;
+
+use crate::wire::{
+    Body, GetDataRequest, GetDataResponse, MAX_GETDATA_RESPONSE_BYTES, MAX_INVS_PER_REQUEST,
+    MAX_SHORT_IDS,
+};
+
+/// Body bytes one response carries at most (the rest of the response, the
+/// not-found list, fits in the margin).
+pub(crate) const RESPONSE_BUDGET: usize = MAX_GETDATA_RESPONSE_BYTES - 64 * 1024;
+/// Rate-limit tokens one compact-block request costs (honest peers ask for
+/// one per block; the node may have to decode a whole block from its store).
+const COMPACT_REQUEST_COST: usize = 1000;
+
+/// Whether a request may be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admit {
+    /// Serve it.
+    Serve,
+    /// More items than the protocol allows.
+    Oversized,
+    /// Within limits, but over the peer's rate.
+    Flood,
+}
+
+/// Checks `request`'s size, and charges its cost to `peer`'s rate with `allow`.
+pub(crate) fn admit(request: &GetDataRequest, allow: impl FnOnce(usize) -> bool) -> Admit {
+    let (items, limit) = match request {
+        GetDataRequest::Objects(v) => (v.len(), MAX_INVS_PER_REQUEST),
+        GetDataRequest::TxsByShortId(v) => (v.len(), MAX_SHORT_IDS),
+        GetDataRequest::CompactBlock(_) => (1, 1),
+        GetDataRequest::BlockTxs { indexes, .. } => (indexes.len(), MAX_SHORT_IDS),
+    };
+    if items > limit {
+        return Admit::Oversized;
+    }
+    let cost = match request {
+        GetDataRequest::CompactBlock(_) => COMPACT_REQUEST_COST,
+        _ => items.max(1),
+    };
+    if allow(cost) {
+        Admit::Serve
+    } else {
+        Admit::Flood
+    }
+}
+
+/// How a request is answered.
+#[derive(Debug)]
+pub(crate) enum Plan {
+    /// At once, from the cache (or refused).
+    Now(GetDataResponse),
+    /// What the cache had, and the objects to ask the node for.
+    Bodies(Partial),
+    /// Ask the node for mempool transactions by short id.
+    ShortIds(Vec<u64>),
+    /// Ask the node for a stored block's compact form.
+    Compact(BlockHash),
+    /// Ask the node for a stored block's transactions by position.
+    BlockTxs {
+        /// The block.
+        block: BlockHash,
+        /// Positions, increasing.
+        indexes: Vec<u32>,
+    },
+}
+
+/// An objects request half served from the cache.
+#[derive(Debug)]
+pub(crate) struct Partial {
+    /// Every item, in the order asked: found in the cache, to ask the
+    /// node for, or over the byte budget.
+    slots: Vec<Slot>,
+    size: usize,
+    /// Asked of the node, in order.
+    pub(crate) misses: Vec<Inv>,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Found(Body),
+    Miss(Inv),
+    NotFound(Inv),
+}
+
+impl Partial {
+    /// Bytes left in the budget for what the node finds.
+    pub(crate) fn budget(&self) -> usize {
+        RESPONSE_BUDGET.saturating_sub(self.size)
+    }
+
+    /// The response, with the node's bodies for the misses (`None`: the
+    /// node could not say). Bodies keep the order they were asked in (a
+    /// peer catching up asks for parents first).
+    pub(crate) fn complete(mut self, answer: Option<Vec<Option<Bytes>>>) -> GetDataResponse {
+        let mut answers = answer.unwrap_or_default().into_iter();
+        let mut found = Vec::with_capacity(self.slots.len());
+        let mut notfound = Vec::new();
+        for slot in self.slots {
+            match slot {
+                Slot::Found(body) => found.push(body),
+                Slot::NotFound(inv) => notfound.push(inv),
+                Slot::Miss(inv) => match answers.next().flatten() {
+                    Some(bytes) if self.size + bytes.len() <= RESPONSE_BUDGET => {
+                        self.size += bytes.len() + 64;
+                        found.push(Body { inv, bytes });
+                    }
+                    _ => notfound.push(inv),
+                },
+            }
+        }
+        GetDataResponse::Objects { found, notfound }
+    }
+}
+
+/// How to answer `request`, serving from the relay cache what it holds.
+pub(crate) fn plan<M>(relay: &mut Relay<PeerId, M>, request: GetDataRequest) -> Plan {
+    match request {
+        GetDataRequest::Objects(invs) => {
+            let mut partial = Partial {
+                slots: Vec::with_capacity(invs.len()),
+                size: 0,
+                misses: Vec::new(),
+            };
+            for inv in invs {
+                let cached = match inv {
+                    Inv::Tx(txid) => relay.cached_tx(&txid),
+                    Inv::Block(hash) => relay.cached_block(&hash).map(|b| b.bytes),
+                };
+                let slot = match cached {
+                    Some(bytes) if partial.size + bytes.len() <= RESPONSE_BUDGET => {
+                        partial.size += bytes.len() + 64;
+                        Slot::Found(Body { inv, bytes })
+                    }
+                    Some(_) => Slot::NotFound(inv),
+                    None => {
+                        partial.misses.push(inv);
+                        Slot::Miss(inv)
+                    }
+                };
+                partial.slots.push(slot);
+            }
+            if partial.misses.is_empty() {
+                Plan::Now(partial.complete(None))
+            } else {
+                Plan::Bodies(partial)
+            }
+        }
+        GetDataRequest::TxsByShortId(mut ids) => {
+            ids.sort_unstable();
+            ids.dedup();
+            Plan::ShortIds(ids)
+        }
+        GetDataRequest::CompactBlock(hash) => match relay.cached_block(&hash) {
+            Some(b) => Plan::Now(GetDataResponse::CompactBlock(Some((*b.compact).clone()))),
+            None => Plan::Compact(hash),
+        },
+        GetDataRequest::BlockTxs { block, indexes } => {
+            // Positions must be strictly increasing (each transaction once).
+            if indexes.windows(2).any(|w| w[0] >= w[1]) {
+                return Plan::Now(GetDataResponse::Refused);
+            }
+            match relay.cached_block_txs(&block, &indexes) {
+                Some(txs) => Plan::Now(txs_response(Some(txs))),
+                None => Plan::BlockTxs { block, indexes },
+            }
+        }
+    }
+}
+
+/// Transactions as a response, within the byte budget (`None`: refused).
+pub(crate) fn txs_response(txs: Option<Vec<Bytes>>) -> GetDataResponse {
+    let Some(txs) = txs else {
+        return GetDataResponse::Refused;
+    };
+    let mut size = 0;
+    let mut out = Vec::with_capacity(txs.len());
+    for t in txs {
+        size += t.len() + 8;
+        if size > RESPONSE_BUDGET {
+            break;
+        }
+        out.push(t);
+    }
+    GetDataResponse::Txs(out)
+}
+
+/// The transaction ids of bodies fetched by short id (anti-entropy): each
+/// hashed once, here.
+pub(crate) fn identify(bodies: Vec<Bytes>) -> Vec<(Txid, Bytes)> {
+    bodies
+        .into_iter()
+        .map(|b| (Txid(rumor_chain::sha256d(&b)), b))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rumor_relay::RelayConfig;
+
+    fn inv(i: u8) -> Inv {
+        Inv::Tx(Txid([i; 32]))
+    }
+
+    #[test]
+    fn requests_over_the_item_limit_or_the_rate_are_refused() {
+        let big = GetDataRequest::Objects(vec![inv(1); MAX_INVS_PER_REQUEST + 1]);
+        assert_eq!(admit(&big, |_| true), Admit::Oversized);
+        let ok = GetDataRequest::Objects(vec![inv(1); 3]);
+        assert_eq!(admit(&ok, |cost| cost == 3), Admit::Serve);
+        let compact = GetDataRequest::CompactBlock(BlockHash([0; 32]));
+        assert_eq!(admit(&compact, |cost| cost < 1000), Admit::Flood);
+    }
+
+    #[test]
+    fn the_cache_serves_what_it_holds_and_the_node_the_rest_within_the_budget() {
+        let mut relay = Relay::<PeerId, u32>::new(&RelayConfig::default());
+        let now = std::time::Instant::now();
+        relay.on_local_accepted(inv(1), Bytes::from_static(b"one"), None, now);
+        let asked = vec![inv(2), inv(1), inv(3), inv(4)];
+        let Plan::Bodies(partial) = plan(&mut relay, GetDataRequest::Objects(asked)) else {
+            panic!("inv 2, 3 and 4 are not cached");
+        };
+        assert_eq!(partial.misses, vec![inv(2), inv(3), inv(4)]);
+        let node = vec![
+            Some(Bytes::from_static(b"two")),
+            None,
+            Some(Bytes::from_static(b"four")),
+        ];
+        let body = |i, b: &'static [u8]| Body {
+            inv: inv(i),
+            bytes: Bytes::from_static(b),
+        };
+        // In the order asked: a peer catching up asks for parents first.
+        assert_eq!(
+            partial.complete(Some(node)),
+            GetDataResponse::Objects {
+                found: vec![body(2, b"two"), body(1, b"one"), body(4, b"four")],
+                notfound: vec![inv(3)]
+            }
+        );
+        // Repeated positions are refused; a large answer is cut at the budget.
+        let bad = GetDataRequest::BlockTxs {
+            block: BlockHash([0; 32]),
+            indexes: vec![2, 2],
+        };
+        assert!(matches!(
+            plan(&mut relay, bad),
+            Plan::Now(GetDataResponse::Refused)
+        ));
+        let huge = vec![Bytes::from(vec![0u8; 1 << 20]); 40];
+        let GetDataResponse::Txs(cut) = txs_response(Some(huge)) else {
+            panic!()
+        };
+        assert!(cut.len() < 40 && cut.iter().map(Bytes::len).sum::<usize>() <= RESPONSE_BUDGET);
+    }
+}

@@ -1,0 +1,189 @@
+//! [`start`]: builds the swarm (TCP + noise + yamux through the link
+//! emulator), listens, and spawns the [`EventLoop`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::core::Transport;
+use libp2p::core::transport::upgrade::Version;
+use libp2p::identity::Keypair;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, StreamProtocol, Swarm, noise, tcp, yamux};
+use prometheus_client::registry::Registry;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::behaviour::{Behaviour, BehaviourError, ProtocolCounterSet, Topics};
+use crate::config::{ConfigError, P2pConfig};
+use crate::event_loop::{EventLoop, Parts};
+use crate::events::{P2pEvent, ValidationRequest};
+use crate::handle::{Command, P2pHandle};
+use crate::link::{LinkCounters, ShapedStream};
+use crate::queries::Queries;
+
+/// Questions to the node open at once.
+const MAX_QUERIES: usize = 4096;
+/// Events (questions and peer news) waiting for the node.
+const EVENT_QUEUE: usize = 4096;
+/// Commands waiting for the loop.
+const COMMAND_QUEUE: usize = 1024;
+
+/// A running p2p layer: its handle, what it asks of the node, and the
+/// loop's task.
+#[derive(Debug)]
+pub struct P2p {
+    /// The handle.
+    pub handle: P2pHandle,
+    /// Questions and peer news for the node. Bounded: if the node does not
+    /// read them, questions are not asked (the work that needed them is
+    /// refused) and news is dropped, both counted.
+    pub events: mpsc::Receiver<P2pEvent>,
+    /// Bodies for the node to validate, at most
+    /// [`P2pConfig::validation_queue`]; past that new ones are dropped
+    /// (counted), and announcements or anti-entropy bring them again.
+    pub bodies: mpsc::Receiver<ValidationRequest>,
+    /// The event loop's task; it ends after [`P2pHandle::shutdown`].
+    pub task: JoinHandle<()>,
+}
+
+/// Why the p2p layer could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The noise handshake could not be set up with this key.
+    #[error("noise: {0}")]
+    Noise(#[from] noise::Error),
+    /// The network behaviour could not be built.
+    #[error(transparent)]
+    Behaviour(#[from] BehaviourError),
+    /// A listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: Multiaddr,
+        /// Why.
+        #[source]
+        source: libp2p::TransportError<std::io::Error>,
+    },
+    /// A listener failed right after it was bound.
+    #[error("listener on {addr} failed: {source}")]
+    Listener {
+        /// The address.
+        addr: Multiaddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Starts the p2p layer with identity `key`. Listens on every configured
+/// address before returning, so [`P2pHandle::listen_addrs`] is complete at
+/// once.
+///
+/// # Errors
+/// [`StartError`] for an invalid configuration, a libp2p failure, or an
+/// address that cannot be bound.
+pub async fn start(cfg: P2pConfig, key: Keypair) -> Result<P2p, StartError> {
+    cfg.validate()?;
+    let topics = Topics::new(&cfg.network);
+    let link = Arc::new(LinkCounters::default());
+    let protocols = ProtocolCounterSet::default();
+    let mut registry = Registry::with_prefix("libp2p");
+    let behaviour = Behaviour::new(&key, &cfg, &topics, &protocols, &mut registry)?;
+    let metrics = libp2p::metrics::Metrics::new(&mut registry);
+
+    let shaping = cfg.link;
+    let counters = Arc::clone(&link);
+    let transport = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+        .map(move |stream, _| ShapedStream::new(stream, shaping, Arc::clone(&counters)))
+        .upgrade(Version::V1Lazy)
+        .authenticate(noise::Config::new(&key)?)
+        .multiplex(yamux::Config::default())
+        .timeout(Duration::from_secs(20))
+        .boxed();
+    let peer_id = key.public().to_peer_id();
+    let mut swarm = Swarm::new(
+        transport,
+        behaviour,
+        peer_id,
+        libp2p::swarm::Config::with_tokio_executor()
+            .with_idle_connection_timeout(Duration::from_secs(3600))
+            // Every rumor peer speaks every rumor protocol: send a request
+            // with its protocol name instead of waiting a round trip for the
+            // multistream-select confirmation (V1 would make each getdata
+            // cost two extra link delays).
+            .with_substream_upgrade_protocol_override(Version::V1Lazy),
+    );
+    let mut listen_addrs = Vec::new();
+    for addr in &cfg.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|source| StartError::Listen {
+                addr: addr.clone(),
+                source,
+            })?;
+        // Wait for the concrete address (port 0 resolves here).
+        loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::NewListenAddr { address, .. } => {
+                    listen_addrs.push(address);
+                    break;
+                }
+                SwarmEvent::ListenerError { error, .. }
+                | SwarmEvent::ListenerClosed {
+                    reason: Err(error), ..
+                } => {
+                    return Err(StartError::Listener {
+                        addr: addr.clone(),
+                        source: error,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
+    let (body_tx, body_rx) = mpsc::channel(cfg.validation_queue);
+    let sync_protocol = StreamProtocol::try_from_owned(format!("/rumor/{}/sync/1", cfg.network))
+        .map_err(|e| StartError::Behaviour(BehaviourError::Protocol(e)))?;
+    let event_loop = EventLoop::new(Parts {
+        queries: Queries::new(MAX_QUERIES, ev_tx.clone()),
+        swarm,
+        topics,
+        bodies: body_tx,
+        events: ev_tx,
+        registry,
+        metrics,
+        link,
+        protocols,
+        listen_addrs,
+        sync_protocol,
+        cfg,
+    });
+    let task = spawn_loop(event_loop, cmd_rx);
+    Ok(P2p {
+        handle: P2pHandle {
+            tx: cmd_tx,
+            peer_id,
+        },
+        events: ev_rx,
+        bodies: body_rx,
+        task,
+    })
+}
+
+/// Spawns the event loop. A plain function (not async, not generic), so the
+/// loop and all it instantiates (the swarm, its connection handlers, the
+/// codecs' bincode decoding) are compiled here, at this crate's optimisation
+/// level: spawned inside the async [`start`], whose body is compiled in the
+/// calling crate, a debug `rumord` decoded a 1,000-id getdata ~40x slower.
+#[inline(never)]
+fn spawn_loop(event_loop: EventLoop, commands: mpsc::Receiver<Command>) -> JoinHandle<()> {
+    tokio::spawn(event_loop.run(commands))
+}
