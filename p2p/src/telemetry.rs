@@ -170,8 +170,10 @@ pub struct Bytes {
     pub out: u64,
 }
 
-/// A snapshot of the relay's counters, as served by `getrelaystats`.
+/// A snapshot of the relay's counters, as served by `getrelaystats`. Fields
+/// a node of another version does not send read as their defaults.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RelayStats {
     /// The relay mode.
     pub mode: String,

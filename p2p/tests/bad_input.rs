@@ -345,3 +345,82 @@ async fn headers_that_do_not_link_end_the_catch_up() {
     assert_eq!(nodes[0].state.tip().0, 0, "nothing fetched or connected");
     honest_traffic_flows(&nodes, 3).await;
 }
+
+/// A peer that announces an honest transaction first and serves a body
+/// that is another object cannot censor it: the body costs the peer, the id
+/// stays clean, and the honest copy is fetched from the honest announcer,
+/// who is not penalised for announcing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_announcer_with_a_bad_body_cannot_censor_an_honest_transaction() {
+    let (nodes, mut raw, _target) = setup().await;
+    let p = params();
+    let honest = faucet_tx(&p, 40);
+    let decoy = faucet_tx(&p, 41);
+    let inv = Inv::Tx(honest.txid());
+    raw.serve(inv, Serve::Bytes(decoy.encode()));
+    raw.publish(ObjectKind::Tx, GossipPayload::Announce(inv).encode())
+        .unwrap();
+    let mut s = nodes[0].stats().await;
+    for _ in 0..50 {
+        if reject_count(&s, "id-mismatch") > 0 {
+            break;
+        }
+        raw.drive(Duration::from_millis(100)).await;
+        s = nodes[0].stats().await;
+    }
+    assert_eq!(reject_count(&s, "id-mismatch"), 1, "{:?}", s.rejects);
+    assert!(!nodes[0].state.has_tx(&decoy.txid()));
+    // The honest node now sends the real transaction: it gets through.
+    let txid = honest.txid();
+    nodes[1].submit(honest).await;
+    wait_for(
+        Duration::from_secs(10),
+        "the honest transaction reaches the target",
+        || async { nodes[0].state.has_tx(&txid) },
+    )
+    .await;
+    let honest_peer = nodes[1].handle.peer_id().to_string();
+    let peers = nodes[0].handle.peers().await.unwrap();
+    let score = peers
+        .iter()
+        .find(|p| p.peer_id == honest_peer)
+        .map(|p| p.score)
+        .expect("the honest peer is still connected");
+    assert!(score >= 0.0, "the honest announcer was penalised: {score}");
+}
+
+/// One identity cannot have more than its cap of announcements tracked:
+/// the rest are dropped and counted, and honest announcements still go
+/// through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcements_past_a_peers_cap_are_dropped_and_counted() {
+    let (nodes, mut raw, _target) = setup().await;
+    for b in 0..6u32 {
+        let invs: Vec<Inv> = (0..1000u32)
+            .map(|i| {
+                let mut id = [0xabu8; 32];
+                id[..4].copy_from_slice(&(b * 1000 + i).to_le_bytes());
+                let inv = Inv::Tx(Txid(id));
+                raw.serve(inv, Serve::Silence);
+                inv
+            })
+            .collect();
+        let batch = rumor_p2p::Batch {
+            nonce: u64::from(b),
+            invs,
+        };
+        raw.publish(ObjectKind::Tx, GossipPayload::Batch(batch).encode())
+            .unwrap();
+    }
+    let mut s = nodes[0].stats().await;
+    for _ in 0..50 {
+        if counter(&s, "announce_capped") >= 1_000 {
+            break;
+        }
+        raw.drive(Duration::from_millis(100)).await;
+        s = nodes[0].stats().await;
+    }
+    assert_eq!(counter(&s, "announce_capped"), 1_000, "{:?}", s.counters);
+    assert_eq!(reject_count(&s, "announce-cap"), 1_000);
+    honest_traffic_flows(&nodes, 5).await;
+}
