@@ -45,8 +45,8 @@ const SYNC_REQUEST_COST: usize = 500;
 const SHORT_IDS_PER_REQUEST: usize = 4096;
 /// The longest the loop sleeps without a timer due.
 const IDLE: Duration = Duration::from_secs(1);
-/// Events handled at most before batched requests and announcements are
-/// sent even though the loop is not idle.
+/// Events handled at most before due timers run and batched requests and
+/// announcements are sent, even though the loop is not idle.
 const FLUSH_EVERY: usize = 64;
 
 /// What to do with an answer of the node.
@@ -150,8 +150,9 @@ impl EventLoop {
             let open = self.queries.len() > 0;
             let pending = self.relay.has_pending();
             // Work under way first (the node's answers and verdicts), then
-            // timers, then new work from the network: a flood of requests
-            // must not starve the responses to them.
+            // what the network delivered (a response that came is handled
+            // before its request can time out), then timers: a flood of
+            // requests must not starve the responses to them.
             tokio::select! {
                 biased;
                 answer = self.queries.next(), if open => self.on_answer(answer),
@@ -163,19 +164,26 @@ impl EventLoop {
                     Some(cmd) => self.on_command(cmd),
                     None => break,
                 },
+                ev = self.swarm.select_next_some() => self.on_swarm_event(ev),
                 _ = tokio::time::sleep_until(wake.into()) => self.relay.tick(Instant::now()),
                 _ = upkeep.tick() => self.upkeep(),
-                ev = self.swarm.select_next_some() => self.on_swarm_event(ev),
                 () = std::future::ready(()), if pending => {
                     self.relay.flush(Instant::now());
                     since_flush = 0;
                 }
             }
-            // Batched requests and announcements go out when the loop is
-            // idle, and at least every so many events under load.
+            // Under load the loop is never idle: timers that are due still
+            // run, and batched requests and announcements still go out, at
+            // least every so many events.
             since_flush += 1;
-            if since_flush >= FLUSH_EVERY && self.relay.has_pending() {
-                self.relay.flush(Instant::now());
+            if since_flush >= FLUSH_EVERY {
+                let now = Instant::now();
+                if self.relay.next_deadline(now).is_some_and(|d| d <= now) {
+                    self.relay.tick(now);
+                }
+                if self.relay.has_pending() {
+                    self.relay.flush(now);
+                }
                 since_flush = 0;
             }
             self.act();
