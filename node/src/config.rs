@@ -109,6 +109,10 @@ pub struct Settings {
     /// First-seen records kept for `getpropagation` (default 500000).
     #[arg(long, env = "RUMOR_FIRST_SEEN_CAPACITY", value_name = "N")]
     pub first_seen_capacity: Option<usize>,
+    /// MiB of recently accepted transactions kept to serve peers and rebuild
+    /// compact blocks without the mempool (default 32).
+    #[arg(long, env = "RUMOR_RELAY_CACHE_MIB", value_name = "N")]
+    pub relay_cache_mib: Option<usize>,
     /// Anti-entropy interval in ms (default 2000).
     #[arg(long, env = "RUMOR_SYNC_INTERVAL_MS", value_name = "N")]
     pub sync_interval_ms: Option<u64>,
@@ -319,6 +323,7 @@ impl Settings {
             heartbeat_ms,
             seen_capacity,
             first_seen_capacity,
+            relay_cache_mib,
             sync_interval_ms,
             fetch_timeout_ms,
             batch_window_ms,
@@ -437,6 +442,9 @@ impl Settings {
             first_seen_capacity: self
                 .first_seen_capacity
                 .unwrap_or(defaults.first_seen_capacity),
+            relay_cache_bytes: self
+                .relay_cache_mib
+                .map_or(defaults.relay_cache_bytes, |m| m.saturating_mul(1 << 20)),
             sync_interval: self
                 .sync_interval_ms
                 .map_or(defaults.sync_interval, Duration::from_millis),

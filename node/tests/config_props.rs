@@ -41,6 +41,7 @@ const KEYS: &[&str] = &[
     "heartbeat-ms",
     "seen-capacity",
     "first-seen-capacity",
+    "relay-cache-mib",
     "sync-interval-ms",
     "fetch-timeout-ms",
     "link-delay-ms",
