@@ -37,7 +37,7 @@ mod tx;
 mod utxo;
 mod validate;
 
-pub use address::{ADDRESS_HRP, Address, AddressError};
+pub use address::{Address, AddressError, AddressText, OLD_ADDRESS_PREFIX};
 pub use amount::{Amount, AmountOutOfRange, COIN, ParseAmountError};
 pub use block::{
     Block, BlockHeader, MAX_BLOCK_DECODE_BYTES, MAX_HEADER_DECODE_BYTES, Target, Work,

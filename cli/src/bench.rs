@@ -47,7 +47,10 @@ async fn faucet_coins(
         .map(|i| {
             (
                 "listunspent",
-                vec![json!(params.faucet_key(i).address().to_string()), json!(1)],
+                vec![
+                    json!(params.faucet_key(i).address().encode(params.network)),
+                    json!(1),
+                ],
             )
         })
         .collect();

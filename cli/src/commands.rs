@@ -62,13 +62,13 @@ impl Cli {
     }
 }
 
-fn parse_address(text: &str) -> Result<Address, CliError> {
-    text.trim()
-        .parse()
-        .map_err(|e: rumor_chain::AddressError| CliError::InvalidAddress {
-            text: text.to_owned(),
-            reason: e.to_string(),
-        })
+/// An address that must be for `network` (one of another network is
+/// refused, naming both).
+fn parse_address(text: &str, network: Network) -> Result<Address, CliError> {
+    Address::parse(text, network).map_err(|e| CliError::InvalidAddress {
+        text: text.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 fn parse_amount(text: &str) -> Result<Amount, CliError> {
@@ -124,25 +124,19 @@ async fn node_network(rpc: &Rpc) -> Result<Network, CliError> {
 /// Spendable coins of `addresses` (including mempool outputs not yet spent,
 /// leaving out coinbase outputs not yet mature), each tagged with the index
 /// of its key.
-async fn spendable(rpc: &Rpc, addresses: &[Address]) -> Result<Vec<Spendable>, CliError> {
+async fn spendable(
+    rpc: &Rpc,
+    network: Network,
+    addresses: &[Address],
+) -> Result<Vec<Spendable>, CliError> {
+    let texts: Vec<String> = addresses.iter().map(|a| a.encode(network)).collect();
     let list: Vec<Value> = rpc
-        .call(
-            "listunspent",
-            vec![
-                json!(
-                    addresses
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                ),
-                json!(0),
-            ],
-        )
+        .call("listunspent", vec![json!(texts), json!(0)])
         .await?;
     let mut out = Vec::with_capacity(list.len());
     for u in list {
         let addr = u["address"].as_str().unwrap_or_default();
-        let Some(key) = addresses.iter().position(|a| a.to_string() == addr) else {
+        let Some(key) = texts.iter().position(|a| a == addr) else {
             continue;
         };
         if u["spendable"] == Value::Bool(false) {
@@ -173,11 +167,11 @@ async fn submit(rpc: &Rpc, p: &Payment) -> Result<String, CliError> {
     .await
 }
 
-fn print_payment(json_out: bool, txid: &str, to: &Address, amount: Amount, p: &Payment) {
+fn print_payment(json_out: bool, txid: &str, to: &str, amount: Amount, p: &Payment) {
     if json_out {
         print_json(&json!({
             "txid": txid,
-            "to": to.to_string(),
+            "to": to,
             "amount": amount.units(),
             "coins": amount.to_string(),
             "fee": p.fee.units(),
@@ -206,9 +200,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Address => {
             let w = Wallet::load(&cli.wallet_path()?)?;
             if cli.json {
-                print_json(&json!({ "address": w.primary().to_string() }));
+                print_json(&json!({ "address": w.primary_text() }));
             } else {
-                println!("{}", w.primary());
+                println!("{}", w.primary_text());
             }
             Ok(())
         }
@@ -321,10 +315,10 @@ fn wallet(cli: &Cli, cmd: &WalletCommand) -> Result<(), CliError> {
     };
     if cli.json {
         print_json(&json!({
-            "path": path, "network": w.network, "address": w.primary().to_string(),
+            "path": path, "network": w.network, "address": w.primary_text(),
         }));
     } else {
-        println!("{}", w.primary());
+        println!("{}", w.primary_text());
         eprintln!("wallet {} ({})", path.display(), w.network);
     }
     Ok(())
@@ -333,9 +327,9 @@ fn wallet(cli: &Cli, cmd: &WalletCommand) -> Result<(), CliError> {
 async fn balance(cli: &Cli) -> Result<(), CliError> {
     let w = Wallet::load(&cli.wallet_path()?)?;
     let rpc = cli.rpc()?;
-    let addrs: Vec<String> = w.addresses().iter().map(ToString::to_string).collect();
+    let addrs: Vec<String> = w.keys.iter().map(|k| k.address.clone()).collect();
     let confirmed: Value = rpc.call("getbalance", vec![json!(addrs)]).await?;
-    let coins_list = spendable(&rpc, &w.addresses()).await?;
+    let coins_list = spendable(&rpc, w.network, &w.addresses()).await?;
     let spendable_units: u64 = coins_list.iter().map(|c| c.amount.units()).sum();
     let confirmed_units = units(&confirmed["amount"]);
     if cli.json {
@@ -362,9 +356,10 @@ async fn fee_rate(rpc: &Rpc) -> Result<u64, CliError> {
 }
 
 async fn send(cli: &Cli, to: &str, amount: &str, fee: Option<&str>) -> Result<(), CliError> {
-    let to = parse_address(to)?;
-    let amount = parse_amount(amount)?;
     let w = Wallet::load(&cli.wallet_path()?)?;
+    let to_text = to.trim();
+    let to = parse_address(to_text, w.network)?;
+    let amount = parse_amount(amount)?;
     let rpc = cli.rpc()?;
     let node = node_network(&rpc).await?;
     if node != w.network {
@@ -375,10 +370,10 @@ async fn send(cli: &Cli, to: &str, amount: &str, fee: Option<&str>) -> Result<()
     }
     let fee = parse_fee(fee, fee_rate(&rpc).await?)?;
     let keys = w.keypairs();
-    let coins = spendable(&rpc, &w.addresses()).await?;
+    let coins = spendable(&rpc, w.network, &w.addresses()).await?;
     let payment = build_payment(coins, &keys, to, amount, w.primary(), fee)?;
     let txid = submit(&rpc, &payment).await?;
-    print_payment(cli.json, &txid, &to, amount, &payment);
+    print_payment(cli.json, &txid, to_text, amount, &payment);
     Ok(())
 }
 
@@ -392,10 +387,11 @@ fn faucet_start(faucet_keys: u32) -> u32 {
 }
 
 async fn faucet(cli: &Cli, to: &str, amount: &str, fee: Option<&str>) -> Result<(), CliError> {
-    let to = parse_address(to)?;
-    let amount = parse_amount(amount)?;
     let rpc = cli.rpc()?;
     let params = Params::new(node_network(&rpc).await?);
+    let to_text = to.trim();
+    let to = parse_address(to_text, params.network)?;
+    let amount = parse_amount(amount)?;
     let fee = parse_fee(fee, fee_rate(&rpc).await?)?;
     let margin = match fee {
         Fee::Fixed(a) => a.units(),
@@ -411,7 +407,7 @@ async fn faucet(cli: &Cli, to: &str, amount: &str, fee: Option<&str>) -> Result<
         let offset = start + attempt as u32 * 7;
         for i in 0..params.faucet_keys {
             let key = params.faucet_key(offset.wrapping_add(i));
-            let mut found = spendable(&rpc, &[key.address()]).await?;
+            let mut found = spendable(&rpc, params.network, &[key.address()]).await?;
             if found.is_empty() {
                 continue;
             }
@@ -440,7 +436,7 @@ async fn faucet(cli: &Cli, to: &str, amount: &str, fee: Option<&str>) -> Result<
         let payment = build_payment(pool, &keys, to, amount, change_to, fee)?;
         match submit(&rpc, &payment).await {
             Ok(txid) => {
-                print_payment(cli.json, &txid, &to, amount, &payment);
+                print_payment(cli.json, &txid, to_text, amount, &payment);
                 return Ok(());
             }
             Err(CliError::Rpc { code: -26, message })
@@ -640,16 +636,14 @@ async fn block(cli: &Cli, id: &str) -> Result<(), CliError> {
 }
 
 async fn generate(cli: &Cli, n: u64, address: Option<&str>) -> Result<(), CliError> {
+    // The node checks the address is for its network.
     let address = match address {
-        Some(a) => parse_address(a)?,
-        None => Wallet::load(&cli.wallet_path()?)?.primary(),
+        Some(a) => a.trim().to_owned(),
+        None => Wallet::load(&cli.wallet_path()?)?.primary_text(),
     };
     let hashes: Value = cli
         .rpc()?
-        .call(
-            "generatetoaddress",
-            vec![json!(n), json!(address.to_string())],
-        )
+        .call("generatetoaddress", vec![json!(n), json!(address)])
         .await?;
     if cli.json {
         print_json(&hashes);

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use rumor_chain::{Address, KeyPair, Network};
+use rumor_chain::{Address, AddressError, KeyPair, Network};
 use serde::{Deserialize, Serialize};
 
 use crate::CliError;
@@ -29,10 +29,10 @@ pub struct Wallet {
     pub keys: Vec<WalletKey>,
 }
 
-fn key_entry(k: &KeyPair) -> WalletKey {
+fn key_entry(k: &KeyPair, network: Network) -> WalletKey {
     WalletKey {
         seed: hex::encode(k.seed()),
-        address: k.address().to_string(),
+        address: k.address().encode(network),
     }
 }
 
@@ -55,7 +55,7 @@ impl Wallet {
     pub fn generate(network: Network) -> Self {
         Self {
             network,
-            keys: vec![key_entry(&KeyPair::generate())],
+            keys: vec![key_entry(&KeyPair::generate(), network)],
         }
     }
 
@@ -63,13 +63,13 @@ impl Wallet {
     pub fn with_key(network: Network, key: &KeyPair) -> Self {
         Self {
             network,
-            keys: vec![key_entry(key)],
+            keys: vec![key_entry(key, network)],
         }
     }
 
     /// Adds a key (no effect if present). Returns whether it was new.
     pub fn add(&mut self, key: &KeyPair) -> bool {
-        let e = key_entry(key);
+        let e = key_entry(key, self.network);
         if self.keys.iter().any(|k| k.address == e.address) {
             return false;
         }
@@ -89,7 +89,7 @@ impl Wallet {
             }
             Err(e) => return Err(CliError::Wallet(format!("{}: {e}", path.display()))),
         };
-        let w: Wallet = serde_json::from_str(&text).map_err(|e| {
+        let mut w: Wallet = serde_json::from_str(&text).map_err(|e| {
             CliError::Wallet(format!("{} is not a wallet file: {e}", path.display()))
         })?;
         if w.keys.is_empty() {
@@ -98,15 +98,29 @@ impl Wallet {
                 path.display()
             )));
         }
-        for k in &w.keys {
+        let network = w.network;
+        let mut upgraded = false;
+        for k in &mut w.keys {
             let kp = parse_seed(&k.seed)?;
-            if kp.address().to_string() != k.address {
-                return Err(CliError::Wallet(format!(
-                    "{}: address {} does not match its seed",
-                    path.display(),
-                    k.address
-                )));
+            match Address::parse(&k.address, network) {
+                Ok(a) if a == kp.address() => {}
+                // Written before each network had its own address prefix:
+                // the seed is what counts; write the address in today's form.
+                Err(AddressError::OldPrefix) => {
+                    k.address = kp.address().encode(network);
+                    upgraded = true;
+                }
+                _ => {
+                    return Err(CliError::Wallet(format!(
+                        "{}: address {} is not the {network} address of its seed",
+                        path.display(),
+                        k.address
+                    )));
+                }
             }
+        }
+        if upgraded {
+            w.replace(path)?;
         }
         Ok(w)
     }
@@ -127,6 +141,11 @@ impl Wallet {
     /// The receiving (and change) address: the first key's.
     pub fn primary(&self) -> Address {
         self.addresses()[0]
+    }
+
+    /// The receiving address as text (with the network's prefix).
+    pub fn primary_text(&self) -> String {
+        self.primary().encode(self.network)
     }
 
     /// Writes a new wallet file (mode 0600). An existing file is an error
@@ -195,6 +214,41 @@ mod tests {
             .unwrap();
         assert_ne!(Wallet::load(&path).unwrap().primary(), w.primary());
         std::fs::write(&path, "{}").unwrap();
+        assert!(matches!(Wallet::load(&path), Err(CliError::Wallet(_))));
+    }
+
+    /// An address as written before each network had its own prefix.
+    fn legacy_text(key: &KeyPair) -> String {
+        let hrp = bech32::Hrp::parse(rumor_chain::OLD_ADDRESS_PREFIX).unwrap();
+        bech32::encode::<bech32::Bech32m>(hrp, key.address().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn addresses_carry_the_network_and_old_wallets_are_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.json");
+        let key = KeyPair::from_seed([7; 32]);
+        let w = Wallet::with_key(Network::Regtest, &key);
+        assert!(w.primary_text().starts_with("rumorreg1"));
+        // A wallet of the shared-prefix days (`rumor1…`) loads, and is rewritten.
+        let legacy = serde_json::json!({
+            "network": "regtest",
+            "keys": [{ "seed": hex::encode([7u8; 32]), "address": legacy_text(&key) }],
+        });
+        std::fs::write(&path, legacy.to_string()).unwrap();
+        let loaded = Wallet::load(&path).unwrap();
+        assert_eq!(loaded.primary(), key.address());
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains(&w.primary_text())
+        );
+        // A testnet address in a regtest wallet is corruption, not an upgrade.
+        let wrong = serde_json::json!({
+            "network": "regtest",
+            "keys": [{ "seed": hex::encode([7u8; 32]), "address": key.address().encode(Network::Testnet) }],
+        });
+        std::fs::write(&path, wrong.to_string()).unwrap();
         assert!(matches!(Wallet::load(&path), Err(CliError::Wallet(_))));
     }
 }

@@ -192,9 +192,29 @@ fn three_nodes_faucet_send_mine_and_balances_agree() {
         "{}",
         stderr_of(&out)
     );
-    let out = cli(&n0, &alice, &["send", "rumor1notanaddress", "1"]);
+    let out = cli(&n0, &alice, &["send", "rumorreg1notanaddress", "1"]);
     assert!(!out.status.success());
     assert!(stderr_of(&out).contains("invalid address"));
+    // An address of another network is refused, naming both networks, by
+    // the wallet and by the node.
+    let testnet_addr = rumor_chain::KeyPair::from_seed([5; 32])
+        .address()
+        .encode(rumor_chain::Network::Testnet);
+    let out = cli(&n0, &alice, &["send", &testnet_addr, "1"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("this is a testnet address")
+            && stderr_of(&out).contains("network is regtest"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = cli(&n0, &alice, &["generate", "1", "--address", &testnet_addr]);
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("this is a testnet address"),
+        "{}",
+        stderr_of(&out)
+    );
     let out = cli(&n0, &alice, &["send", &bob_addr, "1.000000001"]);
     assert!(!out.status.success());
     assert!(stderr_of(&out).contains("invalid amount"));

@@ -470,12 +470,10 @@ impl Settings {
             None => None,
             Some(text) => {
                 Some(
-                    text.trim()
-                        .parse::<Address>()
-                        .map_err(|e| ConfigError::MineAddress {
-                            value: text.clone(),
-                            reason: e.to_string(),
-                        })?,
+                    Address::parse(text, network).map_err(|e| ConfigError::MineAddress {
+                        value: text.clone(),
+                        reason: e.to_string(),
+                    })?,
                 )
             }
         };
@@ -555,7 +553,7 @@ impl NodeConfig {
             "metrics": self.metrics,
             "mine": self.mine,
             "block_interval_ms": self.block_interval.as_millis() as u64,
-            "mine_address": self.mine_address.map(|a| a.to_string()),
+            "mine_address": self.mine_address.map(|a| a.encode(self.params.network)),
             "max_mempool_bytes": self.max_mempool_bytes,
             "db_cache_mib": self.db_cache_bytes / (1024 * 1024),
             "log_format": self.log_format,
@@ -618,10 +616,10 @@ mod tests {
                 "12D3KooWFrmqVwiYwpprEPtYvFSmTSXbUaEkwHqveW5isTxYK5qk",
             )
             .replace(
-                "rumor1...",
+                "rumortest1...",
                 &rumor_chain::KeyPair::from_seed([1; 32])
                     .address()
-                    .to_string(),
+                    .encode(Network::Testnet),
             );
         let s = Settings::from_toml(&uncommented, Path::new("example")).unwrap();
         assert_eq!(s.mesh_d, Some(6));

@@ -36,8 +36,8 @@ use std::sync::Arc;
 use jsonrpsee::RpcModule;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use rumor_chain::{
-    Address, Amount, Block, BlockHash, BlockHeader, IndexEntry, MAX_TX_DECODE_BYTES, Transaction,
-    Txid,
+    Address, Amount, Block, BlockHash, BlockHeader, IndexEntry, MAX_TX_DECODE_BYTES, Network,
+    Transaction, Txid,
 };
 use rumor_p2p::{Body, FirstSeenQuery, Inv, LinkConfig, P2pHandle, RelayMode, Verdict};
 use serde::de::DeserializeOwned;
@@ -157,9 +157,9 @@ fn parse_hash<T: FromStr>(text: &str, what: &str) -> RpcResult<T> {
     })
 }
 
-fn parse_address(text: &str) -> RpcResult<Address> {
-    text.trim()
-        .parse::<Address>()
+/// An address of `network` (one of another network is refused, naming both).
+fn parse_address(text: &str, network: Network) -> RpcResult<Address> {
+    Address::parse(text, network)
         .map_err(|e| err(NOT_FOUND, format!("invalid address `{text}`: {e}")))
 }
 
@@ -167,7 +167,7 @@ fn coins(units: u64) -> String {
     Amount::new(units).map_or_else(|_| units.to_string(), |a| a.to_string())
 }
 
-fn tx_json(tx: &Transaction) -> Value {
+fn tx_json(tx: &Transaction, network: Network) -> Value {
     let vin: Vec<Value> = tx
         .inputs
         .iter()
@@ -192,7 +192,7 @@ fn tx_json(tx: &Transaction) -> Value {
                 "n": n,
                 "amount": o.amount.units(),
                 "coins": o.amount.to_string(),
-                "address": o.address.to_string(),
+                "address": o.address.encode(network),
             })
         })
         .collect();
@@ -233,6 +233,11 @@ fn header_json(
 }
 
 impl RpcContext {
+    /// The node's network, which every address text must be for.
+    fn network(&self) -> Network {
+        self.core.params().network
+    }
+
     fn entry(&self, hash: &BlockHash) -> RpcResult<(IndexEntry, bool, u64)> {
         self.core
             .block_entry(hash)?
@@ -301,7 +306,13 @@ impl RpcContext {
         v["size"] = json!(block.size());
         v["ntx"] = json!(block.txs.len());
         v["tx"] = if verbosity >= 2 {
-            Value::Array(block.txs.iter().map(tx_json).collect())
+            Value::Array(
+                block
+                    .txs
+                    .iter()
+                    .map(|t| tx_json(t, self.network()))
+                    .collect(),
+            )
         } else {
             Value::Array(
                 block
@@ -328,7 +339,7 @@ impl RpcContext {
         if !verbose {
             return Ok(json!(hex::encode(tx.encode())));
         }
-        let mut v = tx_json(&tx);
+        let mut v = tx_json(&tx, self.network());
         v["hex"] = json!(hex::encode(tx.encode()));
         match block {
             Some(hash) => {
@@ -392,7 +403,7 @@ impl RpcContext {
                     "confirmations": 0,
                     "amount": o.amount.units(),
                     "coins": o.amount.to_string(),
-                    "address": o.address.to_string(),
+                    "address": o.address.encode(self.network()),
                     "coinbase": false,
                 }),
                 _ => Value::Null,
@@ -409,7 +420,7 @@ impl RpcContext {
             "confirmations": info.tip.height.saturating_sub(coin.height) + 1,
             "amount": coin.output.amount.units(),
             "coins": coin.output.amount.to_string(),
-            "address": coin.output.address.to_string(),
+            "address": coin.output.address.encode(self.network()),
             "coinbase": coin.coinbase,
         }))
     }
@@ -419,7 +430,8 @@ impl RpcContext {
         Ok(self.core.mempool_spender(op)?.is_none())
     }
 
-    fn addresses(v: &Value) -> RpcResult<Vec<Address>> {
+    fn addresses(&self, v: &Value) -> RpcResult<Vec<Address>> {
+        let network = self.network();
         let list: Vec<String> = match v {
             Value::String(s) => vec![s.clone()],
             Value::Array(items) => items
@@ -438,12 +450,12 @@ impl RpcContext {
                 "at most {MAX_ADDRESSES} addresses per call"
             )));
         }
-        list.iter().map(|s| parse_address(s)).collect()
+        list.iter().map(|s| parse_address(s, network)).collect()
     }
 
     fn listunspent(&self, p: Params<'_>) -> RpcResult<Value> {
         let a = Args::parse(&p, &["address", "minconf"])?;
-        let addresses = Self::addresses(&a.vals[0])?;
+        let addresses = self.addresses(&a.vals[0])?;
         let minconf = a.opt::<u64>(1)?.unwrap_or(1);
         let tip = self.core.chain_info()?.tip.height;
         let maturity = self.core.params().coinbase_maturity;
@@ -464,7 +476,7 @@ impl RpcContext {
                     json!({
                         "txid": u.outpoint.txid.to_string(),
                         "vout": u.outpoint.vout,
-                        "address": u.coin.output.address.to_string(),
+                        "address": u.coin.output.address.encode(self.network()),
                         "amount": u.coin.output.amount.units(),
                         "coins": u.coin.output.amount.to_string(),
                         "height": u.confirmed.then_some(u.coin.height),
@@ -480,7 +492,7 @@ impl RpcContext {
 
     fn getbalance(&self, p: Params<'_>) -> RpcResult<Value> {
         let a = Args::parse(&p, &["address"])?;
-        let addresses = Self::addresses(&a.vals[0])?;
+        let addresses = self.addresses(&a.vals[0])?;
         let mut total: u64 = 0;
         let mut count = 0usize;
         for addr in &addresses {
@@ -576,7 +588,7 @@ impl RpcContext {
                 format!("at most {MAX_GENERATE} blocks per call"),
             ));
         }
-        let address = parse_address(&a.req::<String>(1)?)?;
+        let address = parse_address(&a.req::<String>(1)?, self.network())?;
         let hashes = miner::generate(&self.core, &self.p2p, n, address)
             .await
             .map_err(|e| err(MISC_ERROR, e.to_string()))?;

@@ -362,5 +362,5 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
 pub fn burn_address() -> String {
     rumor_chain::KeyPair::from_seed([9; 32])
         .address()
-        .to_string()
+        .encode(rumor_chain::Network::Regtest)
 }
