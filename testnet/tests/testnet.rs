@@ -80,6 +80,13 @@ fn summary(dir: &Path) -> Summary {
     s
 }
 
+/// When the run started (`params.json`), Unix ns.
+fn summary_start_ns(dir: &Path) -> u64 {
+    let params: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("params.json")).unwrap()).unwrap();
+    params["started_ns"].as_u64().unwrap()
+}
+
 #[test]
 fn local_run_reaches_every_node_and_writes_the_report() {
     let tmp = tempfile::tempdir().unwrap();
@@ -94,6 +101,8 @@ fn local_run_reaches_every_node_and_writes_the_report() {
             "40",
             "--block-interval",
             "600ms",
+            "--link-delay",
+            "2ms",
             "--seed",
             "3",
         ],
@@ -107,18 +116,38 @@ fn local_run_reaches_every_node_and_writes_the_report() {
     assert_eq!(s.txs.injected, 50);
     assert_eq!(s.txs.accepted, 50);
     assert_eq!(s.txs.lost, 0);
-    assert!((s.txs.coverage_pct - 100.0).abs() < 1e-9);
+    assert!((s.txs.coverage_pct.unwrap() - 100.0).abs() < 1e-9);
     assert!(s.blocks.accepted >= 1, "blocks were mined");
     assert_eq!(
         s.txs.c100_ms.n, 50,
         "every tx reached all 8 nodes and was timed"
     );
-    assert!(s.txs.c50_ms.p50 <= s.txs.c100_ms.p50);
-    assert!(s.redundancy.bodies_per_node_per_tx > 0.5);
+    assert!(s.txs.c50_ms.p50.unwrap() <= s.txs.c100_ms.p50.unwrap());
+    assert!(s.redundancy.as_ref().unwrap().bodies_per_node_per_tx > 0.5);
     let objects = std::fs::read_to_string(dir.join("objects.csv")).unwrap();
     assert_eq!(objects.lines().count(), 1 + 50 + s.blocks.accepted);
+    // Each object's start time (t0, Unix ns) is a column, within the run.
+    let header: Vec<&str> = objects.lines().next().unwrap().split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "start_ns")
+        .expect("start_ns column");
+    let params_start = summary_start_ns(&dir);
+    for line in objects.lines().skip(1) {
+        let t0: u64 = line.split(',').nth(col).unwrap().parse().unwrap();
+        assert!(t0 >= params_start, "{line}");
+    }
+    // The plot says what ran.
     let svg = std::fs::read_to_string(dir.join("cdf.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("tx c100"));
+    assert!(
+        svg.contains("announce relay · n = 8 · link delay 2 ms · 50 txs"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("tx c100 ideal bound"),
+        "the ideal bound is drawn"
+    );
     let params: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("params.json")).unwrap()).unwrap();
     assert!(
