@@ -2,33 +2,8 @@
 //! also be given by name. Amounts are integer base units in `amount` fields
 //! and decimal coin strings (8 decimals) in `coins` fields.
 //!
-//! | method | params | result |
-//! |---|---|---|
-//! | `getblockchaininfo` | | `{chain, blocks, headers, bestblockhash, chainwork, mediantime, time, genesis, genesis_outputs}` |
-//! | `getbestblockhash`, `getblockcount` | | hash / height |
-//! | `getblockhash` | `height` | hash (−8 out of range) |
-//! | `getblock` | `blockhash, verbosity=1` | 0: hex; 1: header fields + txids; 2: + decoded txs (−5 not found) |
-//! | `getblockheader` | `blockhash, verbose=true` | header fields, or hex |
-//! | `getrawtransaction` | `txid, verbose=false` | hex, or decoded with `blockhash`, `confirmations` (mempool or txindex; −5) |
-//! | `sendrawtransaction` | `hexstring` | txid; −22 decode, −26 rejected (message = reason label, data = detail), −25 missing inputs (kept as orphan), −27 already confirmed; already in the mempool returns the txid |
-//! | `gettxout` | `txid, n, include_mempool=true` | `{bestblock, confirmations, amount, coins, address, coinbase}` or null |
-//! | `listunspent` | `address` (or array), `minconf=1` | `[{txid, vout, address, amount, coins, height, confirmations, coinbase, spendable}]` (`spendable` is false for a coinbase output not yet mature), without coins spent by mempool transactions; `minconf=0` adds mempool outputs |
-//! | `getbalance` | `address` (or array) | `{amount, coins, utxos}`: confirmed UTXOs |
-//! | `getrawmempool` | | `[txid]` |
-//! | `getmempoolinfo` | | `{size, bytes, orphans, maxmempool, minrelayfee_per_byte}` |
-//! | `getmempoolentry` | `txid` | `{txid, size, fee, fee_coins, time_ms, depth, depends, spentby}` (−5) |
-//! | `getpeerinfo` | | `[rumor_p2p::PeerInfo]` |
-//! | `getnetworkinfo` | | `{network, peer_id, listen_addrs, relay, connections, link, version}` |
-//! | `getmemoryinfo` | `mode="stats"` | `stats`: [`crate::MemoryInfo`], `{rss, rss_peak, threads, allocator, stats: {allocated, active, resident, mapped, retained, metadata}}` in bytes; `mallocinfo`: the allocator's full statistics (jemalloc's `malloc_stats_print` JSON); another mode is −32602 |
-//! | `getrelaystats` | | `rumor_p2p::RelayStats` |
-//! | `getpropagation` | `{ids?, since_ns?, limit?}` | `[rumor_p2p::FirstSeen]`; ids may be txids or block hashes |
-//! | `setban` | `peer_id, "add"\|"remove", duration_ms=86400000` | null: disconnect and refuse a peer, or lift the ban |
-//! | `clearbanned` | | null: lift every ban and redial bootnodes |
-//! | `listbanned` | | `[{peer_id, remaining_ms}]` |
-//! | `generatetoaddress` | `nblocks, address` | `[hash]` |
-//! | `verifychain` | | [`crate::VerifyReport`]: the store replayed and compared (−1 with the difference) |
-//! | `stop` | | `"rumord stopping"` |
-//! | `help` | | method names |
+//! What each method takes, returns and fails with is in `help.rs` (the
+//! table behind `help <method>` and `docs/rpc.md`); keep it in step.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -218,7 +193,8 @@ fn header_json(
         "height": entry.height,
         "version": h.version,
         "merkleroot": h.merkle_root.to_string(),
-        "time": h.time,
+        "time": h.time / 1000,
+        "time_ms": h.time,
         "nonce": h.nonce,
         "target": h.target.to_string(),
         "chainwork": entry.chain_work.to_string(),
@@ -253,8 +229,10 @@ impl RpcContext {
             "headers": info.tip.height,
             "bestblockhash": info.tip.hash.to_string(),
             "chainwork": info.tip.chain_work.to_string(),
-            "mediantime": info.median_time,
-            "time": info.tip.header.time,
+            "mediantime": info.median_time / 1000,
+            "mediantime_ms": info.median_time,
+            "time": info.tip.header.time / 1000,
+            "time_ms": info.tip.header.time,
             "genesis": info.genesis.to_string(),
             "genesis_outputs": self.core.params().genesis_outputs,
         }))
@@ -558,6 +536,7 @@ impl RpcContext {
             "size": e.size,
             "fee": e.fee,
             "fee_coins": coins(e.fee),
+            "time": e.time_ms / 1000,
             "time_ms": e.time_ms,
             "depth": e.depth,
             "depends": e.parents.iter().map(Txid::to_string).collect::<Vec<_>>(),
@@ -743,7 +722,13 @@ pub fn module(ctx: RpcContext) -> RpcModule<RpcContext> {
         let bans = ctx.p2p.bans().await.map_err(internal)?;
         let out: Vec<Value> = bans
             .into_iter()
-            .map(|(peer, left)| serde_json::json!({ "peer_id": peer.to_string(), "remaining_ms": left.as_millis() as u64 }))
+            .map(|(peer, left)| {
+                serde_json::json!({
+                    "peer_id": peer.to_string(),
+                    "time_remaining": left.as_secs(),
+                    "remaining_ms": left.as_millis() as u64,
+                })
+            })
             .collect();
         Ok::<_, ErrorObjectOwned>(Value::Array(out))
     })
@@ -771,11 +756,19 @@ pub fn module(ctx: RpcContext) -> RpcModule<RpcContext> {
     })
     .expect("unique method name");
     let names: Vec<String> = m.method_names().map(str::to_owned).collect();
-    m.register_method("help", move |_, _, _| {
-        let mut n = names.clone();
-        n.push("help".into());
-        n.sort();
-        n
+    m.register_method("help", move |p, _, _| {
+        let a = Args::parse(&p, &["command"])?;
+        match a.opt::<String>(0)? {
+            None => {
+                let mut n = names.clone();
+                n.push("help".into());
+                n.sort();
+                Ok::<_, ErrorObjectOwned>(json!(n))
+            }
+            Some(command) => super::help::method_doc(command.trim())
+                .map(|d| json!(super::help::usage(d)))
+                .ok_or_else(|| err(MISC_ERROR, format!("help: unknown command: {command}"))),
+        }
     })
     .expect("unique method name");
     m
