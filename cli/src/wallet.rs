@@ -1,5 +1,8 @@
-//! The wallet file: `{ "network": ..., "keys": [{ "seed": hex, "address": ... }] }`,
-//! mode 0600, never overwritten without `--force`.
+//! The wallet file: `{ "network": ..., "keys": [{ "seed": hex, "address": ... }],
+//! "pending": [{ "txid", "hex", "sent_unix" }] }`, mode 0600, never
+//! overwritten without `--force`. `pending` holds the wallet's own sends
+//! until they are confirmed, so that they can be submitted again to a node
+//! that lost them (see `rebroadcast`).
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -19,6 +22,20 @@ pub struct WalletKey {
     pub address: String,
 }
 
+/// A payment this wallet sent, not yet confirmed deeply enough to forget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSend {
+    /// Its txid.
+    pub txid: String,
+    /// The signed transaction, hex.
+    pub hex: String,
+    /// When it was sent, Unix seconds.
+    pub sent_unix: u64,
+}
+
+/// The most sends a wallet watches; past it the oldest is forgotten.
+pub(crate) const MAX_PENDING: usize = 10_000;
+
 /// The wallet file's contents.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +44,9 @@ pub struct Wallet {
     pub network: Network,
     /// Its keys; the first is the receiving and change address.
     pub keys: Vec<WalletKey>,
+    /// Its own sends not yet confirmed (oldest first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingSend>,
 }
 
 fn key_entry(k: &KeyPair, network: Network) -> WalletKey {
@@ -56,6 +76,7 @@ impl Wallet {
         Self {
             network,
             keys: vec![key_entry(&KeyPair::generate(), network)],
+            pending: Vec::new(),
         }
     }
 
@@ -64,6 +85,7 @@ impl Wallet {
         Self {
             network,
             keys: vec![key_entry(key, network)],
+            pending: Vec::new(),
         }
     }
 
@@ -123,6 +145,25 @@ impl Wallet {
             w.replace(path)?;
         }
         Ok(w)
+    }
+
+    /// Remembers a send (until it is confirmed); the oldest is forgotten
+    /// past [`MAX_PENDING`].
+    pub fn remember(&mut self, txid: String, hex: String) {
+        if self.pending.iter().any(|p| p.txid == txid) {
+            return;
+        }
+        let sent_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.pending.push(PendingSend {
+            txid,
+            hex,
+            sent_unix,
+        });
+        if self.pending.len() > MAX_PENDING {
+            self.pending.remove(0);
+        }
     }
 
     /// The key pairs.
