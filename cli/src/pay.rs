@@ -213,7 +213,7 @@ pub(crate) fn wallet(cli: &Cli, cmd: &WalletCommand) -> Result<(), CliError> {
             kv(&[
                 ("wallet", path.display().to_string()),
                 ("network", w.network.to_string()),
-                ("unconfirmed sends", w.pending.len().to_string()),
+                ("watched sends", w.pending.len().to_string()),
             ])?;
             let rows: Vec<Vec<String>> = w
                 .keys
@@ -255,8 +255,11 @@ pub(crate) fn address(cli: &Cli) -> Result<(), CliError> {
 
 /// Loads the wallet, checks it is for the node's network, and resubmits
 /// its unconfirmed sends the node lacks (writing the wallet if its list of
-/// sends changed).
-async fn open_wallet(cli: &Cli, rpc: &Rpc) -> Result<(Wallet, std::path::PathBuf), CliError> {
+/// sends changed). Also returns how many of its sends are unconfirmed.
+async fn open_wallet(
+    cli: &Cli,
+    rpc: &Rpc,
+) -> Result<(Wallet, std::path::PathBuf, usize), CliError> {
     let path = cli.locate()?.wallet;
     let mut w = Wallet::load(&path)?;
     let node = node_network(rpc).await?;
@@ -271,12 +274,12 @@ async fn open_wallet(cli: &Cli, rpc: &Rpc) -> Result<(Wallet, std::path::PathBuf
     if r.changed() {
         w.replace(&path)?;
     }
-    Ok((w, path))
+    Ok((w, path, r.unconfirmed))
 }
 
 pub(crate) async fn balance(cli: &Cli) -> Result<(), CliError> {
     let rpc = cli.rpc()?;
-    let (w, _) = open_wallet(cli, &rpc).await?;
+    let (w, _, unconfirmed_sends) = open_wallet(cli, &rpc).await?;
     let params = Params::new(w.network);
     let texts: Vec<String> = w.keys.iter().map(|k| k.address.clone()).collect();
     let list = unspent(&rpc, &texts).await?;
@@ -314,7 +317,7 @@ pub(crate) async fn balance(cli: &Cli) -> Result<(), CliError> {
             "spendable": spendable_units,
             "spendable_coins": coins(spendable_units),
             "utxos": list.len(),
-            "unconfirmed_sends": w.pending.len(),
+            "unconfirmed_sends": unconfirmed_sends,
         }));
     }
     let immature = match next_mature {
@@ -330,13 +333,13 @@ pub(crate) async fn balance(cli: &Cli) -> Result<(), CliError> {
         ("immature", immature),
         ("spendable", coins(spendable_units)),
         ("utxos", list.len().to_string()),
-        ("unconfirmed sends", w.pending.len().to_string()),
+        ("unconfirmed sends", unconfirmed_sends.to_string()),
     ])
 }
 
 pub(crate) async fn send(cli: &Cli, to: &str, amount: &str, fee: &FeeArgs) -> Result<(), CliError> {
     let rpc = cli.rpc()?;
-    let (mut w, path) = open_wallet(cli, &rpc).await?;
+    let (mut w, path, _) = open_wallet(cli, &rpc).await?;
     let to_text = to.trim();
     let to = parse_address(to_text, w.network)?;
     let amount = parse_amount(amount)?;

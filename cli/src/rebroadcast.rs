@@ -23,6 +23,9 @@ pub(crate) struct Rebroadcast {
     pub(crate) refused: Vec<(String, String)>,
     /// Sends confirmed deeply enough to forget.
     pub(crate) confirmed: usize,
+    /// Watched sends not yet in a block (in the node's mempool, submitted
+    /// again, or refused).
+    pub(crate) unconfirmed: usize,
     /// Sends that can never confirm: an input was spent by another
     /// confirmed transaction (txid, that input).
     pub(crate) abandoned: Vec<(String, String)>,
@@ -102,7 +105,11 @@ pub(crate) async fn rebroadcast(rpc: &Rpc, wallet: &mut Wallet) -> Result<Rebroa
             .await;
         match known {
             Ok(v) => {
-                if v["confirmations"].as_u64().unwrap_or(0) < WATCH_CONFIRMATIONS {
+                let confirmations = v["confirmations"].as_u64().unwrap_or(0);
+                if confirmations == 0 {
+                    out.unconfirmed += 1;
+                }
+                if confirmations < WATCH_CONFIRMATIONS {
                     keep.push(p);
                 } else {
                     out.confirmed += 1;
@@ -114,6 +121,7 @@ pub(crate) async fn rebroadcast(rpc: &Rpc, wallet: &mut Wallet) -> Result<Rebroa
                 match sent {
                     Ok(_) => {
                         out.resubmitted.push(p.txid.clone());
+                        out.unconfirmed += 1;
                         keep.push(p);
                     }
                     Err(CliError::Rpc { message, .. }) => {
@@ -121,6 +129,7 @@ pub(crate) async fn rebroadcast(rpc: &Rpc, wallet: &mut Wallet) -> Result<Rebroa
                             out.abandoned.push((p.txid, input));
                         } else {
                             out.refused.push((p.txid.clone(), message));
+                            out.unconfirmed += 1;
                             keep.push(p);
                         }
                     }

@@ -268,8 +268,13 @@ fn unconfirmed_sends_are_submitted_again_where_the_node_lacks_them() {
         stderr_of(&out)
     );
     assert!(b.mempool().contains(&txid));
-    // Confirmed deeply, it is no longer watched.
-    b.ok("generatetoaddress", json!([6, to]));
+    assert_eq!(cli_json(&b, &w1, &["balance"])["unconfirmed_sends"], 1);
+    // Confirmed, it is no longer counted; confirmed deeply, no longer watched.
+    b.ok("generatetoaddress", json!([1, to]));
+    assert_eq!(cli_json(&b, &w1, &["balance"])["unconfirmed_sends"], 0);
+    let show = cli_json(&b, &w1, &["wallet", "show"]);
+    assert_eq!(show["pending"], json!([txid]));
+    b.ok("generatetoaddress", json!([5, to]));
     cli_json(&b, &w1, &["balance"]);
     let show = cli_json(&b, &w1, &["wallet", "show"]);
     assert_eq!(show["pending"], json!([]));
