@@ -25,14 +25,20 @@ const WIDTH: u32 = 900;
 const HEIGHT: u32 = 500;
 /// Width of the legend panel right of the plot.
 const LEGEND_WIDTH: u32 = 250;
+/// The most steps drawn per curve.
+const MAX_STEPS: usize = 250;
+/// Dash and gap of dashed curves, pixels.
+const DASH: u32 = 12;
+const GAP: u32 = 7;
 
 /// How a curve is stroked.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Stroke {
     Solid,
+    /// Long dashes (each dash is an element of the SVG: few keep it small).
     Dashed,
-    /// Short dashes, thin: bounds rather than measurements.
-    Dotted,
+    /// Thin and solid: bounds rather than measurements.
+    Thin,
 }
 
 /// One CDF curve.
@@ -76,21 +82,32 @@ impl Curve {
         })
     }
 
-    /// The CDF as a step path from (0, 0), ending at `xmax`.
+    /// The CDF as a step path from (0, 0), ending at `xmax`: a step per
+    /// value, or per one of [`MAX_STEPS`] evenly spaced ranks when there are
+    /// more (the plot cannot show more; the file stays small).
     fn points(&self, xmax: f64) -> Vec<(f64, f64)> {
         let n = self.of.max(1) as f64;
-        let mut pts = Vec::with_capacity(2 * self.values.len() + 2);
+        let len = self.values.len();
+        let ranks: Vec<usize> = if len <= MAX_STEPS {
+            (0..len).collect()
+        } else {
+            (0..=MAX_STEPS).map(|k| k * (len - 1) / MAX_STEPS).collect()
+        };
+        let mut pts = Vec::with_capacity(2 * ranks.len() + 2);
         pts.push((0.0, 0.0));
-        for (i, x) in self.values.iter().enumerate() {
-            pts.push((*x, i as f64 / n));
-            pts.push((*x, (i + 1) as f64 / n));
+        let mut below = 0.0;
+        for i in ranks {
+            let x = self.values[i];
+            pts.push((x, below));
+            below = (i + 1) as f64 / n;
+            pts.push((x, below));
         }
-        pts.push((xmax, self.values.len() as f64 / n));
+        pts.push((xmax, len as f64 / n));
         pts
     }
 
     fn style(&self) -> ShapeStyle {
-        let width = if self.stroke == Stroke::Dotted { 1 } else { 2 };
+        let width = if self.stroke == Stroke::Thin { 1 } else { 2 };
         self.color.stroke_width(width)
     }
 }
@@ -112,14 +129,21 @@ fn delay_text(s: &Summary) -> String {
 
 /// What ran, for a plot's title: relay mode(s), n, link delay, objects.
 fn title(modes: &str, s: &Summary) -> String {
+    let count = |n: usize, one: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {one}s")
+        }
+    };
     let mut t = format!(
-        "{modes} · n = {} · {} · {} txs",
+        "{modes} · n = {} · {} · {}",
         s.nodes,
         delay_text(s),
-        s.txs.accepted
+        count(s.txs.accepted, "tx")
     );
     if s.blocks.accepted > 0 {
-        t.push_str(&format!(", {} blocks", s.blocks.accepted));
+        t.push_str(&format!(", {}", count(s.blocks.accepted, "block")));
     }
     t
 }
@@ -157,21 +181,26 @@ fn draw(path: &Path, title: &str, subtitle: &str, curves: &[Curve]) -> Result<()
         .configure_mesh()
         .x_desc("time since the origin accepted it (ms)")
         .y_desc("fraction of objects")
+        .max_light_lines(1)
         .label_style(("sans-serif", 16))
+        .x_label_formatter(&|v| {
+            if xmax >= 20.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.1}")
+            }
+        })
         .axis_desc_style(("sans-serif", 17))
         .draw()
         .map_err(plot_err)?;
     for c in curves {
         let pts = c.points(xmax);
         match c.stroke {
-            Stroke::Solid => chart
+            Stroke::Solid | Stroke::Thin => chart
                 .draw_series(LineSeries::new(pts, c.style()))
                 .map(|_| ()),
             Stroke::Dashed => chart
-                .draw_series(DashedLineSeries::new(pts, 8, 5, c.style()))
-                .map(|_| ()),
-            Stroke::Dotted => chart
-                .draw_series(DashedLineSeries::new(pts, 3, 3, c.style()))
+                .draw_series(DashedLineSeries::new(pts, DASH, GAP, c.style()))
                 .map(|_| ()),
         }
         .map_err(plot_err)?;
@@ -197,9 +226,8 @@ fn legend<DB: DrawingBackend>(
         let y = 12 + top + row * i as i32 + row / 2;
         let line = vec![(14, y), (52, y)];
         let drawn = match c.stroke {
-            Stroke::Solid => area.draw(&PathElement::new(line, c.style())),
-            Stroke::Dashed => area.draw(&DashedPathElement::new(line, 8, 5, c.style())),
-            Stroke::Dotted => area.draw(&DashedPathElement::new(line, 3, 3, c.style())),
+            Stroke::Solid | Stroke::Thin => area.draw(&PathElement::new(line, c.style())),
+            Stroke::Dashed => area.draw(&DashedPathElement::new(line, DASH, GAP, c.style())),
         };
         drawn.map_err(|e| plot_err(format!("{e:?}")))?;
         area.draw(&Text::new(c.label.clone(), (60, y - 7), ("sans-serif", 14)))
@@ -210,8 +238,8 @@ fn legend<DB: DrawingBackend>(
 
 /// `cdf.svg` of one run: for transactions and blocks, the fraction of
 /// objects that reached 50 % and all of the live nodes by time t, and the
-/// ideal bound of the time to reach all (the origin's eccentricity × the
-/// per-hop cost) where the links have a delay.
+/// ideal bound of the transactions' time to reach all (the origin's
+/// eccentricity × the per-hop cost) where the links have a delay.
 ///
 /// # Errors
 /// [`OutputError::Plot`].
@@ -239,16 +267,21 @@ pub fn write_cdf(path: &Path, rows: &[ObjectRow], s: &Summary) -> Result<(), Out
             Stroke::Dashed,
         ));
     }
-    for (kind, name, _, color) in kinds {
-        curves.extend(Curve::new(
-            format!("{name} c100 ideal bound"),
-            rows,
-            kind,
-            |r| r.ideal_ms,
-            if kind == Kind::Tx { GREY } else { color },
-            Stroke::Dotted,
-        ));
-    }
+    // One bound, grey: the transactions' (the blocks' where there are
+    // none); two thin lines that often coincide would read as a curve.
+    let ideal = [(Kind::Tx, "tx"), (Kind::Block, "block")]
+        .into_iter()
+        .find_map(|(kind, name)| {
+            Curve::new(
+                format!("{name} c100 ideal bound"),
+                rows,
+                kind,
+                |r| r.ideal_ms,
+                GREY,
+                Stroke::Thin,
+            )
+        });
+    curves.extend(ideal);
     let modes = format!("{} relay", s.relay.as_str());
     draw(path, &title(&modes, s), &subtitle(&s.run_id, s), &curves)
 }
@@ -258,9 +291,15 @@ fn subtitle(run_id: &str, s: &Summary) -> String {
         Relay::Push => "L",
         Relay::Announce | Relay::Batch => "3L",
     };
-    format!(
-        "run {run_id} · c100: every live node had it · ideal = eccentricity × {per_hop} (L: one-way link delay)"
-    )
+    if s.shaping.delay_ms > 0.0 {
+        format!(
+            "run {run_id} · c100: every live node had it · ideal = eccentricity × {per_hop} (L: one-way link delay)"
+        )
+    } else {
+        format!(
+            "run {run_id} · c100: every live node had it · no link delay, so no ideal bound to draw"
+        )
+    }
 }
 
 /// The colour of a relay mode in comparison plots.
@@ -273,7 +312,7 @@ fn mode_color(relay: Relay) -> RGBColor {
 }
 
 /// `cdf.svg` of a `--compare` run: every mode's c100 for transactions
-/// (solid) and blocks (dashed), and its ideal bound (dotted), on one axis.
+/// (solid) and blocks (dashed), and its ideal bound (thin), on one axis.
 ///
 /// # Errors
 /// [`OutputError::Plot`].
@@ -310,7 +349,7 @@ pub fn write_compare_cdf(
             Kind::Tx,
             |r| r.ideal_ms,
             color,
-            Stroke::Dotted,
+            Stroke::Thin,
         ));
     }
     let modes: Vec<&str> = runs.iter().map(|(s, _)| s.relay.as_str()).collect();
@@ -355,7 +394,19 @@ mod tests {
         let pts = c.points(10.0);
         assert_eq!(pts.first(), Some(&(0.0, 0.0)));
         assert_eq!(pts.last(), Some(&(10.0, 0.5)));
-        assert!(Curve::new("i", &rows, Kind::Tx, |r| r.ideal_ms, BLUE, Stroke::Dotted).is_none());
+        assert!(Curve::new("i", &rows, Kind::Tx, |r| r.ideal_ms, BLUE, Stroke::Thin).is_none());
+        // Many values: at most MAX_STEPS steps, still from 0 to the last.
+        let many = Curve {
+            label: "m".into(),
+            values: (1..=10_000).map(f64::from).collect(),
+            of: 10_000,
+            color: BLUE,
+            stroke: Stroke::Solid,
+        };
+        let pts = many.points(20_000.0);
+        assert!(pts.len() <= 2 * (MAX_STEPS + 1) + 2, "{}", pts.len());
+        assert_eq!(pts[pts.len() - 2], (10_000.0, 1.0));
+        assert!(pts.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
     }
 
     #[test]
