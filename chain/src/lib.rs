@@ -47,7 +47,7 @@ mod validate;
 mod verdict;
 
 pub use accept::{Checked, CommitError, Committed, NodeState, Note, Screened, decode_body};
-pub use address::{ADDRESS_HRP, Address, AddressError};
+pub use address::{Address, AddressError, AddressText, OLD_ADDRESS_PREFIX};
 pub use amount::{Amount, AmountOutOfRange, COIN, ParseAmountError};
 pub use block::{
     Block, BlockHeader, MAX_BLOCK_DECODE_BYTES, MAX_HEADER_DECODE_BYTES, Target, Work,

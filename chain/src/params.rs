@@ -26,11 +26,42 @@ pub enum Network {
 }
 
 impl Network {
+    /// Every network, in order.
+    pub const ALL: [Network; 2] = [Self::Testnet, Self::Regtest];
+
     /// The lowercase name, used in topic and protocol names.
     pub const fn name(self) -> &'static str {
         match self {
             Self::Testnet => "testnet",
             Self::Regtest => "regtest",
+        }
+    }
+
+    /// The human-readable prefix of this network's addresses
+    /// (`rumortest1…`, `rumorreg1…`), so that an address of one network is
+    /// refused on another instead of paid.
+    pub const fn address_prefix(self) -> &'static str {
+        match self {
+            Self::Testnet => "rumortest",
+            Self::Regtest => "rumorreg",
+        }
+    }
+
+    /// The JSON-RPC port a node of this network listens on by default
+    /// (like bitcoind's 18332 and 18443, distinct per network, so nodes of
+    /// two networks can run side by side). Not a consensus rule.
+    pub const fn default_rpc_port(self) -> u16 {
+        match self {
+            Self::Testnet => 17332,
+            Self::Regtest => 17443,
+        }
+    }
+
+    /// The p2p port a node of this network listens on by default.
+    pub const fn default_p2p_port(self) -> u16 {
+        match self {
+            Self::Testnet => 17333,
+            Self::Regtest => 17444,
         }
     }
 }

@@ -90,7 +90,9 @@ pub enum InputError {
         outpoint: OutPoint,
     },
     /// An input's public key does not hash to the spent output's address.
-    #[error("input {index}: public key does not match the address {expected}")]
+    #[error(
+        "input {index}: public key does not hash to the spent output's address (hash {expected})"
+    )]
     KeyMismatch {
         /// The input.
         index: usize,

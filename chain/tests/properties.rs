@@ -252,7 +252,9 @@ proptest! {
         roundtrip(&Signature(sig))?;
         // human-readable text forms
         prop_assert_eq!(id.to_string().parse::<Txid>().expect("hex"), id);
-        prop_assert_eq!(addr.to_string().parse::<Address>().expect("bech32m"), addr);
+        for net in Network::ALL {
+            prop_assert_eq!(Address::parse(&addr.encode(net), net).expect("bech32m"), addr);
+        }
         prop_assert_eq!(Amount::parse_coins(&amt.to_string()).expect("coins"), amt);
     }
 

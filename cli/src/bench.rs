@@ -47,7 +47,10 @@ async fn faucet_coins(
         .map(|i| {
             (
                 "listunspent",
-                vec![json!(params.faucet_key(i).address().to_string()), json!(1)],
+                vec![
+                    json!(params.faucet_key(i).address().encode(params.network)),
+                    json!(1),
+                ],
             )
         })
         .collect();
@@ -202,7 +205,7 @@ pub(crate) async fn run(cli: &Cli, args: &BenchArgs) -> Result<(), CliError> {
     let pool: Value = rpc.call("getmempoolinfo", vec![]).await?;
     let rate = accepted as f64 / elapsed.max(1e-9);
     if cli.json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "count": signed.len(),
@@ -215,18 +218,18 @@ pub(crate) async fn run(cli: &Cli, args: &BenchArgs) -> Result<(), CliError> {
                 "errors": errors,
                 "mempool_size": pool["size"],
             })
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "submitted {} transactions in {elapsed:.2} s: {rate:.0} tx/s accepted ({accepted} ok), \
              batch {} x {} connections; signing took {sign_s:.2} s; mempool now {}",
             signed.len(),
             args.batch,
             args.connections,
             pool["size"]
-        );
+        )?;
         for (e, n) in &errors {
-            println!("  {n} x {e}");
+            outln!("  {n} x {e}")?;
         }
     }
     Ok(())

@@ -1,18 +1,30 @@
 //! rumor-cli: `rumor`, the user's client. It keeps a wallet file, builds and
 //! signs transactions, and talks to `rumord` over JSON-RPC, printing tables
-//! for people or JSON (`--json`) for scripts.
+//! for people or JSON (`--json`) for scripts. Like `bitcoin-cli`, any node
+//! RPC method is a command too (`rumor getblockchaininfo`, `rumor rpc …`).
 //!
 //! # Map
 //! - [`Cli`] and [`run`]: the commands (`commands`).
+//! - `locate`: where the node is ([`Located`]): network, data directory, RPC
+//!   URL and credential, from the flags, the environment and the node's `rumord.toml`.
 //! - `rpc`: [`Rpc`], [`Endpoint`], credentials, and actionable transport errors.
+//! - `rawrpc`: `rumor rpc METHOD ARGS…`, unknown commands passed through, and `help`.
+//! - `pay`: the wallet's commands: `wallet`, `address`, `balance`, `send`, `faucet`.
 //! - `wallet`: the [`Wallet`] file (mode 0600, never overwritten without `--force`).
-//! - `txbuild`: [`build_payment`]: coin selection, change, fee and signing.
+//! - `txbuild`: [`build_payment`]: coin selection, change, fee and signing; the max-fee guard.
+//! - `rebroadcast`: the wallet's unconfirmed sends, resubmitted where the node lacks them.
 //! - `bench`: `rumor bench-submit` ([`BenchArgs`]), the `sendrawtransaction` throughput tool.
-//! - `output`: tables and key-value lists.
+//! - `output`: tables and key-value lists; a closed stdout ends the command quietly.
 
+// First: its `outln!` is used by the modules below.
+#[macro_use]
+mod output;
 mod bench;
 mod commands;
-mod output;
+mod locate;
+mod pay;
+mod rawrpc;
+mod rebroadcast;
 mod rpc;
 mod txbuild;
 mod wallet;
@@ -24,16 +36,22 @@ use rumor_chain::{Amount, Network};
 
 pub use bench::BenchArgs;
 pub use commands::run;
+pub use locate::{Located, NodeFile, read_node_file};
+pub use rawrpc::parse_arg;
 pub use rpc::{Credential, Endpoint, Rpc, read_cookie};
-pub use txbuild::{Fee, MAX_TX_BYTES, Payment, Spendable, build_payment};
-pub use wallet::{Wallet, WalletKey, parse_seed};
+pub use txbuild::{
+    DEFAULT_MAX_FEE, Fee, MAX_TX_BYTES, Payment, Spendable, build_payment, check_fee,
+};
+pub use wallet::{PendingSend, Wallet, WalletKey, parse_seed};
 
 /// Everything that can go wrong, each with a message a person can act on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CliError {
     /// The node did not answer.
-    #[error("cannot reach rumord at {url}: {reason} (is it running? check --rpc)")]
+    #[error(
+        "cannot reach rumord at {url}: {reason} (is it running? check --rpc, or --network for a node of another network)"
+    )]
     Unreachable {
         /// The URL tried.
         url: String,
@@ -104,6 +122,34 @@ pub enum CliError {
         /// The node's.
         node: String,
     },
+    /// A fee above the limit (`--max-fee`).
+    #[error(
+        "refusing to pay a fee of {fee} ({rate} units/byte × {size} bytes): more than --max-fee {max}; pass a larger --max-fee if you mean it"
+    )]
+    FeeTooHigh {
+        /// The fee the transaction would pay.
+        fee: Amount,
+        /// Its rate, base units per byte.
+        rate: u64,
+        /// Its size, bytes.
+        size: usize,
+        /// The limit.
+        max: Amount,
+    },
+    /// The node's config file cannot be read.
+    #[error("node config {path}: {reason}")]
+    NodeConfig {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Standard output was closed (`rumor … | head -1`): nothing more to say.
+    #[error("standard output closed")]
+    ClosedOutput,
+    /// Standard output failed otherwise.
+    #[error("writing to standard output: {0}")]
+    Output(String),
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -114,20 +160,31 @@ pub enum CliError {
 #[command(
     name = "rumor",
     version,
-    about = "rumor client: wallet, transactions, node commands"
+    about = "rumor client: wallet, transactions, node commands",
+    long_about = "rumor client: wallet, transactions, node commands. \
+        Any other command is a node RPC method with its arguments, as with bitcoin-cli \
+        (`rumor getblockhash 0`; `rumor help METHOD` explains one). \
+        The node is found as rumord finds itself: --datadir (default ~/.rumor/<network>), \
+        its rumord.toml (network, rpc-bind, rpc-user/rpc-password) and its .cookie.",
+    disable_help_subcommand = true
 )]
 pub struct Cli {
-    /// The node's RPC URL.
-    #[arg(
-        long,
-        env = "RUMOR_RPC",
-        global = true,
-        default_value = "http://127.0.0.1:8332"
-    )]
-    pub rpc: String,
-    /// The node's data directory, where `.cookie` is (default ~/.rumor).
+    /// The node's RPC URL [default: `rpc-bind` from the node's rumord.toml
+    /// or RUMOR_RPC_BIND, else the network's port: testnet
+    /// http://127.0.0.1:17332, regtest http://127.0.0.1:17443].
+    #[arg(long, env = "RUMOR_RPC", global = true, value_name = "URL")]
+    pub rpc: Option<String>,
+    /// The network [default: `network` in the node's rumord.toml, else testnet].
+    #[arg(long, env = "RUMOR_NETWORK", global = true)]
+    pub network: Option<Network>,
+    /// The node's data directory, where `.cookie` and `rumord.toml` are
+    /// (default ~/.rumor/<network>).
     #[arg(long, env = "RUMOR_DATADIR", global = true, value_name = "PATH")]
     pub datadir: Option<PathBuf>,
+    /// The node's config file (default `<datadir>/rumord.toml`), read for
+    /// `network`, `rpc-bind`, `rpc-user` and `rpc-password`.
+    #[arg(long, env = "RUMOR_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// The RPC cookie file (overrides --datadir).
     #[arg(long, env = "RUMOR_COOKIE", global = true, value_name = "FILE")]
     pub cookie: Option<PathBuf>,
@@ -169,15 +226,16 @@ pub enum Command {
     Address,
     /// The wallet's balance (confirmed, and spendable including the mempool).
     Balance,
-    /// Pay AMOUNT coins to ADDRESS from the wallet.
+    /// Pay AMOUNT coins to ADDRESS from the wallet. The fee is a rate per
+    /// byte (like bitcoind's `fee_rate`); the absolute fee is shown.
     Send {
         /// Recipient address.
         address: String,
         /// Amount in coins, e.g. 1.5.
         amount: String,
-        /// Fee in coins (default: the minimum relay fee for the size).
-        #[arg(long)]
-        fee: Option<String>,
+        /// The fee rate and its limit.
+        #[command(flatten)]
+        fee: FeeArgs,
     },
     /// Show a transaction.
     Tx {
@@ -215,25 +273,49 @@ pub enum Command {
         address: String,
         /// Amount in coins.
         amount: String,
-        /// Fee in coins (default: the minimum relay fee for the size).
-        #[arg(long)]
-        fee: Option<String>,
+        /// The fee rate and its limit.
+        #[command(flatten)]
+        fee: FeeArgs,
     },
     /// Measure sendrawtransaction throughput with pre-signed faucet transactions.
     BenchSubmit(BenchArgs),
+    /// Call a node RPC method: `rumor rpc getblock HASH 2`. Each argument is
+    /// JSON where it parses as JSON (numbers, true, null, objects, arrays),
+    /// else a string. `rumor METHOD ARGS…` does the same.
+    Rpc {
+        /// The method.
+        method: String,
+        /// Its arguments, by position.
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Node RPC methods (any other command): `rumor getblockchaininfo`;
+    /// `rumor help [COMMAND|METHOD]`.
+    #[command(external_subcommand)]
+    External(Vec<String>),
+}
+
+/// How a payment's fee is set.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FeeArgs {
+    /// Fee rate in base units per encoded byte (default: the node's minimum
+    /// relay fee rate).
+    #[arg(long, value_name = "UNITS_PER_BYTE")]
+    pub fee_rate: Option<u64>,
+    /// The most this payment may pay in fees, in coins: a larger fee is
+    /// refused, never paid by mistake.
+    #[arg(long, value_name = "COINS", default_value = DEFAULT_MAX_FEE)]
+    pub max_fee: String,
 }
 
 /// Wallet commands.
 #[derive(Debug, Subcommand)]
 pub enum WalletCommand {
-    /// Create a wallet with a fresh key.
+    /// Create a wallet with a fresh key, for `--network` (default testnet).
     New {
         /// Overwrite an existing wallet file.
         #[arg(long)]
         force: bool,
-        /// The network the wallet is for.
-        #[arg(long, env = "RUMOR_NETWORK", default_value = "testnet")]
-        network: Network,
     },
     /// Add a key (64 hex characters) to the wallet, creating it if needed.
     Import {
@@ -242,9 +324,6 @@ pub enum WalletCommand {
         /// Replace the wallet with one holding only this key.
         #[arg(long)]
         force: bool,
-        /// The network the wallet is for.
-        #[arg(long, env = "RUMOR_NETWORK", default_value = "testnet")]
-        network: Network,
     },
     /// Show the wallet's network and addresses.
     Show {

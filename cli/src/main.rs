@@ -19,6 +19,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(rumor_cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // `rumor … | head -1`: the reader has what it wanted.
+        Err(rumor_cli::CliError::ClosedOutput) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rumor: error: {e}");
             ExitCode::FAILURE

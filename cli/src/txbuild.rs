@@ -1,5 +1,6 @@
 //! Building a payment: largest-first coin selection, change, fee from the
-//! actual encoded size, and signing.
+//! actual encoded size, and signing; and the max-fee guard that refuses an
+//! absurd fee before anything is sent.
 
 use rumor_chain::{Address, Amount, KeyPair, OutPoint, Transaction, TxIn, TxOut};
 
@@ -7,6 +8,28 @@ use crate::CliError;
 
 /// The largest transaction the CLI builds (the network limit is 100 kB).
 pub const MAX_TX_BYTES: usize = 99_000;
+
+/// The default `--max-fee`, in coins: ten times the minimum relay fee of
+/// the largest transaction (1 unit/byte × 100 kB), and far above a typical
+/// payment's (about 250 units); like bitcoind's `-maxtxfee`.
+pub const DEFAULT_MAX_FEE: &str = "0.01";
+
+/// Refuses a payment whose fee is above `max`.
+///
+/// # Errors
+/// [`CliError::FeeTooHigh`], naming the fee, its rate and size, and the limit.
+pub fn check_fee(p: &Payment, max: Amount) -> Result<(), CliError> {
+    if p.fee <= max {
+        return Ok(());
+    }
+    let size = p.tx.size();
+    Err(CliError::FeeTooHigh {
+        fee: p.fee,
+        rate: p.fee.units() / size.max(1) as u64,
+        size,
+        max,
+    })
+}
 
 /// A spendable coin and the key that owns it.
 #[derive(Debug, Clone, Copy)]
@@ -181,6 +204,38 @@ mod tests {
         );
         let params = Params::new(Network::Regtest);
         check_transaction(p.tx, &params).unwrap();
+    }
+
+    #[test]
+    fn an_absurd_fee_is_refused_unless_allowed() {
+        let k = KeyPair::from_seed([1; 32]);
+        let pay = |rate| {
+            build_payment(
+                vec![coin(1, 10 * rumor_chain::COIN)],
+                std::slice::from_ref(&k),
+                k.address(),
+                Amount::new(rumor_chain::COIN).unwrap(),
+                k.address(),
+                Fee::PerByte(rate),
+            )
+            .unwrap()
+        };
+        let max = Amount::parse_coins(DEFAULT_MAX_FEE).unwrap();
+        check_fee(&pay(1), max).unwrap();
+        // 5 coins of fee: 2,000,000 units per byte.
+        let absurd = pay(2_000_000);
+        assert!(absurd.fee.units() > rumor_chain::COIN);
+        match check_fee(&absurd, max) {
+            Err(CliError::FeeTooHigh {
+                fee, rate, max: m, ..
+            }) => {
+                assert_eq!(fee, absurd.fee);
+                assert_eq!(rate, 2_000_000);
+                assert_eq!(m, max);
+            }
+            other => panic!("{other:?}"),
+        }
+        check_fee(&absurd, Amount::new(5 * rumor_chain::COIN).unwrap()).unwrap();
     }
 
     #[test]

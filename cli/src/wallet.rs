@@ -1,11 +1,14 @@
-//! The wallet file: `{ "network": ..., "keys": [{ "seed": hex, "address": ... }] }`,
-//! mode 0600, never overwritten without `--force`.
+//! The wallet file: `{ "network": ..., "keys": [{ "seed": hex, "address": ... }],
+//! "pending": [{ "txid", "hex", "sent_unix" }] }`, mode 0600, never
+//! overwritten without `--force`. `pending` holds the wallet's own sends
+//! until they are confirmed, so that they can be submitted again to a node
+//! that lost them (see `rebroadcast`).
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use rumor_chain::{Address, KeyPair, Network};
+use rumor_chain::{Address, AddressError, KeyPair, Network};
 use serde::{Deserialize, Serialize};
 
 use crate::CliError;
@@ -19,6 +22,20 @@ pub struct WalletKey {
     pub address: String,
 }
 
+/// A payment this wallet sent, not yet confirmed deeply enough to forget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSend {
+    /// Its txid.
+    pub txid: String,
+    /// The signed transaction, hex.
+    pub hex: String,
+    /// When it was sent, Unix seconds.
+    pub sent_unix: u64,
+}
+
+/// The most sends a wallet watches; past it the oldest is forgotten.
+pub(crate) const MAX_PENDING: usize = 10_000;
+
 /// The wallet file's contents.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,12 +44,15 @@ pub struct Wallet {
     pub network: Network,
     /// Its keys; the first is the receiving and change address.
     pub keys: Vec<WalletKey>,
+    /// Its own sends not yet confirmed (oldest first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingSend>,
 }
 
-fn key_entry(k: &KeyPair) -> WalletKey {
+fn key_entry(k: &KeyPair, network: Network) -> WalletKey {
     WalletKey {
         seed: hex::encode(k.seed()),
-        address: k.address().to_string(),
+        address: k.address().encode(network),
     }
 }
 
@@ -55,7 +75,8 @@ impl Wallet {
     pub fn generate(network: Network) -> Self {
         Self {
             network,
-            keys: vec![key_entry(&KeyPair::generate())],
+            keys: vec![key_entry(&KeyPair::generate(), network)],
+            pending: Vec::new(),
         }
     }
 
@@ -63,13 +84,14 @@ impl Wallet {
     pub fn with_key(network: Network, key: &KeyPair) -> Self {
         Self {
             network,
-            keys: vec![key_entry(key)],
+            keys: vec![key_entry(key, network)],
+            pending: Vec::new(),
         }
     }
 
     /// Adds a key (no effect if present). Returns whether it was new.
     pub fn add(&mut self, key: &KeyPair) -> bool {
-        let e = key_entry(key);
+        let e = key_entry(key, self.network);
         if self.keys.iter().any(|k| k.address == e.address) {
             return false;
         }
@@ -89,7 +111,7 @@ impl Wallet {
             }
             Err(e) => return Err(CliError::Wallet(format!("{}: {e}", path.display()))),
         };
-        let w: Wallet = serde_json::from_str(&text).map_err(|e| {
+        let mut w: Wallet = serde_json::from_str(&text).map_err(|e| {
             CliError::Wallet(format!("{} is not a wallet file: {e}", path.display()))
         })?;
         if w.keys.is_empty() {
@@ -98,17 +120,50 @@ impl Wallet {
                 path.display()
             )));
         }
-        for k in &w.keys {
+        let network = w.network;
+        let mut upgraded = false;
+        for k in &mut w.keys {
             let kp = parse_seed(&k.seed)?;
-            if kp.address().to_string() != k.address {
-                return Err(CliError::Wallet(format!(
-                    "{}: address {} does not match its seed",
-                    path.display(),
-                    k.address
-                )));
+            match Address::parse(&k.address, network) {
+                Ok(a) if a == kp.address() => {}
+                // Written before each network had its own address prefix:
+                // the seed is what counts; write the address in today's form.
+                Err(AddressError::OldPrefix) => {
+                    k.address = kp.address().encode(network);
+                    upgraded = true;
+                }
+                _ => {
+                    return Err(CliError::Wallet(format!(
+                        "{}: address {} is not the {network} address of its seed",
+                        path.display(),
+                        k.address
+                    )));
+                }
             }
         }
+        if upgraded {
+            w.replace(path)?;
+        }
         Ok(w)
+    }
+
+    /// Remembers a send (until it is confirmed); the oldest is forgotten
+    /// past [`MAX_PENDING`].
+    pub fn remember(&mut self, txid: String, hex: String) {
+        if self.pending.iter().any(|p| p.txid == txid) {
+            return;
+        }
+        let sent_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.pending.push(PendingSend {
+            txid,
+            hex,
+            sent_unix,
+        });
+        if self.pending.len() > MAX_PENDING {
+            self.pending.remove(0);
+        }
     }
 
     /// The key pairs.
@@ -127,6 +182,11 @@ impl Wallet {
     /// The receiving (and change) address: the first key's.
     pub fn primary(&self) -> Address {
         self.addresses()[0]
+    }
+
+    /// The receiving address as text (with the network's prefix).
+    pub fn primary_text(&self) -> String {
+        self.primary().encode(self.network)
     }
 
     /// Writes a new wallet file (mode 0600). An existing file is an error
@@ -195,6 +255,41 @@ mod tests {
             .unwrap();
         assert_ne!(Wallet::load(&path).unwrap().primary(), w.primary());
         std::fs::write(&path, "{}").unwrap();
+        assert!(matches!(Wallet::load(&path), Err(CliError::Wallet(_))));
+    }
+
+    /// An address as written before each network had its own prefix.
+    fn legacy_text(key: &KeyPair) -> String {
+        let hrp = bech32::Hrp::parse(rumor_chain::OLD_ADDRESS_PREFIX).unwrap();
+        bech32::encode::<bech32::Bech32m>(hrp, key.address().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn addresses_carry_the_network_and_old_wallets_are_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.json");
+        let key = KeyPair::from_seed([7; 32]);
+        let w = Wallet::with_key(Network::Regtest, &key);
+        assert!(w.primary_text().starts_with("rumorreg1"));
+        // A wallet of the shared-prefix days (`rumor1…`) loads, and is rewritten.
+        let legacy = serde_json::json!({
+            "network": "regtest",
+            "keys": [{ "seed": hex::encode([7u8; 32]), "address": legacy_text(&key) }],
+        });
+        std::fs::write(&path, legacy.to_string()).unwrap();
+        let loaded = Wallet::load(&path).unwrap();
+        assert_eq!(loaded.primary(), key.address());
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains(&w.primary_text())
+        );
+        // A testnet address in a regtest wallet is corruption, not an upgrade.
+        let wrong = serde_json::json!({
+            "network": "regtest",
+            "keys": [{ "seed": hex::encode([7u8; 32]), "address": key.address().encode(Network::Testnet) }],
+        });
+        std::fs::write(&path, wrong.to_string()).unwrap();
         assert!(matches!(Wallet::load(&path), Err(CliError::Wallet(_))));
     }
 }

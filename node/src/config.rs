@@ -16,10 +16,19 @@ use serde::{Deserialize, Serialize};
 
 /// The config file looked for in the data directory.
 pub const CONFIG_FILE: &str = "rumord.toml";
-/// The default RPC address.
-pub const DEFAULT_RPC_BIND: &str = "127.0.0.1:8332";
-/// The default p2p listen address (loopback: nothing is exposed by accident).
-pub const DEFAULT_LISTEN: &str = "/ip4/127.0.0.1/tcp/9333";
+
+/// The default RPC address of a node of `network`: loopback, on the
+/// network's own port (testnet 17332, regtest 17443), so nodes of two
+/// networks run side by side and neither takes bitcoind's 8332.
+pub fn default_rpc_bind(network: Network) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], network.default_rpc_port()))
+}
+
+/// The default p2p listen address of a node of `network` (loopback:
+/// nothing is exposed by accident; testnet 17333, regtest 17444).
+pub fn default_listen(network: Network) -> String {
+    format!("/ip4/127.0.0.1/tcp/{}", network.default_p2p_port())
+}
 /// The default genesis output count.
 pub const DEFAULT_GENESIS_OUTPUTS: u32 = 10_000;
 /// The default target block interval for `--mine`.
@@ -48,7 +57,8 @@ pub struct Settings {
     #[arg(long, env = "RUMOR_CONFIG", value_name = "FILE")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
-    /// Data directory: node key, chain database, RPC cookie, config. Default `~/.rumor`.
+    /// Data directory: node key, chain database, RPC cookie, config.
+    /// Default `~/.rumor/<network>` (`~/.rumor/testnet`, `~/.rumor/regtest`).
     #[arg(long, env = "RUMOR_DATADIR", value_name = "PATH")]
     pub datadir: Option<PathBuf>,
     /// `testnet` (default) or `regtest`.
@@ -57,7 +67,8 @@ pub struct Settings {
     /// Genesis outputs paid to the faucet keys (default 10000). All nodes of a network must agree.
     #[arg(long, env = "RUMOR_GENESIS_OUTPUTS", value_name = "N")]
     pub genesis_outputs: Option<u32>,
-    /// p2p listen multiaddr (repeatable). Default `/ip4/127.0.0.1/tcp/9333`.
+    /// p2p listen multiaddr (repeatable). Default `/ip4/127.0.0.1/tcp/17333`
+    /// on testnet, port 17444 on regtest.
     #[arg(
         long,
         env = "RUMOR_LISTEN",
@@ -144,7 +155,8 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub node_key: Option<String>,
-    /// JSON-RPC listen address (default 127.0.0.1:8332).
+    /// JSON-RPC listen address. Default 127.0.0.1:17332 on testnet,
+    /// 127.0.0.1:17443 on regtest. `rumor` reads it from `rumord.toml`.
     #[arg(long, env = "RUMOR_RPC_BIND", value_name = "ADDR")]
     pub rpc_bind: Option<SocketAddr>,
     /// RPC user (with --rpc-password); otherwise cookie auth.
@@ -194,6 +206,19 @@ pub enum ConfigError {
     /// No `--datadir` and no `$HOME` to default to.
     #[error("no --datadir given and $HOME is not set")]
     NoHome,
+    /// The default data directory's config file names another network
+    /// than the one that chose the directory.
+    #[error(
+        "{path} sets network = \"{file}\", but it is in the {dir} data directory; move it to the {file} one (~/.rumor/{file}/) or pass --network {file}"
+    )]
+    NetworkOfDefaultDir {
+        /// The config file.
+        path: PathBuf,
+        /// The network it names.
+        file: Network,
+        /// The network whose default directory it is in.
+        dir: Network,
+    },
     /// The config file could not be read.
     #[error("cannot read config file {path}: {source}")]
     ReadFile {
@@ -368,11 +393,17 @@ impl Settings {
     ///
     /// # Errors
     /// The file cannot be read or parsed, or no data directory can be found.
+    ///
+    /// Without `--datadir` the directory is `~/.rumor/<network>`, the
+    /// network coming from the flags or environment (testnet if neither
+    /// says); a config file there naming another network is an error,
+    /// since it would have chosen another directory.
     pub fn load(self) -> Result<Settings, ConfigError> {
+        let dir_network = self.network.unwrap_or_default();
         let (path, required) = match &self.config {
             Some(p) => (p.clone(), true),
             None => (
-                resolve_datadir(self.datadir.as_deref())?.join(CONFIG_FILE),
+                resolve_datadir(self.datadir.as_deref(), dir_network)?.join(CONFIG_FILE),
                 false,
             ),
         };
@@ -381,6 +412,18 @@ impl Settings {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Settings::default(),
             Err(source) => return Err(ConfigError::ReadFile { path, source }),
         };
+        let defaulted_dir = self.datadir.is_none() && file.datadir.is_none();
+        if defaulted_dir
+            && self.config.is_none()
+            && self.network.is_none()
+            && let Some(n) = file.network.filter(|n| *n != dir_network)
+        {
+            return Err(ConfigError::NetworkOfDefaultDir {
+                path,
+                file: n,
+                dir: dir_network,
+            });
+        }
         Ok(self.over(file))
     }
 
@@ -389,8 +432,8 @@ impl Settings {
     /// # Errors
     /// The first invalid value, as a [`ConfigError`].
     pub fn resolve(self) -> Result<NodeConfig, ConfigError> {
-        let datadir = resolve_datadir(self.datadir.as_deref())?;
         let network = self.network.unwrap_or_default();
+        let datadir = resolve_datadir(self.datadir.as_deref(), network)?;
         let params = Params::new(network)
             .with_genesis_outputs(self.genesis_outputs.unwrap_or(DEFAULT_GENESIS_OUTPUTS))?;
         let defaults = P2pConfig::default();
@@ -409,7 +452,7 @@ impl Settings {
         };
         let mut listen = parse_addrs("listen", &self.listen)?;
         if listen.is_empty() {
-            listen.push(DEFAULT_LISTEN.parse().expect("valid default"));
+            listen.push(default_listen(network).parse().expect("valid default"));
         }
         let bootnodes = parse_addrs("bootnode", &self.bootnode)?;
         let dm = defaults.mesh;
@@ -478,12 +521,10 @@ impl Settings {
             None => None,
             Some(text) => {
                 Some(
-                    text.trim()
-                        .parse::<Address>()
-                        .map_err(|e| ConfigError::MineAddress {
-                            value: text.clone(),
-                            reason: e.to_string(),
-                        })?,
+                    Address::parse(text, network).map_err(|e| ConfigError::MineAddress {
+                        value: text.clone(),
+                        reason: e.to_string(),
+                    })?,
                 )
             }
         };
@@ -510,9 +551,7 @@ impl Settings {
             params,
             p2p,
             node_key,
-            rpc_bind: self
-                .rpc_bind
-                .unwrap_or_else(|| DEFAULT_RPC_BIND.parse().expect("valid default")),
+            rpc_bind: self.rpc_bind.unwrap_or_else(|| default_rpc_bind(network)),
             rpc_auth,
             metrics: self.metrics,
             mine: self.mine.unwrap_or(false),
@@ -526,18 +565,24 @@ impl Settings {
     }
 }
 
-/// `path`, or `~/.rumor`.
+/// `path` as given, or `~/.rumor/<network>`: like bitcoind's network
+/// subfolders, so the default data of one network never meets another's.
 ///
 /// # Errors
 /// [`ConfigError::NoHome`] if no path is given and `$HOME` is unset.
-pub fn resolve_datadir(path: Option<&Path>) -> Result<PathBuf, ConfigError> {
+pub fn resolve_datadir(path: Option<&Path>, network: Network) -> Result<PathBuf, ConfigError> {
     match path {
         Some(p) => Ok(p.to_owned()),
         None => std::env::var_os("HOME")
             .filter(|h| !h.is_empty())
-            .map(|h| PathBuf::from(h).join(".rumor"))
+            .map(|h| default_datadir(Path::new(&h), network))
             .ok_or(ConfigError::NoHome),
     }
+}
+
+/// `<home>/.rumor/<network>`.
+pub fn default_datadir(home: &Path, network: Network) -> PathBuf {
+    home.join(".rumor").join(network.name())
 }
 
 /// Parses 64 hex characters into a 32-byte seed.
@@ -563,7 +608,7 @@ impl NodeConfig {
             "metrics": self.metrics,
             "mine": self.mine,
             "block_interval_ms": self.block_interval.as_millis() as u64,
-            "mine_address": self.mine_address.map(|a| a.to_string()),
+            "mine_address": self.mine_address.map(|a| a.encode(self.params.network)),
             "max_mempool_bytes": self.max_mempool_bytes,
             "db_cache_mib": self.db_cache_bytes / (1024 * 1024),
             "log_format": self.log_format,
@@ -626,10 +671,10 @@ mod tests {
                 "12D3KooWFrmqVwiYwpprEPtYvFSmTSXbUaEkwHqveW5isTxYK5qk",
             )
             .replace(
-                "rumor1...",
+                "rumortest1...",
                 &rumor_chain::KeyPair::from_seed([1; 32])
                     .address()
-                    .to_string(),
+                    .encode(Network::Testnet),
             );
         let s = Settings::from_toml(&uncommented, Path::new("example")).unwrap();
         assert_eq!(s.mesh_d, Some(6));
@@ -643,8 +688,11 @@ mod tests {
             .unwrap();
         assert!(cfg.mine);
         assert!(!cfg.p2p.discovery);
-        assert_eq!(cfg.rpc_bind, DEFAULT_RPC_BIND.parse().unwrap());
-        assert_eq!(cfg.p2p.listen[0].to_string(), DEFAULT_LISTEN);
+        assert_eq!(cfg.rpc_bind, default_rpc_bind(Network::Testnet));
+        assert_eq!(
+            cfg.p2p.listen[0].to_string(),
+            default_listen(Network::Testnet)
+        );
         assert_eq!(cfg.params.genesis_outputs, DEFAULT_GENESIS_OUTPUTS);
         assert_eq!(cfg.rpc_auth, RpcAuth::Cookie);
         assert_eq!(cfg.db_cache_bytes, DEFAULT_DB_CACHE_MIB << 20);
@@ -652,6 +700,31 @@ mod tests {
             .resolve()
             .unwrap();
         assert_eq!(cfg.db_cache_bytes, 4 << 20);
+    }
+
+    #[test]
+    fn each_network_has_its_own_ports_and_default_datadir() {
+        let t = parse(&["--datadir", "/tmp/x"]).resolve().unwrap();
+        let r = parse(&["--datadir", "/tmp/x", "--network", "regtest"])
+            .resolve()
+            .unwrap();
+        assert_eq!(t.rpc_bind.to_string(), "127.0.0.1:17332");
+        assert_eq!(r.rpc_bind.to_string(), "127.0.0.1:17443");
+        assert_eq!(t.p2p.listen[0].to_string(), "/ip4/127.0.0.1/tcp/17333");
+        assert_eq!(r.p2p.listen[0].to_string(), "/ip4/127.0.0.1/tcp/17444");
+        for c in [&t, &r] {
+            assert_ne!(c.rpc_bind.port(), 8332, "bitcoind mainnet's port");
+        }
+        assert_eq!(
+            default_datadir(Path::new("/home/u"), Network::Regtest),
+            Path::new("/home/u/.rumor/regtest")
+        );
+        assert_eq!(
+            default_datadir(Path::new("/home/u"), Network::Testnet),
+            Path::new("/home/u/.rumor/testnet")
+        );
+        // An explicit --datadir is used as given.
+        assert_eq!(r.datadir, Path::new("/tmp/x"));
     }
 
     #[test]

@@ -40,8 +40,8 @@ mod verify;
 pub use client::{ClientError, call as call_rpc, read_cookie};
 pub use config::{
     CONFIG_FILE, ConfigError, DEFAULT_BLOCK_INTERVAL_MS, DEFAULT_DB_CACHE_MIB,
-    DEFAULT_GENESIS_OUTPUTS, DEFAULT_LISTEN, DEFAULT_RPC_BIND, LogFormat, NodeConfig, RpcAuth,
-    Settings, parse_seed, resolve_datadir,
+    DEFAULT_GENESIS_OUTPUTS, LogFormat, NodeConfig, RpcAuth, Settings, default_datadir,
+    default_listen, default_rpc_bind, parse_seed, resolve_datadir,
 };
 pub use core::{
     ChainInfo, CoreError, NodeCore, PoolEntry, PoolSummary, Processed, Unspent, now_ms,

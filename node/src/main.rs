@@ -1,13 +1,13 @@
 //! `rumord`: the rumor full node.
 //!
-//! - `rumord [run] [FLAGS]`: run the node (see `rumord run --help`).
+//! - `rumord [FLAGS]` (or `rumord run [FLAGS]`): run the node (`rumord --help`
+//!   lists every flag).
 //! - `rumord health [--rpc URL] [--datadir P | --cookie F | --rpc-user U --rpc-password P]`:
 //!   exit 0 iff the node answers `getblockchaininfo`.
 //! - `rumord peer-id --node-key HEX`: print the PeerId of a node key.
 //! - `rumord verify [FLAGS]`: replay the stored best chain of a stopped node
 //!   and compare the store with it; exit 0 iff they agree.
 
-use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,16 +23,23 @@ use rumor_node::{LogFormat, Settings};
     name = "rumord",
     version,
     about = "rumor full node",
-    after_help = "`rumord [FLAGS]` is `rumord run [FLAGS]`: run is the default command."
+    long_about = "rumor full node. `rumord [FLAGS]` runs the node (the same as `rumord run [FLAGS]`). \
+        Every flag is also a RUMOR_* environment variable and a key of <datadir>/rumord.toml; \
+        precedence: file < environment < flags.",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 struct Cli {
     #[command(subcommand)]
-    cmd: Cmd,
+    cmd: Option<Cmd>,
+    /// The node's settings, when no subcommand is given.
+    #[command(flatten)]
+    run: Box<Settings>,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run the node (the default).
+    /// Run the node (what `rumord [FLAGS]` does).
     Run(Box<Settings>),
     /// Exit 0 iff the node answers `getblockchaininfo`.
     Health(HealthArgs),
@@ -47,13 +54,16 @@ enum Cmd {
 
 #[derive(Args)]
 struct HealthArgs {
-    /// RPC URL (default: from --rpc-bind, else http://127.0.0.1:8332).
+    /// RPC URL (default: from --rpc-bind, else the network's default port).
     #[arg(long, env = "RUMOR_RPC", value_name = "URL")]
     rpc: Option<String>,
     /// The node's RPC bind address, used to build the URL if --rpc is not given.
     #[arg(long, env = "RUMOR_RPC_BIND", value_name = "ADDR")]
     rpc_bind: Option<SocketAddr>,
-    /// Data directory holding `.cookie` (default ~/.rumor).
+    /// The node's network, for the default port and data directory.
+    #[arg(long, env = "RUMOR_NETWORK", default_value = "testnet")]
+    network: rumor_chain::Network,
+    /// Data directory holding `.cookie` (default ~/.rumor/<network>).
     #[arg(long, env = "RUMOR_DATADIR", value_name = "PATH")]
     datadir: Option<PathBuf>,
     /// Cookie file to authenticate with.
@@ -90,34 +100,14 @@ struct PeerIdArgs {
     datadir: Option<PathBuf>,
 }
 
-/// `run` is the default subcommand: insert it unless a subcommand (or a
-/// top-level help/version flag) comes first.
-fn with_default_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
-    let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
-    let known = [
-        "run",
-        "health",
-        "peer-id",
-        "verify",
-        "help",
-        "-h",
-        "--help",
-        "-V",
-        "--version",
-    ];
-    if !known.contains(&first) {
-        args.insert(1.min(args.len()), "run".into());
-    }
-    args
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(with_default_subcommand(std::env::args_os().collect()));
+    let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Run(settings) => run(*settings),
-        Cmd::Health(h) => health(h),
-        Cmd::PeerId(p) => peer_id(p),
-        Cmd::Verify(settings) => verify(*settings),
+        None => run(*cli.run),
+        Some(Cmd::Run(settings)) => run(*settings),
+        Some(Cmd::Health(h)) => health(h),
+        Some(Cmd::PeerId(p)) => peer_id(p),
+        Some(Cmd::Verify(settings)) => verify(*settings),
     };
     match result {
         Ok(code) => code,
@@ -263,14 +253,16 @@ fn health(h: HealthArgs) -> anyhow::Result<ExitCode> {
             };
             format!("http://{}", SocketAddr::new(ip, bind.port()))
         }
-        (None, None) => format!("http://{}", rumor_node::DEFAULT_RPC_BIND),
+        (None, None) => format!("http://{}", rumor_node::default_rpc_bind(h.network)),
     };
     let (user, password) = match (h.rpc_user, h.rpc_password) {
         (Some(u), Some(p)) => (u, p),
         _ => {
             let path = match h.cookie {
                 Some(c) => c,
-                None => rumor_node::resolve_datadir(h.datadir.as_deref())?.join(".cookie"),
+                None => {
+                    rumor_node::resolve_datadir(h.datadir.as_deref(), h.network)?.join(".cookie")
+                }
             };
             rumor_node::read_cookie(&path)?
         }

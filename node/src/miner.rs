@@ -94,7 +94,8 @@ pub(crate) async fn run(
     interval: Duration,
     shutdown: Shutdown,
 ) {
-    tracing::info!(address = %pay_to, interval_ms = interval.as_millis() as u64, "mining");
+    let address = pay_to.text(core.params().network);
+    tracing::info!(%address, interval_ms = interval.as_millis() as u64, "mining");
     loop {
         let mut r = [0u8; 2];
         rand::fill(&mut r);

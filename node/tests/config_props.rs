@@ -85,7 +85,7 @@ fn value() -> impl Strategy<Value = String> {
             "{}",
             "\"abababababababababababababababababababababababababababababababab\"",
             "\"zz\"",
-            "\"rumor1qqqq\"",
+            "\"rumortest1qqqq\"",
             "\"u:p\"",
         ])
         .prop_map(str::to_owned),

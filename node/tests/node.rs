@@ -151,7 +151,7 @@ fn listunspent_marks_immature_coinbase_outputs() {
     }
     // Genesis outputs are exempt from maturity.
     let params = rumor_chain::Params::new(rumor_chain::Network::Regtest);
-    let faucet = params.faucet_key(0).address().to_string();
+    let faucet = params.faucet_key(0).address().encode(params.network);
     let list = node.ok("listunspent", json!([faucet, 1]));
     let first = &list.as_array().expect("array")[0];
     assert_eq!(first["spendable"], json!(true), "{first}");

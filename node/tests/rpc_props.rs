@@ -163,7 +163,7 @@ fn json_value() -> impl Strategy<Value = Value> {
             "00".repeat(32),
             "ff".repeat(32),
             "zz".into(),
-            "rumor1qqqqqq".into(),
+            "rumorreg1qqqqqq".into(),
             "0100".into(),
             String::new(),
         ])

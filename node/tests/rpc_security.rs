@@ -232,12 +232,15 @@ fn rpc_and_p2p_bind_to_loopback_by_default() {
         .resolve()
         .unwrap();
     assert!(cfg.rpc_bind.ip().is_loopback(), "{}", cfg.rpc_bind);
-    assert_eq!(cfg.rpc_bind.to_string(), rumor_node::DEFAULT_RPC_BIND);
+    assert_eq!(
+        cfg.rpc_bind,
+        rumor_node::default_rpc_bind(rumor_chain::Network::Testnet)
+    );
     for a in &cfg.p2p.listen {
         assert!(a.to_string().starts_with("/ip4/127.0.0.1/"), "{a}");
     }
-    // The real process, without --rpc-bind, if the default port is free here.
-    let default: SocketAddr = rumor_node::DEFAULT_RPC_BIND.parse().unwrap();
+    // The real process (regtest), without --rpc-bind, if the default port is free here.
+    let default: SocketAddr = rumor_node::default_rpc_bind(rumor_chain::Network::Regtest);
     let free = TcpListener::bind(default).map(drop).is_ok();
     let process_checked = if free {
         let dir = tempfile::tempdir().unwrap();
@@ -265,7 +268,7 @@ fn rpc_and_p2p_bind_to_loopback_by_default() {
     write_result(
         "bind",
         json!({
-            "default": rumor_node::DEFAULT_RPC_BIND,
+            "default": default.to_string(),
             "process_checked": process_checked,
         }),
     );

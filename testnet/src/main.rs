@@ -281,8 +281,15 @@ fn run_sim(args: &SimArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The exit code of a run stopped by Ctrl-C (128 + SIGINT), or by SIGTERM
+/// (128 + 15); 0 while not interrupted.
+static INTERRUPT_EXIT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+const SIGINT_EXIT: u8 = 130;
+const SIGTERM_EXIT: u8 = 143;
+
 /// `run`: exit 0 when every accepted object reached every live node, 1 when
-/// something was lost, 2 for bad parameters or a run that could not happen.
+/// something was lost, 2 for bad parameters or a run that could not happen,
+/// 130 (143) when Ctrl-C (SIGTERM) stopped it.
 fn run_testnet(args: &rumor_testnet::testbed::RunArgs) -> ExitCode {
     use rumor_testnet::testbed;
     if let Err(e) = args.validate() {
@@ -313,11 +320,12 @@ fn run_testnet(args: &rumor_testnet::testbed::RunArgs) -> ExitCode {
                     Err(_) => std::future::pending().await,
                 }
             };
-            let interrupted = tokio::select! {
-                r = tokio::signal::ctrl_c() => r.is_ok(),
-                () = terminate => true,
+            let code = tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok().then_some(SIGINT_EXIT),
+                () = terminate => Some(SIGTERM_EXIT),
             };
-            if interrupted {
+            if let Some(code) = code {
+                INTERRUPT_EXIT.store(code, std::sync::atomic::Ordering::Relaxed);
                 eprintln!("interrupted: collecting what was measured and cleaning up (Ctrl-C again to abort)");
                 testbed::INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed);
                 if tokio::signal::ctrl_c().await.is_ok() {
@@ -329,7 +337,13 @@ fn run_testnet(args: &rumor_testnet::testbed::RunArgs) -> ExitCode {
             Ok(outcome) => {
                 print!("{}", outcome.table);
                 println!("results: {}", outcome.dir.display());
-                if outcome.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+                // Interrupted: what was measured is written, but the run is
+                // not complete; say so in the exit code, as a shell would.
+                match INTERRUPT_EXIT.load(std::sync::atomic::Ordering::Relaxed) {
+                    0 if outcome.ok() => ExitCode::SUCCESS,
+                    0 => ExitCode::from(1),
+                    code => ExitCode::from(code),
+                }
             }
             Err(e) => {
                 eprintln!("error: {e}");

@@ -80,6 +80,13 @@ fn summary(dir: &Path) -> Summary {
     s
 }
 
+/// When the run started (`params.json`), Unix ns.
+fn summary_start_ns(dir: &Path) -> u64 {
+    let params: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("params.json")).unwrap()).unwrap();
+    params["started_ns"].as_u64().unwrap()
+}
+
 #[test]
 fn local_run_reaches_every_node_and_writes_the_report() {
     let tmp = tempfile::tempdir().unwrap();
@@ -94,6 +101,8 @@ fn local_run_reaches_every_node_and_writes_the_report() {
             "40",
             "--block-interval",
             "600ms",
+            "--link-delay",
+            "2ms",
             "--seed",
             "3",
         ],
@@ -107,18 +116,38 @@ fn local_run_reaches_every_node_and_writes_the_report() {
     assert_eq!(s.txs.injected, 50);
     assert_eq!(s.txs.accepted, 50);
     assert_eq!(s.txs.lost, 0);
-    assert!((s.txs.coverage_pct - 100.0).abs() < 1e-9);
+    assert!((s.txs.coverage_pct.unwrap() - 100.0).abs() < 1e-9);
     assert!(s.blocks.accepted >= 1, "blocks were mined");
     assert_eq!(
         s.txs.c100_ms.n, 50,
         "every tx reached all 8 nodes and was timed"
     );
-    assert!(s.txs.c50_ms.p50 <= s.txs.c100_ms.p50);
-    assert!(s.redundancy.bodies_per_node_per_tx > 0.5);
+    assert!(s.txs.c50_ms.p50.unwrap() <= s.txs.c100_ms.p50.unwrap());
+    assert!(s.redundancy.as_ref().unwrap().bodies_per_node_per_tx > 0.5);
     let objects = std::fs::read_to_string(dir.join("objects.csv")).unwrap();
     assert_eq!(objects.lines().count(), 1 + 50 + s.blocks.accepted);
+    // Each object's start time (t0, Unix ns) is a column, within the run.
+    let header: Vec<&str> = objects.lines().next().unwrap().split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "start_ns")
+        .expect("start_ns column");
+    let params_start = summary_start_ns(&dir);
+    for line in objects.lines().skip(1) {
+        let t0: u64 = line.split(',').nth(col).unwrap().parse().unwrap();
+        assert!(t0 >= params_start, "{line}");
+    }
+    // The plot says what ran.
     let svg = std::fs::read_to_string(dir.join("cdf.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("tx c100"));
+    assert!(
+        svg.contains("announce relay · n = 8 · link delay 2 ms · 50 txs"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("tx c100 ideal bound"),
+        "the ideal bound is drawn"
+    );
     let params: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("params.json")).unwrap()).unwrap();
     assert!(
@@ -241,4 +270,125 @@ fn impossible_parameters_are_refused_before_anything_starts() {
         0,
         "nothing was started or written"
     );
+}
+
+#[test]
+fn any_degree_up_to_n_minus_1_gets_ready() {
+    // Nodes used to stop at 8 peers whatever the topology asked for.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(
+        tmp.path(),
+        &[
+            "--nodes",
+            "12",
+            "--degree",
+            "10",
+            "--txs",
+            "20",
+            "--tx-rate",
+            "20",
+            "--seed",
+            "2",
+        ],
+    );
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let s = summary(&results_dir(tmp.path()));
+    assert!(s.ok);
+    assert!(s.graph.mean_degree >= 9.5, "{:?}", s.graph);
+}
+
+#[test]
+fn two_nodes_run_from_any_directory_building_rumord_with_cargo() {
+    let cwd = tempfile::tempdir().unwrap();
+    // Under `cargo run` (CARGO set) and without --rumord: rumord is built from
+    // this workspace, not from the current directory.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    rumord();
+    let out = Command::new(testnet_bin())
+        .current_dir(cwd.path())
+        .env("CARGO", cargo)
+        .args([
+            "run",
+            "-q",
+            "-n",
+            "2",
+            "--txs",
+            "10",
+            "--tx-rate",
+            "20",
+            "--settle",
+            "40s",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {err}", out.status);
+    assert!(err.contains("building rumord"), "{err}");
+    let s = summary(&results_dir(&cwd.path().join("results")));
+    assert_eq!(s.nodes, 2);
+    assert!(s.ok);
+}
+
+#[test]
+fn ctrl_c_collects_and_exits_non_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(testnet_bin())
+        .env_remove("CARGO")
+        .args(["run", "-q", "--rumord"])
+        .arg(rumord())
+        .arg("--out")
+        .arg(tmp.path())
+        .args(["-n", "3", "--txs", "3000", "--tx-rate", "10"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Every node is up (the run's signal handling long installed).
+    let started = std::time::Instant::now();
+    loop {
+        let up = std::fs::read_dir(tmp.path())
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(Result::ok)
+            .map(|run| {
+                (0..3).all(|i| {
+                    std::fs::read_to_string(
+                        run.path()
+                            .join("data")
+                            .join(format!("node-{i}"))
+                            .join("rumord.log"),
+                    )
+                    .is_ok_and(|l| l.contains("rpc listening"))
+                })
+            })
+            .unwrap_or(false);
+        if up {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "nodes did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the run did not stop after Ctrl-C");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    // What was measured is written.
+    let s = summary(&results_dir(tmp.path()));
+    assert!(s.txs.injected < 3000);
 }

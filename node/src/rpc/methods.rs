@@ -2,33 +2,8 @@
 //! also be given by name. Amounts are integer base units in `amount` fields
 //! and decimal coin strings (8 decimals) in `coins` fields.
 //!
-//! | method | params | result |
-//! |---|---|---|
-//! | `getblockchaininfo` | | `{chain, blocks, headers, bestblockhash, chainwork, mediantime, time, genesis, genesis_outputs}` |
-//! | `getbestblockhash`, `getblockcount` | | hash / height |
-//! | `getblockhash` | `height` | hash (−8 out of range) |
-//! | `getblock` | `blockhash, verbosity=1` | 0: hex; 1: header fields + txids; 2: + decoded txs (−5 not found) |
-//! | `getblockheader` | `blockhash, verbose=true` | header fields, or hex |
-//! | `getrawtransaction` | `txid, verbose=false` | hex, or decoded with `blockhash`, `confirmations` (mempool or txindex; −5) |
-//! | `sendrawtransaction` | `hexstring` | txid; −22 decode, −26 rejected (message = reason label, data = detail), −25 missing inputs (kept as orphan), −27 already confirmed; already in the mempool returns the txid |
-//! | `gettxout` | `txid, n, include_mempool=true` | `{bestblock, confirmations, amount, coins, address, coinbase}` or null |
-//! | `listunspent` | `address` (or array), `minconf=1` | `[{txid, vout, address, amount, coins, height, confirmations, coinbase, spendable}]` (`spendable` is false for a coinbase output not yet mature), without coins spent by mempool transactions; `minconf=0` adds mempool outputs |
-//! | `getbalance` | `address` (or array) | `{amount, coins, utxos}`: confirmed UTXOs |
-//! | `getrawmempool` | | `[txid]` |
-//! | `getmempoolinfo` | | `{size, bytes, orphans, maxmempool, minrelayfee_per_byte}` |
-//! | `getmempoolentry` | `txid` | `{txid, size, fee, fee_coins, time_ms, depth, depends, spentby}` (−5) |
-//! | `getpeerinfo` | | `[rumor_p2p::PeerInfo]` |
-//! | `getnetworkinfo` | | `{network, peer_id, listen_addrs, relay, connections, link, version}` |
-//! | `getmemoryinfo` | `mode="stats"` | `stats`: [`crate::MemoryInfo`], `{rss, rss_peak, threads, allocator, stats: {allocated, active, resident, mapped, retained, metadata}}` in bytes; `mallocinfo`: the allocator's full statistics (jemalloc's `malloc_stats_print` JSON); another mode is −32602 |
-//! | `getrelaystats` | | `rumor_p2p::RelayStats` |
-//! | `getpropagation` | `{ids?, since_ns?, limit?}` | `[rumor_p2p::FirstSeen]`; ids may be txids or block hashes |
-//! | `setban` | `peer_id, "add"\|"remove", duration_ms=86400000` | null: disconnect and refuse a peer, or lift the ban |
-//! | `clearbanned` | | null: lift every ban and redial bootnodes |
-//! | `listbanned` | | `[{peer_id, remaining_ms}]` |
-//! | `generatetoaddress` | `nblocks, address` | `[hash]` |
-//! | `verifychain` | | [`crate::VerifyReport`]: the store replayed and compared (−1 with the difference) |
-//! | `stop` | | `"rumord stopping"` |
-//! | `help` | | method names |
+//! What each method takes, returns and fails with is in `help.rs` (the
+//! table behind `help <method>` and `docs/rpc.md`); keep it in step.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -37,7 +12,7 @@ use jsonrpsee::RpcModule;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use rumor_chain::{
     Address, Amount, Block, BlockHash, BlockHeader, DecodedTx, IndexEntry, MAX_TX_DECODE_BYTES,
-    Object, Transaction, Txid, Verdict,
+    Network, Object, Transaction, Txid, Verdict,
 };
 use rumor_p2p::{FirstSeenQuery, Inv, LinkConfig, P2pHandle, RelayMode};
 use serde::de::DeserializeOwned;
@@ -158,9 +133,9 @@ fn parse_hash<T: FromStr>(text: &str, what: &str) -> RpcResult<T> {
     })
 }
 
-fn parse_address(text: &str) -> RpcResult<Address> {
-    text.trim()
-        .parse::<Address>()
+/// An address of `network` (one of another network is refused, naming both).
+fn parse_address(text: &str, network: Network) -> RpcResult<Address> {
+    Address::parse(text, network)
         .map_err(|e| err(NOT_FOUND, format!("invalid address `{text}`: {e}")))
 }
 
@@ -168,7 +143,7 @@ fn coins(units: u64) -> String {
     Amount::new(units).map_or_else(|_| units.to_string(), |a| a.to_string())
 }
 
-fn tx_json(tx: &Transaction) -> Value {
+fn tx_json(tx: &Transaction, network: Network) -> Value {
     let vin: Vec<Value> = tx
         .inputs
         .iter()
@@ -193,7 +168,7 @@ fn tx_json(tx: &Transaction) -> Value {
                 "n": n,
                 "amount": o.amount.units(),
                 "coins": o.amount.to_string(),
-                "address": o.address.to_string(),
+                "address": o.address.encode(network),
             })
         })
         .collect();
@@ -219,7 +194,8 @@ fn header_json(
         "height": entry.height,
         "version": h.version,
         "merkleroot": h.merkle_root.to_string(),
-        "time": h.time,
+        "time": h.time / 1000,
+        "time_ms": h.time,
         "nonce": h.nonce,
         "target": h.target.to_string(),
         "chainwork": entry.chain_work.to_string(),
@@ -234,6 +210,11 @@ fn header_json(
 }
 
 impl RpcContext {
+    /// The node's network, which every address text must be for.
+    fn network(&self) -> Network {
+        self.core.params().network
+    }
+
     fn entry(&self, hash: &BlockHash) -> RpcResult<(IndexEntry, bool, u64)> {
         self.core
             .block_entry(hash)?
@@ -249,8 +230,10 @@ impl RpcContext {
             "headers": info.tip.height,
             "bestblockhash": info.tip.hash.to_string(),
             "chainwork": info.tip.chain_work.to_string(),
-            "mediantime": info.median_time,
-            "time": info.tip.header.time,
+            "mediantime": info.median_time / 1000,
+            "mediantime_ms": info.median_time,
+            "time": info.tip.header.time / 1000,
+            "time_ms": info.tip.header.time,
             "genesis": info.genesis.to_string(),
             "genesis_outputs": self.core.params().genesis_outputs,
         }))
@@ -302,7 +285,13 @@ impl RpcContext {
         v["size"] = json!(block.size());
         v["ntx"] = json!(block.txs.len());
         v["tx"] = if verbosity >= 2 {
-            Value::Array(block.txs.iter().map(tx_json).collect())
+            Value::Array(
+                block
+                    .txs
+                    .iter()
+                    .map(|t| tx_json(t, self.network()))
+                    .collect(),
+            )
         } else {
             Value::Array(
                 block
@@ -329,7 +318,7 @@ impl RpcContext {
         if !verbose {
             return Ok(json!(hex::encode(tx.encode())));
         }
-        let mut v = tx_json(&tx);
+        let mut v = tx_json(&tx, self.network());
         v["hex"] = json!(hex::encode(tx.encode()));
         match block {
             Some(hash) => {
@@ -391,7 +380,7 @@ impl RpcContext {
                     "confirmations": 0,
                     "amount": o.amount.units(),
                     "coins": o.amount.to_string(),
-                    "address": o.address.to_string(),
+                    "address": o.address.encode(self.network()),
                     "coinbase": false,
                 }),
                 _ => Value::Null,
@@ -408,7 +397,7 @@ impl RpcContext {
             "confirmations": info.tip.height.saturating_sub(coin.height) + 1,
             "amount": coin.output.amount.units(),
             "coins": coin.output.amount.to_string(),
-            "address": coin.output.address.to_string(),
+            "address": coin.output.address.encode(self.network()),
             "coinbase": coin.coinbase,
         }))
     }
@@ -418,7 +407,8 @@ impl RpcContext {
         Ok(self.core.mempool_spender(op)?.is_none())
     }
 
-    fn addresses(v: &Value) -> RpcResult<Vec<Address>> {
+    fn addresses(&self, v: &Value) -> RpcResult<Vec<Address>> {
+        let network = self.network();
         let list: Vec<String> = match v {
             Value::String(s) => vec![s.clone()],
             Value::Array(items) => items
@@ -437,12 +427,12 @@ impl RpcContext {
                 "at most {MAX_ADDRESSES} addresses per call"
             )));
         }
-        list.iter().map(|s| parse_address(s)).collect()
+        list.iter().map(|s| parse_address(s, network)).collect()
     }
 
     fn listunspent(&self, p: Params<'_>) -> RpcResult<Value> {
         let a = Args::parse(&p, &["address", "minconf"])?;
-        let addresses = Self::addresses(&a.vals[0])?;
+        let addresses = self.addresses(&a.vals[0])?;
         let minconf = a.opt::<u64>(1)?.unwrap_or(1);
         let tip = self.core.chain_info()?.tip.height;
         let maturity = self.core.params().coinbase_maturity;
@@ -463,7 +453,7 @@ impl RpcContext {
                     json!({
                         "txid": u.outpoint.txid.to_string(),
                         "vout": u.outpoint.vout,
-                        "address": u.coin.output.address.to_string(),
+                        "address": u.coin.output.address.encode(self.network()),
                         "amount": u.coin.output.amount.units(),
                         "coins": u.coin.output.amount.to_string(),
                         "height": u.confirmed.then_some(u.coin.height),
@@ -479,7 +469,7 @@ impl RpcContext {
 
     fn getbalance(&self, p: Params<'_>) -> RpcResult<Value> {
         let a = Args::parse(&p, &["address"])?;
-        let addresses = Self::addresses(&a.vals[0])?;
+        let addresses = self.addresses(&a.vals[0])?;
         let mut total: u64 = 0;
         let mut count = 0usize;
         for addr in &addresses {
@@ -545,6 +535,7 @@ impl RpcContext {
             "size": e.size,
             "fee": e.fee,
             "fee_coins": coins(e.fee),
+            "time": e.time_ms / 1000,
             "time_ms": e.time_ms,
             "depth": e.depth,
             "depends": e.parents.iter().map(Txid::to_string).collect::<Vec<_>>(),
@@ -575,7 +566,7 @@ impl RpcContext {
                 format!("at most {MAX_GENERATE} blocks per call"),
             ));
         }
-        let address = parse_address(&a.req::<String>(1)?)?;
+        let address = parse_address(&a.req::<String>(1)?, self.network())?;
         let hashes = miner::generate(&self.core, &self.validator, n, address)
             .await
             .map_err(|e| err(MISC_ERROR, e.to_string()))?;
@@ -730,7 +721,13 @@ pub fn module(ctx: RpcContext) -> RpcModule<RpcContext> {
         let bans = ctx.p2p.bans().await.map_err(internal)?;
         let out: Vec<Value> = bans
             .into_iter()
-            .map(|(peer, left)| serde_json::json!({ "peer_id": peer.to_string(), "remaining_ms": left.as_millis() as u64 }))
+            .map(|(peer, left)| {
+                serde_json::json!({
+                    "peer_id": peer.to_string(),
+                    "time_remaining": left.as_secs(),
+                    "remaining_ms": left.as_millis() as u64,
+                })
+            })
             .collect();
         Ok::<_, ErrorObjectOwned>(Value::Array(out))
     })
@@ -758,11 +755,19 @@ pub fn module(ctx: RpcContext) -> RpcModule<RpcContext> {
     })
     .expect("unique method name");
     let names: Vec<String> = m.method_names().map(str::to_owned).collect();
-    m.register_method("help", move |_, _, _| {
-        let mut n = names.clone();
-        n.push("help".into());
-        n.sort();
-        n
+    m.register_method("help", move |p, _, _| {
+        let a = Args::parse(&p, &["command"])?;
+        match a.opt::<String>(0)? {
+            None => {
+                let mut n = names.clone();
+                n.push("help".into());
+                n.sort();
+                Ok::<_, ErrorObjectOwned>(json!(n))
+            }
+            Some(command) => super::help::method_doc(command.trim())
+                .map(|d| json!(super::help::usage(d)))
+                .ok_or_else(|| err(MISC_ERROR, format!("help: unknown command: {command}"))),
+        }
     })
     .expect("unique method name");
     m

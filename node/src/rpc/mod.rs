@@ -1,14 +1,19 @@
-//! JSON-RPC 2.0 over HTTP (jsonrpsee), behind HTTP Basic auth.
+//! JSON-RPC 2.0 and 1.0 over HTTP (jsonrpsee), behind HTTP Basic auth.
 //!
 //! - `auth`: the tower layer answering 401 to a missing or wrong credential.
 //! - `methods`: the methods and their parameter handling.
+//! - `help`: what each method takes, returns and fails with (`help <method>`,
+//!   `docs/rpc.md`).
+//! - `compat`: bitcoind's habits: JSON-RPC 1.0 requests and any content type.
 //! - `errors`: error codes (bitcoind's where it has one).
 //!
 //! Limits: request bodies up to 32 MiB (larger ones get error −32007),
 //! batches up to 10,000 calls, 256 connections.
 
 mod auth;
+mod compat;
 mod errors;
+mod help;
 mod methods;
 
 use std::net::SocketAddr;
@@ -16,7 +21,9 @@ use std::net::SocketAddr;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 
 pub use auth::{AuthLayer, AuthService, authorized};
+pub use compat::{CompatLayer, CompatService};
 pub use errors::*;
+pub use help::{METHODS, MethodDoc, ParamDoc, markdown, method_doc, signature, usage};
 pub use methods::{RpcContext, module};
 
 /// The largest request body accepted.
@@ -55,7 +62,11 @@ pub async fn start(
         .build();
     let server = Server::builder()
         .set_config(config)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(AuthLayer::new(user, password)))
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .layer(AuthLayer::new(user, password))
+                .layer(CompatLayer),
+        )
         .build(bind)
         .await?;
     let addr = server.local_addr()?;

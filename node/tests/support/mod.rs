@@ -292,10 +292,20 @@ pub fn try_http_post(
     auth: Option<(&str, &str)>,
     body: &[u8],
 ) -> Result<(u16, String), String> {
+    try_http_post_as(addr, "application/json", auth, body)
+}
+
+/// As [`try_http_post`], with another `Content-Type`.
+pub fn try_http_post_as(
+    addr: SocketAddr,
+    content_type: &str,
+    auth: Option<(&str, &str)>,
+    body: &[u8],
+) -> Result<(u16, String), String> {
     let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok();
     let mut head = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
     );
     if let Some((u, p)) = auth {
@@ -362,5 +372,5 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
 pub fn burn_address() -> String {
     rumor_chain::KeyPair::from_seed([9; 32])
         .address()
-        .to_string()
+        .encode(rumor_chain::Network::Regtest)
 }

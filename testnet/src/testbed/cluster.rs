@@ -75,6 +75,8 @@ pub struct NodeFlags {
     pub discovery: bool,
     /// Outbound peers to keep.
     pub target_peers: usize,
+    /// Most connections at once.
+    pub max_peers: usize,
     /// Async worker threads per node (0: the node's default, one per core).
     pub threads: usize,
     /// RPC credential.
@@ -116,6 +118,8 @@ impl NodeFlags {
             self.link_bandwidth.to_string(),
             "--target-peers".into(),
             self.target_peers.to_string(),
+            "--max-peers".into(),
+            self.max_peers.to_string(),
             "--rpc-user".into(),
             self.rpc_user.clone(),
             "--rpc-password".into(),
@@ -157,9 +161,39 @@ pub fn node_specs(args: &RunArgs, edges: &[(usize, usize)]) -> Vec<NodeSpec> {
         .collect()
 }
 
+/// A node's default peer target and limit (`rumord`'s own defaults).
+const DEFAULT_TARGET_PEERS: usize = 8;
+const DEFAULT_MAX_PEERS: usize = 64;
+
+/// The peer target and limit every node needs for the topology the run
+/// asks for: a node keeps dialling its links only while below its target,
+/// so a target under its degree left links undialled (`--degree 10` on 16
+/// nodes stopped at 8 peers), and the bootnode takes every other node.
+pub fn peer_limits(args: &RunArgs) -> (usize, usize) {
+    if args.topology == Topology::Bootnode {
+        let most = args.nodes.saturating_sub(1);
+        return (
+            args.degree(),
+            DEFAULT_MAX_PEERS.max(most + DEFAULT_TARGET_PEERS),
+        );
+    }
+    let links = super::topology::edges(args.topology, args.nodes, args.degree(), args.seed);
+    let mut degree = vec![0usize; args.nodes];
+    for (a, b) in links {
+        degree[a] += 1;
+        degree[b] += 1;
+    }
+    let most = degree.into_iter().max().unwrap_or(0);
+    (
+        DEFAULT_TARGET_PEERS.max(most),
+        DEFAULT_MAX_PEERS.max(most + DEFAULT_TARGET_PEERS),
+    )
+}
+
 /// The shared flags of a run.
 pub fn node_flags(args: &RunArgs, relay: Relay, generated_password: &str) -> NodeFlags {
     let password = args.rpc_password.as_deref().unwrap_or(generated_password);
+    let (target_peers, max_peers) = peer_limits(args);
     NodeFlags {
         genesis_outputs: args.txs.max(10_000),
         relay,
@@ -171,11 +205,8 @@ pub fn node_flags(args: &RunArgs, relay: Relay, generated_password: &str) -> Nod
         link_loss: args.link_loss,
         link_bandwidth: args.link_bandwidth,
         discovery: args.topology == Topology::Bootnode,
-        target_peers: if args.topology == Topology::Bootnode {
-            args.degree()
-        } else {
-            8
-        },
+        target_peers,
+        max_peers,
         // Many nodes on few cores: one async worker each, so they do not
         // fight over the cores with idle threads and context switches.
         threads: {
@@ -270,5 +301,54 @@ impl Cluster {
             Self::Local(c) => c.log_dir(),
             Self::Compose(c) => c.log_dir(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn args(line: &[&str]) -> RunArgs {
+        Cmd::try_parse_from(std::iter::once("run").chain(line.iter().copied()))
+            .unwrap()
+            .run
+    }
+
+    #[test]
+    fn peer_limits_fit_the_topology() {
+        // Degree 10 of 16: every node may keep (and keeps dialling) 10 links.
+        let a = args(&["-n", "16", "--degree", "10"]);
+        a.validate().unwrap();
+        let (target, max) = peer_limits(&a);
+        assert!(target >= 10, "target {target}");
+        assert!(max >= target);
+        // The default graph keeps rumord's defaults.
+        assert_eq!(peer_limits(&args(&[])), (8, 64));
+        // Every node links to every other.
+        let full = args(&["-n", "70", "--degree", "69"]);
+        full.validate().unwrap();
+        let (target, max) = peer_limits(&full);
+        assert!(target >= 69 && max >= 69, "{target} {max}");
+        // The bootnode takes every other node.
+        let (_, max) = peer_limits(&args(&["-n", "100", "--topology", "bootnode"]));
+        assert!(max >= 99);
+    }
+
+    #[test]
+    fn two_nodes_work_with_the_default_degree() {
+        let a = args(&["-n", "2"]);
+        assert_eq!(a.degree(), 1);
+        a.validate().unwrap();
+        let e = args(&["-n", "16", "--degree", "16"])
+            .validate()
+            .unwrap_err();
+        assert!(e.to_string().contains("between 2 and nodes-1 = 15"), "{e}");
     }
 }

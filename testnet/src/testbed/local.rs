@@ -58,7 +58,8 @@ fn free_ports(count: usize) -> Result<Vec<u16>, ClusterError> {
 }
 
 /// The `rumord` to run: the one given, or the one next to this binary
-/// (built first with the cargo that runs us, if there is one).
+/// (built first, with the cargo that runs us if there is one, from the
+/// workspace this binary was built from: any current directory works).
 ///
 /// # Errors
 /// [`ClusterError::Binary`] if none can be found or built.
@@ -85,10 +86,26 @@ pub fn find_rumord(given: Option<&Path>) -> Result<PathBuf, ClusterError> {
     }
     // Under cargo (`cargo run -p rumor-testnet`), make sure rumord is built and
     // current, with the same profile: a newcomer never needs to know the order.
-    if let Some(cargo) = std::env::var_os("CARGO") {
+    // The workspace is the one this binary was built from, wherever the
+    // command runs.
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(|w| w.join("Cargo.toml"))
+        .filter(|m| m.is_file());
+    if let (Some(cargo), Some(manifest)) = (std::env::var_os("CARGO"), manifest) {
         let profile_dir = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
+        eprintln!(
+            "building rumord ({}) with cargo; the first build takes a few minutes…",
+            if profile_dir == "release" {
+                "release"
+            } else {
+                "dev"
+            }
+        );
         let mut cmd = std::process::Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "rumor-node", "--bin", "rumord"]);
+        cmd.args(["build", "--quiet", "-p", "rumor-node", "--bin", "rumord"])
+            .arg("--manifest-path")
+            .arg(&manifest);
         if profile_dir == "release" {
             cmd.arg("--release");
         }
@@ -99,9 +116,10 @@ pub fn find_rumord(given: Option<&Path>) -> Result<PathBuf, ClusterError> {
             .status()
             .map_err(|e| ClusterError::Binary(format!("running cargo: {e}")))?;
         if !status.success() {
-            return Err(ClusterError::Binary(
-                "cargo build -p rumor-node failed".into(),
-            ));
+            return Err(ClusterError::Binary(format!(
+                "cargo build -p rumor-node --manifest-path {} failed",
+                manifest.display()
+            )));
         }
     }
     let candidate = dir.join("rumord");

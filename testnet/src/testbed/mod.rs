@@ -16,13 +16,15 @@
 //! - [`workload`]: faucet transactions.
 //! - [`runner`]: one run, start to teardown.
 //! - [`report`]: the metrics.
-//! - [`output`]: files, tables, the CDF plot.
+//! - [`output`]: files and tables.
+//! - [`plot`]: the CDF plots.
 
 pub mod cluster;
 pub mod compose;
 pub mod local;
 pub mod output;
 pub mod plan;
+pub mod plot;
 pub mod report;
 pub mod rpc;
 pub mod runner;
@@ -143,7 +145,7 @@ async fn one(
     relay: Relay,
     dir: &Path,
     run_id: &str,
-) -> Result<Summary, TestbedError> {
+) -> Result<(Summary, Vec<ObjectRow>), TestbedError> {
     std::fs::create_dir_all(dir).map_err(|source| output::OutputError::Io {
         path: dir.display().to_string(),
         source,
@@ -161,16 +163,37 @@ async fn one(
     output::write_json(&dir.join("summary.json"), &summary)?;
     output::write_objects(&dir.join("objects.csv"), &rows)?;
     output::write_nodes(&dir.join("nodes"), &collected)?;
-    output::write_cdf(
-        &dir.join("cdf.svg"),
-        &rows,
-        &format!("{run_id} ({})", relay.as_str()),
-    )?;
+    plot::write_cdf(&dir.join("cdf.svg"), &rows, &summary)?;
     if !args.keep_data {
         let _ = std::fs::remove_dir_all(dir.join("data"));
         let _ = std::fs::remove_dir_all(dir.join("compose").join("image"));
     }
-    Ok(summary)
+    Ok((summary, rows))
+}
+
+/// Creates the results folder `<out>/<base>`, or `<base>-2`, `-3`, … if
+/// that exists: a run never writes into another run's folder (two runs
+/// started in the same second share a base id). Returns the run id and
+/// its folder.
+///
+/// # Errors
+/// [`PlanError::Out`] if no folder can be created.
+pub fn new_run_dir(out: &Path, base: &str) -> Result<(String, PathBuf), PlanError> {
+    std::fs::create_dir_all(out).map_err(|_| PlanError::Out(out.to_owned()))?;
+    for k in 1..10_000u32 {
+        let id = if k == 1 {
+            base.to_owned()
+        } else {
+            format!("{base}-{k}")
+        };
+        let dir = out.join(&id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(_) => break,
+        }
+    }
+    Err(PlanError::Out(out.to_owned()))
 }
 
 /// `rumor-testnet run`.
@@ -190,9 +213,10 @@ pub async fn run(args: &RunArgs) -> Result<Outcome, TestbedError> {
     } else {
         args.relay.as_str()
     };
-    let run_id = format!("{secs}-{mode}-n{}-s{}", args.nodes, args.seed);
-    let dir = args.out.join(&run_id);
-    std::fs::create_dir_all(&dir).map_err(|_| PlanError::Out(args.out.clone()))?;
+    let (run_id, dir) = new_run_dir(
+        &args.out,
+        &format!("{secs}-{mode}-n{}-s{}", args.nodes, args.seed),
+    )?;
     let params = Params {
         run_id: run_id.clone(),
         code_version: code_version(),
@@ -215,16 +239,19 @@ pub async fn run(args: &RunArgs) -> Result<Outcome, TestbedError> {
     let mut summaries = Vec::new();
     let table = if args.compare {
         let mut t = String::new();
+        let mut runs = Vec::new();
         for relay in [Relay::Announce, Relay::Push, Relay::Batch] {
             let name = relay.as_str();
-            let s = one(args, relay, &dir.join(name), &format!("{run_id}-{name}")).await?;
+            let (s, rows) = one(args, relay, &dir.join(name), &format!("{run_id}-{name}")).await?;
             t.push_str(&output::table(&s));
             t.push('\n');
-            summaries.push(s);
+            summaries.push(s.clone());
+            runs.push((s, rows));
             if interrupted() {
                 break;
             }
         }
+        plot::write_compare_cdf(&dir.join("cdf.svg"), &runs)?;
         t.push_str(&output::compare_table(&summaries));
         let all: serde_json::Map<String, serde_json::Value> = summaries
             .iter()
@@ -238,7 +265,7 @@ pub async fn run(args: &RunArgs) -> Result<Outcome, TestbedError> {
         output::write_json(&dir.join("compare.json"), &all)?;
         t
     } else {
-        let s = one(args, args.relay, &dir, &run_id).await?;
+        let (s, _) = one(args, args.relay, &dir, &run_id).await?;
         let t = output::table(&s);
         summaries.push(s);
         t
@@ -251,7 +278,7 @@ pub async fn run(args: &RunArgs) -> Result<Outcome, TestbedError> {
 }
 
 /// `rumor-testnet report DIR`: renders a results folder again (and redraws
-/// `cdf.svg`).
+/// `cdf.svg`, for a comparison the combined one).
 ///
 /// # Errors
 /// [`TestbedError::Output`] if the folder is not a results folder.
@@ -260,20 +287,25 @@ pub fn report(dir: &Path) -> Result<String, TestbedError> {
     if single.is_file() {
         let s: Summary = output::read_json(&single)?;
         let rows = output::read_objects(&dir.join("objects.csv"))?;
-        output::write_cdf(&dir.join("cdf.svg"), &rows, &s.run_id)?;
+        plot::write_cdf(&dir.join("cdf.svg"), &rows, &s)?;
         return Ok(output::table(&s));
     }
     let mut summaries = Vec::new();
+    let mut runs = Vec::new();
     for relay in [Relay::Announce, Relay::Push, Relay::Batch] {
         let path = dir.join(relay.as_str()).join("summary.json");
         if path.is_file() {
-            summaries.push(output::read_json::<Summary>(&path)?);
+            let s = output::read_json::<Summary>(&path)?;
+            let rows = output::read_objects(&dir.join(relay.as_str()).join("objects.csv"))?;
+            summaries.push(s.clone());
+            runs.push((s, rows));
         }
     }
     if summaries.is_empty() {
         // Neither a run nor a comparison: report the file that was expected.
         let _: Summary = output::read_json(&single)?;
     }
+    plot::write_compare_cdf(&dir.join("cdf.svg"), &runs)?;
     let mut t = String::new();
     for s in &summaries {
         t.push_str(&output::table(s));
@@ -281,4 +313,27 @@ pub fn report(dir: &Path) -> Result<String, TestbedError> {
     }
     t.push_str(&output::compare_table(&summaries));
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_in_the_same_second_get_their_own_folders() {
+        let out = tempfile::tempdir().unwrap();
+        let (a, da) = new_run_dir(out.path(), "1700000000-announce-n16-s1").unwrap();
+        std::fs::write(da.join("summary.json"), "first").unwrap();
+        let (b, db) = new_run_dir(out.path(), "1700000000-announce-n16-s1").unwrap();
+        let (c, _) = new_run_dir(out.path(), "1700000000-announce-n16-s1").unwrap();
+        assert_eq!(a, "1700000000-announce-n16-s1");
+        assert_eq!(b, "1700000000-announce-n16-s1-2");
+        assert_eq!(c, "1700000000-announce-n16-s1-3");
+        assert_ne!(da, db);
+        assert_eq!(
+            std::fs::read_to_string(da.join("summary.json")).unwrap(),
+            "first",
+            "the first run's results are untouched"
+        );
+    }
 }

@@ -1,11 +1,10 @@
 //! Results folders: `params.json`, `summary.json`, `objects.csv`, per-node
-//! NDJSON, `cdf.svg`, and the terminal table. `report <dir>` reads them back.
+//! NDJSON, and the terminal table (`cdf.svg` is drawn by `plot`). `report
+//! <dir>` reads them back.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
-
-use plotters::prelude::*;
 
 use super::report::{KindSummary, ObjectRow, Summary};
 use super::runner::Collected;
@@ -69,21 +68,38 @@ fn opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.3}")).unwrap_or_default()
 }
 
+/// `objects.csv`'s columns, in order.
+pub const OBJECT_COLUMNS: [&str; 14] = [
+    "kind",
+    "id",
+    "origin",
+    "start_ns",
+    "holders",
+    "live",
+    "recorded",
+    "c50_ms",
+    "c90_ms",
+    "c100_ms",
+    "eccentricity",
+    "ideal_ms",
+    "efficiency",
+    "lost",
+];
+
 /// Writes `objects.csv`.
 ///
 /// # Errors
 /// [`OutputError`].
 pub fn write_objects(path: &Path, rows: &[ObjectRow]) -> Result<(), OutputError> {
-    let mut out = String::from(
-        "kind,id,origin,holders,live,recorded,c50_ms,c90_ms,c100_ms,eccentricity,ideal_ms,efficiency,lost\n",
-    );
+    let mut out = OBJECT_COLUMNS.join(",") + "\n";
     for r in rows {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.kind.as_str(),
             r.id,
             r.origin,
+            r.start_ns,
             r.holders,
             r.live,
             r.recorded,
@@ -99,7 +115,8 @@ pub fn write_objects(path: &Path, rows: &[ObjectRow]) -> Result<(), OutputError>
     std::fs::write(path, out).map_err(io(path))
 }
 
-/// Reads `objects.csv` back.
+/// Reads `objects.csv` back, by its header (so files written before the
+/// `start_ns` column read too, with it 0).
 ///
 /// # Errors
 /// [`OutputError`] (a malformed line is an `Io` error of kind `InvalidData`).
@@ -113,30 +130,43 @@ pub fn read_objects(path: &Path) -> Result<Vec<ObjectRow>, OutputError> {
         ),
     };
     let num = |s: &str| -> Option<f64> { s.parse().ok() };
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() != 13 {
-            return Err(bad(i + 1));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let mut at = [None; OBJECT_COLUMNS.len()];
+    for (slot, name) in at.iter_mut().zip(OBJECT_COLUMNS) {
+        *slot = col(name);
+        if slot.is_none() && name != "start_ns" {
+            return Err(bad(1));
         }
+    }
+    let mut rows = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let line_no = i + 2;
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() != header.len() {
+            return Err(bad(line_no));
+        }
+        let get = |k: usize| at[k].map_or("", |j| f[j]);
         rows.push(ObjectRow {
-            kind: match f[0] {
+            kind: match get(0) {
                 "tx" => super::workload::Kind::Tx,
                 "block" => super::workload::Kind::Block,
-                _ => return Err(bad(i + 1)),
+                _ => return Err(bad(line_no)),
             },
-            id: f[1].to_owned(),
-            origin: f[2].parse().map_err(|_| bad(i + 1))?,
-            holders: f[3].parse().map_err(|_| bad(i + 1))?,
-            live: f[4].parse().map_err(|_| bad(i + 1))?,
-            recorded: f[5].parse().map_err(|_| bad(i + 1))?,
-            c50_ms: num(f[6]),
-            c90_ms: num(f[7]),
-            c100_ms: num(f[8]),
-            eccentricity: f[9].parse().ok(),
-            ideal_ms: num(f[10]),
-            efficiency: num(f[11]),
-            lost: f[12] == "true",
+            id: get(1).to_owned(),
+            origin: get(2).parse().map_err(|_| bad(line_no))?,
+            start_ns: get(3).parse().unwrap_or(0),
+            holders: get(4).parse().map_err(|_| bad(line_no))?,
+            live: get(5).parse().map_err(|_| bad(line_no))?,
+            recorded: get(6).parse().map_err(|_| bad(line_no))?,
+            c50_ms: num(get(7)),
+            c90_ms: num(get(8)),
+            c100_ms: num(get(9)),
+            eccentricity: get(10).parse().ok(),
+            ideal_ms: num(get(11)),
+            efficiency: num(get(12)),
+            lost: get(13) == "true",
         });
     }
     Ok(rows)
@@ -178,16 +208,28 @@ pub fn write_nodes(dir: &Path, c: &Collected) -> Result<(), OutputError> {
     Ok(())
 }
 
+/// A statistic with `digits` decimals, or `-` where there is none.
+fn num(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".to_owned(), |x| format!("{x:.digits$}"))
+}
+
 fn kind_line(out: &mut String, name: &str, k: &KindSummary) {
     let _ = writeln!(
         out,
-        "  {name:<6} injected {:>6}  accepted {:>6}  lost {:>4}  coverage {:>6.2}%",
-        k.injected, k.accepted, k.lost, k.coverage_pct
+        "  {name:<6} injected {:>6}  accepted {:>6}  lost {:>4}  coverage {:>7}",
+        k.injected,
+        k.accepted,
+        k.lost,
+        k.coverage_pct
+            .map_or_else(|| "-".to_owned(), |c| format!("{c:.2}%"))
     );
     let row = |label: &str, p: &super::report::Percentiles| {
         format!(
-            "    {label:<16} {:>9.1} {:>9.1} {:>9.1} {:>9.1}\n",
-            p.p50, p.p90, p.p99, p.max
+            "    {label:<16} {:>9} {:>9} {:>9} {:>9}\n",
+            num(p.p50, 1),
+            num(p.p90, 1),
+            num(p.p99, 1),
+            num(p.max, 1)
         )
     };
     if k.accepted > 0 {
@@ -204,12 +246,12 @@ fn kind_line(out: &mut String, name: &str, k: &KindSummary) {
             out.push_str(&row("ideal bound", &k.ideal_ms));
             let _ = writeln!(
                 out,
-                "    {:<16} {:>9.2} {:>9.2} {:>9.2} {:>9.2}   p99(c100)/p99(ideal) = {}",
+                "    {:<16} {:>9} {:>9} {:>9} {:>9}   p99(c100)/p99(ideal) = {}",
                 "efficiency",
-                k.efficiency.p50,
-                k.efficiency.p90,
-                k.efficiency.p99,
-                k.efficiency.max,
+                num(k.efficiency.p50, 2),
+                num(k.efficiency.p90, 2),
+                num(k.efficiency.p99, 2),
+                num(k.efficiency.max, 2),
                 k.p99_efficiency
                     .map(|e| format!("{e:.2}"))
                     .unwrap_or_else(|| "n/a".into())
@@ -256,35 +298,36 @@ pub fn table(s: &Summary) -> String {
     );
     kind_line(&mut out, "txs", &s.txs);
     kind_line(&mut out, "blocks", &s.blocks);
-    let r = &s.redundancy;
-    let _ = writeln!(
-        out,
-        "  per node per tx: {:.3} bodies ({:.3} duplicate), {:.2} gossip messages ({:.2} before dedup)",
-        r.bodies_per_node_per_tx,
-        r.duplicate_bodies_per_node_per_tx,
-        r.announcements_per_node_per_tx,
-        r.gossip_copies_per_node_per_tx
-    );
-    let b = &r.bytes;
-    let _ = writeln!(
-        out,
-        "  bytes per node per tx (in/out): gossip {:.0}/{:.0}  getdata {:.0}/{:.0}  sync {:.0}/{:.0}  wire {:.0}/{:.0}",
-        b.gossip_in,
-        b.gossip_out,
-        b.getdata_in,
-        b.getdata_out,
-        b.sync_in,
-        b.sync_out,
-        b.wire_in,
-        b.wire_out
-    );
+    if let Some(r) = &s.redundancy {
+        let _ = writeln!(
+            out,
+            "  per node per tx: {:.3} bodies ({:.3} duplicate), {:.2} gossip messages ({:.2} before dedup)",
+            r.bodies_per_node_per_tx,
+            r.duplicate_bodies_per_node_per_tx,
+            r.announcements_per_node_per_tx,
+            r.gossip_copies_per_node_per_tx
+        );
+        let b = &r.bytes;
+        let _ = writeln!(
+            out,
+            "  bytes per node per tx (in/out): gossip {:.0}/{:.0}  getdata {:.0}/{:.0}  sync {:.0}/{:.0}  wire {:.0}/{:.0}",
+            b.gossip_in,
+            b.gossip_out,
+            b.getdata_in,
+            b.getdata_out,
+            b.sync_in,
+            b.sync_out,
+            b.wire_in,
+            b.wire_out
+        );
+    }
     if !s.memory.nodes.is_empty() {
         let _ = writeln!(
             out,
             "  memory: largest node {:.1} MiB; over each node's longest-lived process, growth (last quarter vs second) at most {:+.1}%, slope at most {:+.0} KiB/min{}",
-            s.memory.max_kib as f64 / 1024.0,
-            s.memory.max_growth_pct,
-            s.memory.max_slope_kib_per_min,
+            s.memory.max_kib.unwrap_or(0) as f64 / 1024.0,
+            s.memory.max_growth_pct.unwrap_or(0.0),
+            s.memory.max_slope_kib_per_min.unwrap_or(0.0),
             match s.memory.flat {
                 Some(true) => "; flat",
                 Some(false) => "; NOT FLAT",
@@ -341,8 +384,11 @@ pub fn compare_table(runs: &[Summary]) -> String {
         }
         out.push('\n');
     };
-    let f1 = |v: f64| format!("{v:.1}");
-    let f3 = |v: f64| format!("{v:.3}");
+    let f1 = |v: Option<f64>| num(v, 1);
+    let f3 = |v: Option<f64>| num(v, 3);
+    // A redundancy figure, where transactions were accepted.
+    let red =
+        |s: &Summary, f: &dyn Fn(&super::report::Redundancy) -> f64| s.redundancy.as_ref().map(f);
     row("tx c50 p50 (ms)", &|s| f1(s.txs.c50_ms.p50));
     row("tx c100 p50 (ms)", &|s| f1(s.txs.c100_ms.p50));
     row("tx c100 p99 (ms)", &|s| f1(s.txs.c100_ms.p99));
@@ -355,101 +401,23 @@ pub fn compare_table(runs: &[Summary]) -> String {
     });
     row("block c100 p99 (ms)", &|s| f1(s.blocks.c100_ms.p99));
     row("bodies / node / tx", &|s| {
-        f3(s.redundancy.bodies_per_node_per_tx)
+        f3(red(s, &|r| r.bodies_per_node_per_tx))
     });
     row("duplicate bodies / node / tx", &|s| {
-        f3(s.redundancy.duplicate_bodies_per_node_per_tx)
+        f3(red(s, &|r| r.duplicate_bodies_per_node_per_tx))
     });
     row("gossip msgs / node / tx", &|s| {
-        f3(s.redundancy.announcements_per_node_per_tx)
+        f3(red(s, &|r| r.announcements_per_node_per_tx))
     });
     row("wire bytes / node / tx (in+out)", &|s| {
-        f1(s.redundancy.bytes.wire_in + s.redundancy.bytes.wire_out)
+        f1(red(s, &|r| r.bytes.wire_in + r.bytes.wire_out))
     });
     row("gossip bytes / node / tx (in+out)", &|s| {
-        f1(s.redundancy.bytes.gossip_in + s.redundancy.bytes.gossip_out)
+        f1(red(s, &|r| r.bytes.gossip_in + r.bytes.gossip_out))
     });
     row("getdata bytes / node / tx (in+out)", &|s| {
-        f1(s.redundancy.bytes.getdata_in + s.redundancy.bytes.getdata_out)
+        f1(red(s, &|r| r.bytes.getdata_in + r.bytes.getdata_out))
     });
     row("lost", &|s| (s.txs.lost + s.blocks.lost).to_string());
     out
-}
-
-/// `cdf.svg`: the fraction of objects that reached every live node by time
-/// t (c100 CDF), and the fraction of (node, object) arrivals by t, per kind.
-/// Text is drawn by the SVG viewer; no system fonts are loaded.
-///
-/// # Errors
-/// [`OutputError::Plot`].
-pub fn write_cdf(path: &Path, rows: &[ObjectRow], title: &str) -> Result<(), OutputError> {
-    let mut series: Vec<(String, Vec<f64>, RGBColor)> = Vec::new();
-    for (kind, name, color) in [
-        (super::workload::Kind::Tx, "tx c100", RGBColor(31, 119, 180)),
-        (
-            super::workload::Kind::Block,
-            "block c100",
-            RGBColor(214, 39, 40),
-        ),
-    ] {
-        let mut v: Vec<f64> = rows
-            .iter()
-            .filter(|r| r.kind == kind)
-            .filter_map(|r| r.c100_ms)
-            .collect();
-        v.sort_by(f64::total_cmp);
-        if !v.is_empty() {
-            series.push((name.into(), v, color));
-        }
-        let mut half: Vec<f64> = rows
-            .iter()
-            .filter(|r| r.kind == kind)
-            .filter_map(|r| r.c50_ms)
-            .collect();
-        half.sort_by(f64::total_cmp);
-        if !half.is_empty() {
-            let light = RGBColor(color.0 / 2 + 110, color.1 / 2 + 110, color.2 / 2 + 110);
-            series.push((name.replace("c100", "c50"), half, light));
-        }
-    }
-    let xmax = series
-        .iter()
-        .filter_map(|(_, v, _)| v.last())
-        .fold(1.0f64, |a, b| a.max(*b))
-        * 1.05;
-    let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
-    let err = |e: String| OutputError::Plot(e);
-    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(16)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0.0..xmax, 0.0..1.0)
-        .map_err(|e| err(e.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_desc("time since injection (ms)")
-        .y_desc("fraction of objects")
-        .draw()
-        .map_err(|e| err(e.to_string()))?;
-    for (name, v, color) in &series {
-        let n = v.len() as f64;
-        let points: Vec<(f64, f64)> = std::iter::once((0.0, 0.0))
-            .chain(v.iter().enumerate().map(|(i, x)| (*x, (i + 1) as f64 / n)))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(|e| err(e.to_string()))?
-            .label(name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], *color));
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| err(e.to_string()))?;
-    root.present().map_err(|e| err(e.to_string()))?;
-    Ok(())
 }

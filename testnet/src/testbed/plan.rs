@@ -205,10 +205,14 @@ pub enum PlanError {
     #[error("--nodes must be at least 2 (got {0})")]
     TooFewNodes(usize),
     /// A degree that cannot be built.
-    #[error("--degree must be between 2 and nodes-1 = {max} (got {degree})")]
+    #[error(
+        "--degree must be between {min} and nodes-1 = {max} (got {degree}): a random graph needs a ring of 2 links per node (1 with 2 nodes), and a node has at most nodes-1 peers"
+    )]
     Degree {
         /// Asked for.
         degree: usize,
+        /// The least possible.
+        min: usize,
         /// The most possible.
         max: usize,
     },
@@ -321,9 +325,13 @@ impl RunArgs {
         if n < 2 {
             return Err(PlanError::TooFewNodes(n));
         }
-        if self.topology == Topology::Random && !(2..n).contains(&self.degree()) {
+        // The ring under a random graph gives every node 2 links; with 2
+        // nodes it is the one link there is.
+        let min_degree = 2.min(n - 1);
+        if self.topology == Topology::Random && !(min_degree..n).contains(&self.degree()) {
             return Err(PlanError::Degree {
                 degree: self.degree(),
+                min: min_degree,
                 max: n - 1,
             });
         }

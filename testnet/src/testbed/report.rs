@@ -14,23 +14,24 @@ use super::workload::Kind;
 /// The schema name written into every summary.
 pub const SCHEMA: &str = "rumor-testnet/summary/1";
 
-/// p50 / p90 / p99 / max of a sample, in milliseconds.
+/// p50 / p90 / p99 / max of a sample, in milliseconds. An empty sample
+/// has `n` = 0 and no statistics (`null` in JSON, not a made-up 0).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Values in the sample.
     pub n: usize,
     /// Median.
-    pub p50: f64,
+    pub p50: Option<f64>,
     /// 90th percentile.
-    pub p90: f64,
+    pub p90: Option<f64>,
     /// 99th percentile.
-    pub p99: f64,
+    pub p99: Option<f64>,
     /// Largest.
-    pub max: f64,
+    pub max: Option<f64>,
 }
 
 impl Percentiles {
-    /// Nearest-rank percentiles of `values` (empty: all zero, `n` = 0).
+    /// Nearest-rank percentiles of `values` (empty: none, `n` = 0).
     pub fn of(values: &[f64]) -> Self {
         let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
         if v.is_empty() {
@@ -40,10 +41,10 @@ impl Percentiles {
         let rank = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
         Self {
             n: v.len(),
-            p50: rank(0.50),
-            p90: rank(0.90),
-            p99: rank(0.99),
-            max: v[v.len() - 1],
+            p50: Some(rank(0.50)),
+            p90: Some(rank(0.90)),
+            p99: Some(rank(0.99)),
+            max: Some(v[v.len() - 1]),
         }
     }
 }
@@ -57,6 +58,9 @@ pub struct ObjectRow {
     pub id: String,
     /// Origin node.
     pub origin: usize,
+    /// When the origin accepted it (t0, Unix ns): the start of its
+    /// propagation, comparable with the nodes' first-seen `time_ns`.
+    pub start_ns: u64,
     /// Live nodes that hold it at the end.
     pub holders: usize,
     /// Live nodes at the end.
@@ -102,8 +106,9 @@ pub struct KindSummary {
     pub efficiency: Percentiles,
     /// p99(c100) / p99(ideal).
     pub p99_efficiency: Option<f64>,
-    /// Share of (live node, accepted object) pairs held at the end, %.
-    pub coverage_pct: f64,
+    /// Share of (live node, accepted object) pairs held at the end, %
+    /// (`None` when nothing was accepted).
+    pub coverage_pct: Option<f64>,
 }
 
 /// Bytes per node per transaction, by protocol and direction.
@@ -127,7 +132,8 @@ pub struct BytesPerObject {
     pub wire_out: f64,
 }
 
-/// Redundancy: what each node did per transaction.
+/// Redundancy: what each node did per transaction (`redundancy` is `null`
+/// in a summary where no transaction was accepted).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Redundancy {
     /// Bodies received for objects already held, per node per tx.
@@ -167,8 +173,8 @@ pub struct Summary {
     pub txs: KindSummary,
     /// Blocks.
     pub blocks: KindSummary,
-    /// Redundancy.
-    pub redundancy: Redundancy,
+    /// Redundancy (`None` when no transaction was accepted: nothing to divide by).
+    pub redundancy: Option<Redundancy>,
     /// Faults that happened.
     pub faults: Vec<super::runner::FaultEvent>,
     /// Up to 100 lost object ids.
@@ -220,18 +226,19 @@ pub struct NodeMemory {
     pub max_allocated_kib: Option<u64>,
 }
 
-/// Memory across nodes (local backend; empty for compose).
+/// Memory across nodes (local backend; empty for compose, with the
+/// maxima `null`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MemorySummary {
     /// Per node.
     pub nodes: Vec<NodeMemory>,
     /// The largest growth, %.
-    pub max_growth_pct: f64,
+    pub max_growth_pct: Option<f64>,
     /// The largest resident size seen, KiB.
-    pub max_kib: u64,
+    pub max_kib: Option<u64>,
     /// The steepest slope, KiB per minute.
     #[serde(default)]
-    pub max_slope_kib_per_min: f64,
+    pub max_slope_kib_per_min: Option<f64>,
     /// Whether memory stayed flat: every process that lived at least
     /// [`FLAT_MIN_LIFETIME_S`] grew at most [`FLAT_MAX_GROWTH_PCT`] after its
     /// warm-up. `None` when no process lived that long (too short a run to
@@ -313,9 +320,15 @@ fn memory_summary(samples: &[Vec<MemorySample>]) -> MemorySummary {
             out.max_allocated_growth_pct =
                 Some(out.max_allocated_growth_pct.map_or(g, |m| m.max(g)));
         }
-        out.max_growth_pct = out.max_growth_pct.max(node.growth_pct);
-        out.max_slope_kib_per_min = out.max_slope_kib_per_min.max(node.slope_kib_per_min);
-        out.max_kib = out.max_kib.max(node.max_kib);
+        out.max_growth_pct = Some(
+            out.max_growth_pct
+                .map_or(node.growth_pct, |m| m.max(node.growth_pct)),
+        );
+        out.max_slope_kib_per_min = Some(
+            out.max_slope_kib_per_min
+                .map_or(node.slope_kib_per_min, |m| m.max(node.slope_kib_per_min)),
+        );
+        out.max_kib = Some(out.max_kib.map_or(node.max_kib, |m| m.max(node.max_kib)));
         out.nodes.push(node);
     }
     out.flat = judge_flat(&out.nodes);
@@ -450,6 +463,7 @@ pub fn analyze(
             kind: obj.kind,
             id: obj.id.clone(),
             origin: obj.origin,
+            start_ns: t0,
             holders,
             live: live_count,
             recorded,
@@ -480,13 +494,12 @@ pub fn analyze(
             c100_ms: c100,
             ideal_ms: ideal,
             efficiency: Percentiles::of(&col(&|r| r.efficiency)),
-            p99_efficiency: (ideal.n > 0 && c100.n > 0 && ideal.p99 > 0.0)
-                .then(|| c100.p99 / ideal.p99),
-            coverage_pct: if rs.is_empty() {
-                100.0
-            } else {
-                100.0 * held as f64 / (rs.len() * live_count.max(1)) as f64
-            },
+            p99_efficiency: c100
+                .p99
+                .zip(ideal.p99.filter(|i| *i > 0.0))
+                .map(|(c, i)| c / i),
+            coverage_pct: (!rs.is_empty())
+                .then(|| 100.0 * held as f64 / (rs.len() * live_count.max(1)) as f64),
         }
     };
     let txs = kind_summary(Kind::Tx);
@@ -514,7 +527,7 @@ pub fn analyze(
     } else {
         sum(&counter("duplicate_bodies"))
     };
-    let redundancy = Redundancy {
+    let redundancy = (txs.accepted > 0 && live_count > 0).then(|| Redundancy {
         duplicate_bodies_per_node_per_tx: per(duplicates),
         bodies_per_node_per_tx: per(bodies),
         announcements_per_node_per_tx: per(sum(&counter("announcements_in"))),
@@ -529,7 +542,7 @@ pub fn analyze(
             wire_in: per(sum(&|s| s.wire_bytes.inn)),
             wire_out: per(sum(&|s| s.wire_bytes.out)),
         },
-    };
+    });
     let lost_ids: Vec<String> = rows
         .iter()
         .filter(|r| r.lost)
@@ -577,11 +590,55 @@ mod tests {
         let p = Percentiles::of(&v);
         assert_eq!(
             (p.p50, p.p90, p.p99, p.max, p.n),
-            (50.0, 90.0, 99.0, 100.0, 100)
+            (Some(50.0), Some(90.0), Some(99.0), Some(100.0), 100)
         );
         let p = Percentiles::of(&[3.0]);
-        assert_eq!((p.p50, p.p99), (3.0, 3.0));
+        assert_eq!((p.p50, p.p99), (Some(3.0), Some(3.0)));
         assert_eq!(Percentiles::of(&[]).n, 0);
+    }
+
+    /// Two nodes; one transaction that reached both, no block.
+    fn one_tx_no_blocks() -> Collected {
+        serde_json::from_value(serde_json::json!({
+            "start_ns": 1_000_000_000u64, "workload_s": 1.0, "settle_s": 0.5, "nodes": 2,
+            "live": [true, true], "restarted": [false, false], "peer_ids": ["a", "b"],
+            "injected": [{"kind": "tx", "id": "t1", "origin": 0, "submit_ns": 1_000_000_000u64,
+                "accepted": true, "error": null}],
+            "faults": [],
+            "first_seen": [
+                [{"kind": "Tx", "id": "t1", "time_ns": 1_000_000_000u64, "from": null,
+                    "via": "local"}],
+                [{"kind": "Tx", "id": "t1", "time_ns": 1_004_000_000u64, "from": "a",
+                    "via": "announce"}]],
+            "stats": [null, null], "peers": [[], []], "present": [["t1"], ["t1"]],
+            "best_chain": [], "notes": [], "memory": [[], []], "inflight_at_end": [0, 0],
+        }))
+        .expect("a Collected")
+    }
+
+    #[test]
+    fn empty_statistics_are_null_not_zero() {
+        let c = one_tx_no_blocks();
+        let (s, rows) = analyze(&c, Relay::Announce, "r", Shaping::default(), 0.0);
+        assert_eq!(rows[0].start_ns, 1_000_000_000);
+        assert_eq!(s.txs.c100_ms.p50, Some(4.0));
+        let v = serde_json::to_value(&s).unwrap();
+        // No block: no block statistics, not zeros.
+        assert_eq!(v["blocks"]["c100_ms"]["n"], 0);
+        for field in ["p50", "p90", "p99", "max"] {
+            assert!(v["blocks"]["c100_ms"][field].is_null(), "{field}: {v}");
+        }
+        assert!(v["blocks"]["coverage_pct"].is_null());
+        assert_eq!(v["txs"]["coverage_pct"], 100.0);
+        // No link delay: no ideal bound.
+        assert!(v["txs"]["ideal_ms"]["p99"].is_null());
+        assert!(v["txs"]["p99_efficiency"].is_null());
+        // No memory sampled: no maxima.
+        assert!(v["memory"]["max_kib"].is_null());
+        assert!(v["memory"]["max_growth_pct"].is_null());
+        // The summary reads back.
+        let back: Summary = serde_json::from_value(v).unwrap();
+        assert_eq!(back.blocks.c100_ms, Percentiles::default());
     }
 
     /// Samples every 5 s for `secs`, from `pid`, of `kib(t)`.

@@ -105,7 +105,7 @@ impl Faucet {
             format!("rumor-testnet/miner/{miner}").as_bytes(),
         ))
         .address()
-        .to_string()
+        .encode(self.params.network)
     }
 }
 
