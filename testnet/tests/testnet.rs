@@ -224,6 +224,7 @@ fn impossible_parameters_are_refused_before_anything_starts() {
             "at least one node up",
         ),
         (vec!["--tx-rate", "0"], "--tx-rate"),
+        (vec!["--image", "rumor-node:x"], "--image needs --backend"),
     ] {
         let out = Command::new(testnet_bin())
             .arg("run")

@@ -32,6 +32,14 @@ pub enum ClusterError {
     /// docker / docker-compose failed.
     #[error("docker: {0}")]
     Docker(String),
+    /// `--image` names an image that is neither on this engine nor pullable.
+    #[error("image {image} is not on this docker engine and cannot be pulled: {reason}")]
+    ImageMissing {
+        /// The image.
+        image: String,
+        /// docker's answer to the pull.
+        reason: String,
+    },
     /// File system trouble.
     #[error("{0}")]
     Io(String),

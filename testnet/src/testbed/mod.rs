@@ -11,7 +11,8 @@
 //! Module map:
 //! - [`plan`]: the command line and its validation.
 //! - [`topology`]: topologies and graph distances.
-//! - [`cluster`], [`local`], [`compose`]: running the nodes.
+//! - [`cluster`], [`local`], [`compose`]: running the nodes;
+//!   [`image`]: the image the docker backends run.
 //! - [`rpc`]: the nodes' JSON-RPC.
 //! - [`workload`]: faucet transactions.
 //! - [`runner`]: one run, start to teardown.
@@ -20,6 +21,7 @@
 
 pub mod cluster;
 pub mod compose;
+pub mod image;
 pub mod local;
 pub mod output;
 pub mod plan;
@@ -208,6 +210,7 @@ pub async fn run(args: &RunArgs) -> Result<Outcome, TestbedError> {
             "duration_ms": args.duration.map(|d| d.as_millis() as u64),
             "restart_every_ms": args.restart_every.map(|d| d.as_millis() as u64), "restart_down_ms": args.restart_down.as_millis() as u64,
             "partition_every_ms": args.partition_every.map(|d| d.as_millis() as u64), "partition_for_ms": args.partition_for.as_millis() as u64,
+            "image": args.image,
         }),
         node_env: node_env(),
     };

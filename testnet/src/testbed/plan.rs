@@ -151,6 +151,9 @@ pub struct RunArgs {
     /// (`release`, or `dev` for a quicker build of slower nodes).
     #[arg(long, default_value = "release")]
     pub compose_profile: String,
+    /// compose: run this image instead of building one from source.
+    #[arg(long)]
+    pub image: Option<String>,
     /// The `rumord` binary (default: built by cargo next to this one).
     #[arg(long)]
     pub rumord: Option<PathBuf>,
@@ -261,6 +264,14 @@ pub enum PlanError {
     /// Output folder problem.
     #[error("--out {0}: not a usable folder")]
     Out(PathBuf),
+    /// A flag that only a docker backend uses.
+    #[error("{flag} needs {needs}")]
+    BackendFlag {
+        /// The flag.
+        flag: &'static str,
+        /// The backend(s) it needs.
+        needs: &'static str,
+    },
 }
 
 impl RunArgs {
@@ -383,6 +394,12 @@ impl RunArgs {
                     "the end must come after the start".into(),
                 ));
             }
+        }
+        if self.image.is_some() && self.backend == Backend::Local {
+            return Err(PlanError::BackendFlag {
+                flag: "--image",
+                needs: "--backend compose",
+            });
         }
         if self.out.exists() && !self.out.is_dir() {
             return Err(PlanError::Out(self.out.clone()));

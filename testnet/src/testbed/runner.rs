@@ -179,6 +179,7 @@ async fn start_cluster(
                 &dir.join("compose"),
                 run_id,
                 &args.compose_profile,
+                args.image.as_deref(),
             )
             .await?,
         ),
