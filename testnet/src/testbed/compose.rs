@@ -12,11 +12,8 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use super::cluster::{ClusterError, NodeFlags, NodeSpec};
-use super::image::{NodeImage, docker};
+use super::image::{NodeImage, P2P_PORT, RPC_PORT, container_args, docker};
 use super::rpc::NodeRpc;
-
-const P2P_PORT: u16 = 9333;
-const RPC_PORT: u16 = 8332;
 
 /// The compose command available here.
 #[derive(Debug, Clone)]
@@ -118,25 +115,11 @@ pub fn compose_yaml(
     y.push_str("services:\n");
     for spec in specs {
         let i = spec.index;
-        let mut args: Vec<String> = vec![
-            "--datadir".into(),
-            "/data".into(),
-            "--listen".into(),
-            format!("/ip4/0.0.0.0/tcp/{P2P_PORT}"),
-            "--rpc-bind".into(),
-            format!("0.0.0.0:{RPC_PORT}"),
-            "--node-key".into(),
-            spec.key_hex.clone(),
-        ];
-        for j in &spec.dials {
-            args.push("--bootnode".into());
-            args.push(format!(
-                "/ip4/{}/tcp/{P2P_PORT}/p2p/{}",
-                ip(*j),
-                specs[*j].peer_id
-            ));
-        }
-        args.extend(flags.args());
+        let bootnodes = spec
+            .dials
+            .iter()
+            .map(|j| format!("/ip4/{}/tcp/{P2P_PORT}/p2p/{}", ip(*j), specs[*j].peer_id));
+        let args = container_args(spec, flags, bootnodes);
         let quoted: Vec<String> = args.iter().map(|a| format!("\"{a}\"")).collect();
         y.push_str(&format!("  node{i}:\n"));
         y.push_str(&format!("    image: {image}\n"));

@@ -1,6 +1,6 @@
-//! The image both docker backends run: a static, stripped `rumord` in a
-//! `FROM scratch` image (nothing is pulled), or an image the user pushed
-//! (`--image`). A built image is tagged by its binary's content and by its
+//! What both docker backends share: the image they run, a static, stripped
+//! `rumord` in a `FROM scratch` image (nothing is pulled) or an image the
+//! user pushed (`--image`), and `rumord`'s command line in a container. A built image is tagged by its binary's content and by its
 //! run, and the run removes its tag at the end: the layers are shared by
 //! every tag of the same binary, so concurrent runs never pull an image
 //! from under each other, and nothing is left behind.
@@ -10,9 +10,39 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use super::cluster::ClusterError;
+use super::cluster::{ClusterError, NodeFlags, NodeSpec};
 
 const TARGET: &str = "x86_64-unknown-linux-gnu";
+/// The p2p port inside every container.
+pub(crate) const P2P_PORT: u16 = 9333;
+/// The RPC port inside every container.
+pub(crate) const RPC_PORT: u16 = 8332;
+
+/// `rumord`'s arguments in a container: data in `/data`, p2p and RPC on
+/// every interface of the container (RPC needs the run's credential), the
+/// node's fixed key, a `--bootnode` per address, then the run's flags.
+pub(crate) fn container_args(
+    spec: &NodeSpec,
+    flags: &NodeFlags,
+    bootnodes: impl IntoIterator<Item = String>,
+) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "--datadir".into(),
+        "/data".into(),
+        "--listen".into(),
+        format!("/ip4/0.0.0.0/tcp/{P2P_PORT}"),
+        "--rpc-bind".into(),
+        format!("0.0.0.0:{RPC_PORT}"),
+        "--node-key".into(),
+        spec.key_hex.clone(),
+    ];
+    for addr in bootnodes {
+        args.push("--bootnode".into());
+        args.push(addr);
+    }
+    args.extend(flags.args());
+    args
+}
 
 /// Runs `docker args…` and returns its stdout.
 ///
