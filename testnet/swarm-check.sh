@@ -15,6 +15,7 @@ label="label=com.docker.stack.namespace=$stack"
 target="${CARGO_TARGET_DIR:-target}"
 out="$(mktemp -d)"
 created_swarm=0
+created_gwbridge=0
 fail_image="rumor-ci-fail:$$"
 
 cleanup() {
@@ -23,7 +24,17 @@ cleanup() {
     docker rmi "$fail_image" >/dev/null 2>&1 || true
     if [ "$created_swarm" = 1 ]; then
         docker swarm leave --force >/dev/null || rc=1
-        docker network rm docker_gwbridge >/dev/null 2>&1 || true
+        # The ingress sandbox detaches from docker_gwbridge shortly after
+        # the leave; the bridge goes only if `swarm init` created it.
+        if [ "$created_gwbridge" = 1 ]; then
+            for _ in $(seq 1 40); do
+                docker network rm docker_gwbridge >/dev/null 2>&1 && break
+                sleep 0.5
+            done
+            if docker network inspect docker_gwbridge >/dev/null 2>&1; then
+                echo "warning: docker_gwbridge still has an endpoint after leaving the swarm; remove it with docker network rm docker_gwbridge" >&2
+            fi
+        fi
     fi
     rm -rf "$out"
     exit "$rc"
@@ -72,6 +83,7 @@ if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ]; then
     refused "docker swarm init --advertise-addr 127.0.0.1" --nodes 3
     [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ] ||
         { echo "FAIL: rumor-testnet changed the swarm state" >&2; exit 1; }
+    docker network inspect docker_gwbridge >/dev/null 2>&1 || created_gwbridge=1
     docker swarm init --advertise-addr 127.0.0.1 >/dev/null
     created_swarm=1
 else
