@@ -9,7 +9,7 @@ use libp2p::core::Transport;
 use libp2p::core::transport::upgrade::Version;
 use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, StreamProtocol, Swarm, noise, tcp, yamux};
+use libp2p::{Multiaddr, StreamProtocol, Swarm, dns, noise, tcp, yamux};
 use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -98,7 +98,15 @@ pub async fn start(cfg: P2pConfig, key: Keypair) -> Result<P2p, StartError> {
 
     let shaping = cfg.link;
     let counters = Arc::clone(&link);
-    let transport = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+    // `/dns4/<name>` addresses (container testnets know their nodes by
+    // name), answers kept at most a second: a restarted container comes back
+    // under its name at a new address, and Docker's DNS says 600 s.
+    let (dns_config, mut dns_opts) =
+        hickory_resolver::system_conf::read_system_conf().unwrap_or_default();
+    dns_opts.positive_max_ttl = Some(Duration::from_secs(1));
+    dns_opts.negative_max_ttl = Some(Duration::from_secs(1));
+    let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
+    let transport = dns::tokio::Transport::custom(tcp, dns_config, dns_opts)
         .map(move |stream, _| ShapedStream::new(stream, shaping, Arc::clone(&counters)))
         .upgrade(Version::V1Lazy)
         .authenticate(noise::Config::new(&key)?)

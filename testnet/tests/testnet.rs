@@ -253,6 +253,12 @@ fn impossible_parameters_are_refused_before_anything_starts() {
             "at least one node up",
         ),
         (vec!["--tx-rate", "0"], "--tx-rate"),
+        (vec!["--image", "rumor-node:x"], "--image needs --backend"),
+        (vec!["--stack", "rumor-x"], "--stack needs --backend swarm"),
+        (
+            vec!["--backend", "swarm", "--stack", "Rumor_X"],
+            "--stack \"Rumor_X\"",
+        ),
     ] {
         let out = Command::new(testnet_bin())
             .arg("run")

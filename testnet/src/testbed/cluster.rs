@@ -10,6 +10,7 @@ use super::compose::ComposeCluster;
 use super::local::LocalCluster;
 use super::plan::{Relay, RunArgs, Topology};
 use super::rpc::NodeRpc;
+use super::swarm::{SwarmCluster, SwarmError};
 
 /// Why the cluster could not be started or driven.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,17 @@ pub enum ClusterError {
     /// docker / docker-compose failed.
     #[error("docker: {0}")]
     Docker(String),
+    /// `--image` names an image that is neither on this engine nor pullable.
+    #[error("image {image} is not on this docker engine and cannot be pulled: {reason}")]
+    ImageMissing {
+        /// The image.
+        image: String,
+        /// docker's answer to the pull.
+        reason: String,
+    },
+    /// The Docker Swarm backend refused or failed.
+    #[error(transparent)]
+    Swarm(#[from] SwarmError),
     /// File system trouble.
     #[error("{0}")]
     Io(String),
@@ -224,6 +236,8 @@ pub enum Cluster {
     Local(LocalCluster),
     /// docker-compose.
     Compose(ComposeCluster),
+    /// A Docker Swarm stack.
+    Swarm(SwarmCluster),
 }
 
 impl Cluster {
@@ -232,6 +246,7 @@ impl Cluster {
         match self {
             Self::Local(c) => c.rpc(i),
             Self::Compose(c) => c.rpc(i),
+            Self::Swarm(c) => c.rpc(i),
         }
     }
 
@@ -240,6 +255,7 @@ impl Cluster {
         match self {
             Self::Local(c) => c.len(),
             Self::Compose(c) => c.len(),
+            Self::Swarm(c) => c.len(),
         }
     }
 
@@ -256,6 +272,7 @@ impl Cluster {
         match self {
             Self::Local(c) => c.kill(i).await,
             Self::Compose(c) => c.kill(i).await,
+            Self::Swarm(c) => c.kill(i).await,
         }
     }
 
@@ -267,6 +284,7 @@ impl Cluster {
         match self {
             Self::Local(c) => c.restart(i).await,
             Self::Compose(c) => c.restart(i).await,
+            Self::Swarm(c) => c.restart(i).await,
         }
     }
 
@@ -276,6 +294,7 @@ impl Cluster {
         match self {
             Self::Local(c) => c.teardown().await,
             Self::Compose(c) => c.teardown().await,
+            Self::Swarm(c) => c.teardown().await,
         }
     }
 
@@ -283,15 +302,16 @@ impl Cluster {
     pub fn pid_and_rss_kib(&self, i: usize) -> Option<(u32, u64)> {
         match self {
             Self::Local(c) => c.pid_and_rss_kib(i),
-            Self::Compose(_) => None,
+            Self::Compose(_) | Self::Swarm(_) => None,
         }
     }
 
-    /// A local node that exited by itself (compose: always `None`).
+    /// A local node that exited by itself (containers: always `None`; a
+    /// swarm node that fails to start fails the start).
     pub fn exited(&mut self) -> Option<(usize, String)> {
         match self {
             Self::Local(c) => c.exited(),
-            Self::Compose(_) => None,
+            Self::Compose(_) | Self::Swarm(_) => None,
         }
     }
 
@@ -300,6 +320,7 @@ impl Cluster {
         match self {
             Self::Local(c) => c.log_dir(),
             Self::Compose(c) => c.log_dir(),
+            Self::Swarm(c) => c.log_dir(),
         }
     }
 }

@@ -2,7 +2,8 @@
 //! (no registry pull), one container per node on a bridge network with an
 //! explicit subnet and static addresses, fixed node keys so bootnodes are
 //! known PeerIds, exec-form healthchecks, and RPC published on 127.0.0.1 only.
-//! Containers and the network are always removed at the end.
+//! Containers, the network and the run's image tag are always removed at
+//! the end.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -11,11 +12,8 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use super::cluster::{ClusterError, NodeFlags, NodeSpec};
+use super::image::{NodeImage, P2P_PORT, RPC_PORT, container_args, docker};
 use super::rpc::NodeRpc;
-
-const P2P_PORT: u16 = 9333;
-const RPC_PORT: u16 = 8332;
-const TARGET: &str = "x86_64-unknown-linux-gnu";
 
 /// The compose command available here.
 #[derive(Debug, Clone)]
@@ -85,87 +83,6 @@ impl ComposeTool {
     }
 }
 
-async fn docker(args: &[&str]) -> Result<String, ClusterError> {
-    let out = Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|e| ClusterError::Docker(e.to_string()))?;
-    if !out.status.success() {
-        return Err(ClusterError::Docker(format!(
-            "docker {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Builds a statically linked `rumord` and a `FROM scratch` image of it.
-/// Returns the image tag.
-///
-/// # Errors
-/// [`ClusterError`] if cargo or docker fail.
-pub async fn build_image(
-    workspace: &Path,
-    ctx: &Path,
-    profile: &str,
-) -> Result<String, ClusterError> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace)
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
-        .args([
-            "build",
-            "--profile",
-            profile,
-            "--target",
-            TARGET,
-            "-p",
-            "rumor-node",
-            "--bin",
-            "rumord",
-        ])
-        .status()
-        .await
-        .map_err(|e| ClusterError::Binary(format!("running cargo: {e}")))?;
-    if !status.success() {
-        return Err(ClusterError::Binary("static build of rumord failed".into()));
-    }
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"));
-    let profile_dir = if profile == "dev" { "debug" } else { profile };
-    let bin = target_dir.join(TARGET).join(profile_dir).join("rumord");
-    std::fs::create_dir_all(ctx).map_err(|e| ClusterError::Io(e.to_string()))?;
-    std::fs::copy(&bin, ctx.join("rumord"))
-        .map_err(|e| ClusterError::Io(format!("{}: {e}", bin.display())))?;
-    // No `# syntax` line and a scratch base: nothing is pulled.
-    std::fs::write(
-        ctx.join("Dockerfile"),
-        "FROM scratch\nCOPY rumord /rumord\nENTRYPOINT [\"/rumord\"]\n",
-    )
-    .map_err(|e| ClusterError::Io(e.to_string()))?;
-    let digest = rumor_chain::sha256(
-        &std::fs::read(ctx.join("rumord")).map_err(|e| ClusterError::Io(e.to_string()))?,
-    );
-    let tag = format!("rumor-node:{}", &hex::encode(digest)[..12]);
-    docker(&["build", "-q", "-t", &tag, &ctx.display().to_string()]).await?;
-    Ok(tag)
-}
-
-/// The workspace root (for the static build): the nearest parent with `Cargo.lock`.
-pub fn workspace_root() -> Option<PathBuf> {
-    let mut dir = std::env::current_dir().ok()?;
-    loop {
-        if dir.join("Cargo.lock").is_file() && dir.join("node").is_dir() {
-            return Some(dir);
-        }
-        dir = dir.parent()?.to_owned();
-    }
-}
-
 /// A docker-compose network of nodes.
 pub struct ComposeCluster {
     tool: ComposeTool,
@@ -173,6 +90,7 @@ pub struct ComposeCluster {
     file: PathBuf,
     root: PathBuf,
     rpcs: Vec<NodeRpc>,
+    image: NodeImage,
     down: bool,
 }
 
@@ -197,25 +115,11 @@ pub fn compose_yaml(
     y.push_str("services:\n");
     for spec in specs {
         let i = spec.index;
-        let mut args: Vec<String> = vec![
-            "--datadir".into(),
-            "/data".into(),
-            "--listen".into(),
-            format!("/ip4/0.0.0.0/tcp/{P2P_PORT}"),
-            "--rpc-bind".into(),
-            format!("0.0.0.0:{RPC_PORT}"),
-            "--node-key".into(),
-            spec.key_hex.clone(),
-        ];
-        for j in &spec.dials {
-            args.push("--bootnode".into());
-            args.push(format!(
-                "/ip4/{}/tcp/{P2P_PORT}/p2p/{}",
-                ip(*j),
-                specs[*j].peer_id
-            ));
-        }
-        args.extend(flags.args());
+        let bootnodes = spec
+            .dials
+            .iter()
+            .map(|j| format!("/ip4/{}/tcp/{P2P_PORT}/p2p/{}", ip(*j), specs[*j].peer_id));
+        let args = container_args(spec, flags, bootnodes);
         let quoted: Vec<String> = args.iter().map(|a| format!("\"{a}\"")).collect();
         y.push_str(&format!("  node{i}:\n"));
         y.push_str(&format!("    image: {image}\n"));
@@ -254,16 +158,10 @@ impl ComposeCluster {
         root: &Path,
         run_id: &str,
         profile: &str,
+        image: Option<&str>,
     ) -> Result<Self, ClusterError> {
         let tool = ComposeTool::detect().await?;
-        let workspace = workspace_root().ok_or_else(|| {
-            ClusterError::Binary(
-                "the compose backend builds rumord from source: run it inside the rumor workspace"
-                    .into(),
-            )
-        })?;
         std::fs::create_dir_all(root).map_err(|e| ClusterError::Io(e.to_string()))?;
-        let image = build_image(&workspace, &root.join("image"), profile).await?;
         let h = rumor_chain::sha256(run_id.as_bytes());
         let subnet = (200 + h[0] % 50, h[1] % 250);
         let project: String = format!("rumor{}", &hex::encode(h)[..8]);
@@ -275,12 +173,6 @@ impl ComposeCluster {
                     .map_err(|e| ClusterError::Io(e.to_string()))
             })
             .collect::<Result<_, _>>()?;
-        let file = root.join("docker-compose.yml");
-        std::fs::write(
-            &file,
-            compose_yaml(&project, &image, specs, flags, subnet, &rpc_ports),
-        )
-        .map_err(|e| ClusterError::Io(e.to_string()))?;
         let rpcs = rpc_ports
             .iter()
             .map(|p| {
@@ -293,12 +185,25 @@ impl ComposeCluster {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ClusterError::Docker(e.to_string()))?;
+        let image = match image {
+            Some(name) => NodeImage::given(name).await?,
+            None => NodeImage::build(&root.join("image"), profile, &project).await?,
+        };
+        let file = root.join("docker-compose.yml");
+        if let Err(e) = std::fs::write(
+            &file,
+            compose_yaml(&project, image.name(), specs, flags, subnet, &rpc_ports),
+        ) {
+            image.remove().await;
+            return Err(ClusterError::Io(e.to_string()));
+        }
         let mut cluster = Self {
             tool,
             project,
             file,
             root: root.to_owned(),
             rpcs,
+            image,
             down: false,
         };
         if let Err(e) = cluster
@@ -381,6 +286,7 @@ impl ComposeCluster {
             }
             let _ = docker(&["network", "rm", &format!("{}_rumor", self.project)]).await;
         }
+        self.image.remove().await;
     }
 
     /// Where node logs are saved.

@@ -35,7 +35,7 @@ const PORT_HIGH: u16 = 32_000;
 
 /// Finds `count` free ports below the ephemeral range, starting at a
 /// random offset so concurrent runs rarely collide.
-fn free_ports(count: usize) -> Result<Vec<u16>, ClusterError> {
+pub(crate) fn free_ports(count: usize) -> Result<Vec<u16>, ClusterError> {
     let span = u32::from(PORT_HIGH - PORT_LOW);
     let start = (rumor_p2p::unix_nanos() % u64::from(span)) as u32;
     let mut out = Vec::with_capacity(count);

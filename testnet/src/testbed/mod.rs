@@ -1,7 +1,7 @@
-//! Local and docker-compose testnets, and the propagation report.
+//! Local, docker-compose and Docker Swarm testnets, and the propagation report.
 //!
 //! `rumor-testnet run` starts N `rumord` (local processes by default, or a
-//! docker-compose network), connects them in a chosen topology, shapes their
+//! docker-compose network or Swarm stack), connects them in a chosen topology, shapes their
 //! links, injects signed transactions and blocks, injects faults (kills,
 //! partitions), waits for every live node to hold every accepted object, and
 //! writes a results folder: `params.json`, `summary.json`, `objects.csv`,
@@ -11,7 +11,8 @@
 //! Module map:
 //! - [`plan`]: the command line and its validation.
 //! - [`topology`]: topologies and graph distances.
-//! - [`cluster`], [`local`], [`compose`]: running the nodes.
+//! - [`cluster`], [`local`], [`compose`], [`swarm`]: running the nodes;
+//!   [`image`]: the image the docker backends run.
 //! - [`rpc`]: the nodes' JSON-RPC.
 //! - [`workload`]: faucet transactions.
 //! - [`runner`]: one run, start to teardown.
@@ -21,6 +22,7 @@
 
 pub mod cluster;
 pub mod compose;
+pub mod image;
 pub mod local;
 pub mod output;
 pub mod plan;
@@ -28,6 +30,7 @@ pub mod plot;
 pub mod report;
 pub mod rpc;
 pub mod runner;
+pub mod swarm;
 pub mod topology;
 pub mod workload;
 
@@ -232,6 +235,7 @@ pub async fn run(args: &RunArgs) -> Result<Outcome, TestbedError> {
             "duration_ms": args.duration.map(|d| d.as_millis() as u64),
             "restart_every_ms": args.restart_every.map(|d| d.as_millis() as u64), "restart_down_ms": args.restart_down.as_millis() as u64,
             "partition_every_ms": args.partition_every.map(|d| d.as_millis() as u64), "partition_for_ms": args.partition_for.as_millis() as u64,
+            "image": args.image, "stack": args.stack,
         }),
         node_env: node_env(),
     };

@@ -15,6 +15,9 @@ pub enum Backend {
     Local,
     /// A docker-compose network of `FROM scratch` containers.
     Compose,
+    /// A Docker Swarm stack (`docker stack deploy`) on the swarm this
+    /// engine manages: one service per node on an overlay network.
+    Swarm,
 }
 
 /// How the nodes are connected.
@@ -147,10 +150,18 @@ pub struct RunArgs {
     /// Where results go.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
-    /// Cargo profile of the static `rumord` the compose backend builds
+    /// Cargo profile of the static `rumord` the compose and swarm backends build
     /// (`release`, or `dev` for a quicker build of slower nodes).
     #[arg(long, default_value = "release")]
     pub compose_profile: String,
+    /// compose and swarm: run this image (e.g. one pushed to a registry
+    /// every swarm host can reach) instead of building one from source.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// swarm: the stack's name [default: rumor-<hash of the run id>]; a
+    /// stack of that name must not exist.
+    #[arg(long)]
+    pub stack: Option<String>,
     /// The `rumord` binary (default: built by cargo next to this one).
     #[arg(long)]
     pub rumord: Option<PathBuf>,
@@ -265,6 +276,20 @@ pub enum PlanError {
     /// Output folder problem.
     #[error("--out {0}: not a usable folder")]
     Out(PathBuf),
+    /// A flag that only a docker backend uses.
+    #[error("{flag} needs {needs}")]
+    BackendFlag {
+        /// The flag.
+        flag: &'static str,
+        /// The backend(s) it needs.
+        needs: &'static str,
+    },
+    /// A stack name docker would not take (or that would not leave room
+    /// for the service names).
+    #[error(
+        "--stack {0:?}: use 1 to 30 lowercase letters, digits and dashes, starting with a letter"
+    )]
+    Stack(String),
 }
 
 impl RunArgs {
@@ -390,6 +415,28 @@ impl RunArgs {
                 return Err(PlanError::Partition(
                     "the end must come after the start".into(),
                 ));
+            }
+        }
+        if self.image.is_some() && self.backend == Backend::Local {
+            return Err(PlanError::BackendFlag {
+                flag: "--image",
+                needs: "--backend compose or swarm",
+            });
+        }
+        if let Some(stack) = &self.stack {
+            if self.backend != Backend::Swarm {
+                return Err(PlanError::BackendFlag {
+                    flag: "--stack",
+                    needs: "--backend swarm",
+                });
+            }
+            let ok = (1..=30).contains(&stack.len())
+                && stack.starts_with(|c: char| c.is_ascii_lowercase())
+                && stack
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !ok {
+                return Err(PlanError::Stack(stack.clone()));
             }
         }
         if self.out.exists() && !self.out.is_dir() {

@@ -18,6 +18,7 @@ use super::cluster::{Cluster, ClusterError, node_flags, node_specs};
 use super::compose::ComposeCluster;
 use super::local::{LocalCluster, find_rumord};
 use super::plan::{Backend, Relay, RunArgs};
+use super::swarm::SwarmCluster;
 use super::topology::edges;
 use super::workload::{Faucet, Injected, Kind};
 
@@ -179,8 +180,12 @@ async fn start_cluster(
                 &dir.join("compose"),
                 run_id,
                 &args.compose_profile,
+                args.image.as_deref(),
             )
             .await?,
+        ),
+        Backend::Swarm => Cluster::Swarm(
+            SwarmCluster::start(&specs, &flags, &dir.join("swarm"), run_id, args).await?,
         ),
     };
     Ok(cluster)
