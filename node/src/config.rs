@@ -14,6 +14,8 @@ use rumor_chain::{Address, Network, Params, ParamsError};
 use rumor_p2p::{LinkConfig, MeshConfig, Multiaddr, P2pConfig, RelayMode};
 use serde::{Deserialize, Serialize};
 
+use crate::admission::Limits as AdmissionLimits;
+
 /// The config file looked for in the data directory.
 pub const CONFIG_FILE: &str = "rumord.toml";
 
@@ -186,6 +188,16 @@ pub struct Settings {
     /// Maximum mempool size in bytes (default 64 MiB).
     #[arg(long, env = "RUMOR_MAX_MEMPOOL_BYTES", value_name = "N")]
     pub max_mempool_bytes: Option<usize>,
+    /// Refuse clients' transactions (RPC −28 "node busy, retry") while work
+    /// waits longer than this for validation, in ms (default 200; 1 to
+    /// 60000).
+    #[arg(long, env = "RUMOR_BUSY_WAIT_MS", value_name = "N")]
+    pub busy_wait_ms: Option<u64>,
+    /// Refuse clients' transactions likewise while more than this many
+    /// objects announced by peers wait to be fetched or validated (default
+    /// 4096; 1 to 1000000).
+    #[arg(long, env = "RUMOR_BUSY_BACKLOG", value_name = "N")]
+    pub busy_backlog: Option<usize>,
     /// The chain database's page cache in MiB, like bitcoind's `-dbcache`
     /// (default 16; 1 to 65536).
     #[arg(long, env = "RUMOR_DB_CACHE_MIB", value_name = "N")]
@@ -310,6 +322,8 @@ pub struct NodeConfig {
     pub mine_address: Option<Address>,
     /// Mempool size limit in bytes.
     pub max_mempool_bytes: usize,
+    /// When clients' transactions are refused as busy.
+    pub admission: AdmissionLimits,
     /// The chain database's page cache in bytes.
     pub db_cache_bytes: usize,
     /// Log format.
@@ -365,6 +379,8 @@ impl Settings {
             block_interval_ms,
             mine_address,
             max_mempool_bytes,
+            busy_wait_ms,
+            busy_backlog,
             db_cache_mib,
             log_format,
             threads,
@@ -540,6 +556,26 @@ impl Settings {
                 "--max-mempool-bytes must be at least 1 MiB".into(),
             ));
         }
+        let limits = AdmissionLimits::default();
+        let busy_wait_ms = self
+            .busy_wait_ms
+            .unwrap_or(limits.max_wait.as_millis() as u64);
+        if !(1..=60_000).contains(&busy_wait_ms) {
+            return Err(ConfigError::Invalid(format!(
+                "--busy-wait-ms must be 1 to 60000, not {busy_wait_ms}"
+            )));
+        }
+        let busy_backlog = self.busy_backlog.unwrap_or(limits.max_relay_backlog);
+        if !(1..=1_000_000).contains(&busy_backlog) {
+            return Err(ConfigError::Invalid(format!(
+                "--busy-backlog must be 1 to 1000000, not {busy_backlog}"
+            )));
+        }
+        let admission = AdmissionLimits {
+            max_wait: Duration::from_millis(busy_wait_ms),
+            max_relay_backlog: busy_backlog,
+            ..limits
+        };
         let db_cache_mib = self.db_cache_mib.unwrap_or(DEFAULT_DB_CACHE_MIB);
         if !(1..=65_536).contains(&db_cache_mib) {
             return Err(ConfigError::Invalid(format!(
@@ -558,6 +594,7 @@ impl Settings {
             block_interval: Duration::from_millis(block_interval_ms),
             mine_address,
             max_mempool_bytes,
+            admission,
             db_cache_bytes: db_cache_mib * 1024 * 1024,
             log_format: self.log_format.unwrap_or_default(),
             threads: self.threads.unwrap_or(0),
@@ -610,6 +647,8 @@ impl NodeConfig {
             "block_interval_ms": self.block_interval.as_millis() as u64,
             "mine_address": self.mine_address.map(|a| a.encode(self.params.network)),
             "max_mempool_bytes": self.max_mempool_bytes,
+            "busy_wait_ms": self.admission.max_wait.as_millis() as u64,
+            "busy_backlog": self.admission.max_relay_backlog,
             "db_cache_mib": self.db_cache_bytes / (1024 * 1024),
             "log_format": self.log_format,
             "threads": self.threads,

@@ -10,6 +10,8 @@
 //!   path (rumor-chain's acceptance pipeline) and the read model.
 //! - `validator`: [`Validator`], the one batching validation queue for RPC
 //!   submissions, the miner and bodies from the network.
+//! - `admission`: when clients' transactions are refused ([`Busy`], RPC
+//!   −28 "node busy, retry") rather than queued past what the node carries.
 //! - `answers`: answers to the p2p layer's questions, off the async runtime.
 //! - [`reasons`]: stable labels for every rejection (rumor-chain's).
 //! - `miner`: `--mine` and `generatetoaddress`.
@@ -21,6 +23,7 @@
 //! - `verify`: [`verify_store`], a store checked against a replay of its best chain
 //!   (`rumord verify`, RPC `verifychain`).
 
+mod admission;
 mod answers;
 mod client;
 mod config;
@@ -37,6 +40,7 @@ mod store;
 mod validator;
 mod verify;
 
+pub use admission::{Busy, Limits as AdmissionLimits, Load};
 pub use client::{ClientError, call as call_rpc, read_cookie};
 pub use config::{
     CONFIG_FILE, ConfigError, DEFAULT_BLOCK_INTERVAL_MS, DEFAULT_DB_CACHE_MIB,
@@ -51,7 +55,8 @@ pub use memory::{
     Allocator, AllocatorStats, MemoryInfo, allocator_dump, memory_info, set_allocator,
 };
 pub use metrics::{
-    AcceptedLabels, BatchLabels, MemoryLabels, NodeMetrics, RejectedLabels, TopicLabels,
+    AcceptedLabels, BatchLabels, MemoryLabels, NodeMetrics, RefusedLabels, RejectedLabels,
+    TopicLabels,
 };
 pub use miner::{MineError, generate, mine_one};
 pub use run::{NodeError, RunningNode, run, start};

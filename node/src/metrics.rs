@@ -49,6 +49,13 @@ pub struct RejectedLabels {
     pub reason: String,
 }
 
+/// Why admission control refused a client.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusedLabels {
+    /// `validation-late`, `queue-full` or `relay-behind`.
+    pub reason: &'static str,
+}
+
 /// A batch's content kind.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BatchLabels {
@@ -93,6 +100,8 @@ pub struct NodeMetrics {
     pub accepted: Family<AcceptedLabels, Counter>,
     /// Objects refused.
     pub rejected: Family<RejectedLabels, Counter>,
+    /// Client submissions refused by admission control, by reason.
+    pub refused: Family<RefusedLabels, Counter>,
     /// Validation time per batch.
     pub validation_seconds: HistogramFamily<BatchLabels>,
     /// Block header time to acceptance here, for blocks from peers.
@@ -141,6 +150,7 @@ impl NodeMetrics {
             orphan_txs: Gauge::default(),
             accepted: Family::default(),
             rejected: Family::default(),
+            refused: Family::default(),
             validation_seconds: Family::new_with_constructor(validation_histogram),
             block_delay_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             peers: Gauge::default(),
@@ -168,6 +178,16 @@ impl NodeMetrics {
             "objects_accepted",
             "Objects accepted, by kind and origin",
             m.accepted.clone(),
+        );
+        // Every reason from the start, so a scrape shows 0 rather than
+        // nothing before the first refusal.
+        for reason in ["validation-late", "queue-full", "relay-behind"] {
+            let _ = m.refused.get_or_create(&RefusedLabels { reason });
+        }
+        registry.register(
+            "admission_refused",
+            "Client submissions refused because the node was busy (RPC -28), by reason",
+            m.refused.clone(),
         );
         registry.register(
             "objects_rejected",
@@ -214,6 +234,13 @@ impl NodeMetrics {
             m.memory_bytes.clone(),
         );
         Self { registry, ..m }
+    }
+
+    /// Counts `n` client submissions refused by admission control.
+    pub fn record_refused(&self, reason: &'static str, n: usize) {
+        self.refused
+            .get_or_create(&RefusedLabels { reason })
+            .inc_by(n as u64);
     }
 
     /// Counts a validated batch: each object accepted (by kind and origin)

@@ -130,6 +130,7 @@ pub async fn start(config: NodeConfig, shutdown: Shutdown) -> Result<RunningNode
         handle.clone(),
         p2p.bodies,
         Arc::clone(&metrics),
+        config.admission,
         shutdown.clone(),
     )
     .map_err(NodeError::Validator)?;

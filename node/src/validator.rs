@@ -9,6 +9,11 @@
 //! on network bodies go back to the p2p layer as [`Judgement`]s; objects
 //! accepted any other way (submissions, orphans adopted, blocks connected
 //! with their parent) go to it as [`Accepted`], so it spreads each once.
+//!
+//! Clients' submissions pass admission control first
+//! ([`crate::admission`]): past its bounds they are refused with
+//! [`Busy`], never queued without end. The thread measures how long each
+//! batch waited, which is admission's main signal.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +23,7 @@ use rumor_chain::{Inv, Object, ObjectKind, Outcome, Verdict, decode_body};
 use rumor_p2p::{Accepted, CompactBlock, Judgement, P2pHandle, ValidationRequest};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::admission::{self, Busy, Lateness, Limits, Load};
 use crate::core::{NodeCore, now_ms};
 use crate::metrics::NodeMetrics;
 use crate::shutdown::Shutdown;
@@ -32,6 +38,7 @@ struct Submission {
     object: Object,
     bytes: Bytes,
     reply: oneshot::Sender<Outcome>,
+    queued: Instant,
 }
 
 enum Job {
@@ -39,10 +46,23 @@ enum Job {
     Net(ValidationRequest),
 }
 
+impl Job {
+    fn queued(&self) -> Instant {
+        match self {
+            Self::Local(s) => s.queued,
+            Self::Net(r) => r.queued,
+        }
+    }
+}
+
 /// The handle for local submissions.
 #[derive(Debug, Clone)]
 pub struct Validator {
     tx: mpsc::Sender<Submission>,
+    p2p: P2pHandle,
+    lateness: Arc<Lateness>,
+    limits: Limits,
+    metrics: Arc<NodeMetrics>,
 }
 
 impl std::fmt::Debug for Submission {
@@ -55,7 +75,8 @@ impl std::fmt::Debug for Submission {
 
 impl Validator {
     /// Starts the validation thread, fed by local submissions and by the
-    /// p2p layer's `bodies`. It stops once `shutdown` fires.
+    /// p2p layer's `bodies`; clients are admitted within `limits`. It stops
+    /// once `shutdown` fires.
     ///
     /// # Errors
     /// The thread could not be spawned.
@@ -64,10 +85,19 @@ impl Validator {
         p2p: P2pHandle,
         bodies: mpsc::Receiver<ValidationRequest>,
         metrics: Arc<NodeMetrics>,
+        limits: Limits,
         shutdown: Shutdown,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(LOCAL_QUEUE);
         let rt = tokio::runtime::Handle::current();
+        let lateness = Arc::new(Lateness::default());
+        let handle = Self {
+            tx,
+            p2p: p2p.clone(),
+            lateness: Arc::clone(&lateness),
+            limits,
+            metrics: Arc::clone(&metrics),
+        };
         let thread = std::thread::Builder::new()
             .name("rumor-validate".into())
             .spawn(move || {
@@ -77,14 +107,17 @@ impl Validator {
                     metrics,
                     local: rx,
                     bodies,
+                    lateness,
+                    limits,
                 };
                 w.run(&rt, &shutdown);
             })?;
-        Ok((Self { tx }, thread))
+        Ok((handle, thread))
     }
 
-    /// Validates one object this node made or received outside the network;
-    /// if accepted, the p2p layer spreads it. `None` if the node is stopping.
+    /// Validates one object this node made (its miner's blocks), waiting
+    /// for room in the queue; if accepted, the p2p layer spreads it. `None`
+    /// if the node is stopping.
     pub async fn submit(&self, object: Object, bytes: Bytes) -> Option<Outcome> {
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -92,10 +125,68 @@ impl Validator {
                 object,
                 bytes,
                 reply,
+                queued: Instant::now(),
             })
             .await
             .ok()?;
         rx.await.ok()
+    }
+
+    /// What admission control sees now.
+    pub fn load(&self) -> Load {
+        Load {
+            late: self.lateness.late(),
+            queued: self.tx.max_capacity() - self.tx.capacity(),
+            relay: self.p2p.backlog(),
+        }
+    }
+
+    /// Validates a client's objects, in order, if admission control lets
+    /// them in (all or none); each accepted one is spread. The outer `None`:
+    /// the node is stopping.
+    ///
+    /// # Errors
+    /// [`Busy`] when the node is past one of its bounds; counted in
+    /// `rumor_admission_refused_total`.
+    pub async fn submit_client(
+        &self,
+        objects: Vec<(Object, Bytes)>,
+    ) -> Result<Option<Vec<Outcome>>, Busy> {
+        let load = self.load();
+        let permits = admission::admit(&load, objects.len(), &self.limits).and_then(|()| {
+            self.tx
+                .try_reserve_many(objects.len())
+                .map_err(|_| Busy::QueueFull {
+                    queued: load.queued,
+                })
+        });
+        let permits = match permits {
+            Ok(p) => p,
+            Err(busy) => {
+                self.metrics.record_refused(busy.label(), objects.len());
+                return Err(busy);
+            }
+        };
+        let now = Instant::now();
+        let mut replies = Vec::with_capacity(objects.len());
+        for (permit, (object, bytes)) in permits.zip(objects) {
+            let (reply, rx) = oneshot::channel();
+            permit.send(Submission {
+                object,
+                bytes,
+                reply,
+                queued: now,
+            });
+            replies.push(rx);
+        }
+        let mut outcomes = Vec::with_capacity(replies.len());
+        for rx in replies {
+            match rx.await {
+                Ok(o) => outcomes.push(o),
+                Err(_) => return Ok(None),
+            }
+        }
+        Ok(Some(outcomes))
     }
 }
 
@@ -105,6 +196,8 @@ struct Worker {
     metrics: Arc<NodeMetrics>,
     local: mpsc::Receiver<Submission>,
     bodies: mpsc::Receiver<ValidationRequest>,
+    lateness: Arc<Lateness>,
+    limits: Limits,
 }
 
 impl Worker {
@@ -133,6 +226,12 @@ impl Worker {
                 };
                 jobs.push(next);
             }
+            let oldest = jobs
+                .iter()
+                .map(Job::queued)
+                .min()
+                .unwrap_or_else(Instant::now);
+            self.lateness.observe(oldest.elapsed(), &self.limits);
             self.validate(jobs);
         }
     }

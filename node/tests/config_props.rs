@@ -57,6 +57,8 @@ const KEYS: &[&str] = &[
     "block-interval-ms",
     "mine-address",
     "max-mempool-bytes",
+    "busy-wait-ms",
+    "busy-backlog",
     "log-format",
     "unknown-key",
 ];

@@ -89,6 +89,7 @@ fn fixture() -> &'static Fixture {
                 p2p.handle.clone(),
                 p2p.bodies,
                 Arc::new(rumor_node::NodeMetrics::new()),
+                rumor_node::AdmissionLimits::default(),
                 shutdown.clone(),
             )
             .unwrap();

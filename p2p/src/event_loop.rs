@@ -19,6 +19,7 @@ use rumor_chain::{BlockHash, Inv, Object, ObjectKind};
 use rumor_relay::{Acceptance, Action, Publication, Relay, Request, SyncStatus, Via};
 use tokio::sync::mpsc;
 
+use crate::backlog::{Backlog, BacklogReading};
 use crate::behaviour::{Behaviour, BehaviourEvent, ProtocolCounterSet, Topics};
 use crate::config::P2pConfig;
 use crate::events::{P2pEvent, Query, ValidationRequest};
@@ -88,6 +89,7 @@ pub(crate) struct EventLoop {
     outbound: Outbound,
     counters: P2pCounters,
     rejects: BTreeMap<&'static str, u64>,
+    backlog: Arc<Backlog>,
 }
 
 /// What the loop is built from.
@@ -104,6 +106,7 @@ pub(crate) struct Parts {
     pub(crate) protocols: ProtocolCounterSet,
     pub(crate) listen_addrs: Vec<Multiaddr>,
     pub(crate) sync_protocol: libp2p::StreamProtocol,
+    pub(crate) backlog: Arc<Backlog>,
 }
 
 impl EventLoop {
@@ -117,6 +120,7 @@ impl EventLoop {
             outbound: Outbound::default(),
             counters: P2pCounters::default(),
             rejects: BTreeMap::new(),
+            backlog: p.backlog,
             swarm: p.swarm,
             topics: p.topics,
             queries: p.queries,
@@ -187,6 +191,10 @@ impl EventLoop {
                 since_flush = 0;
             }
             self.act();
+            self.backlog.set(BacklogReading {
+                tracked: self.relay.in_flight(),
+                validating: self.relay.validating(),
+            });
         }
         let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
         for p in peers {
@@ -215,6 +223,7 @@ impl EventLoop {
                         inv,
                         bytes,
                         via,
+                        queued: Instant::now(),
                     };
                     if self.bodies.try_send(req).is_err() {
                         self.relay.on_validation_dropped(&inv);

@@ -28,6 +28,9 @@ pub struct ValidationRequest {
     pub bytes: Bytes,
     /// How it came.
     pub via: Via,
+    /// When it was queued for the node (how long it waited is the node's
+    /// measure of its own overload).
+    pub queued: std::time::Instant,
 }
 
 /// The node's verdict on a [`ValidationRequest`].

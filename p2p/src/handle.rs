@@ -2,11 +2,14 @@
 //! event loop: its verdicts and accepted objects, and its questions
 //! (stats, peers, first-seen records, bans).
 
+use std::sync::Arc;
+
 use libp2p::{Multiaddr, PeerId};
 use rumor_chain::Inv;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::backlog::{Backlog, BacklogReading};
 use crate::events::{Accepted, Judgement};
 use crate::telemetry::{FirstSeen, RelayStats};
 
@@ -84,12 +87,18 @@ pub enum P2pError {
 pub struct P2pHandle {
     pub(crate) tx: mpsc::Sender<Command>,
     pub(crate) peer_id: PeerId,
+    pub(crate) backlog: Arc<Backlog>,
 }
 
 impl P2pHandle {
     /// This node's PeerId.
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
+    }
+
+    /// The relay's backlog as the loop last wrote it (no round trip).
+    pub fn backlog(&self) -> BacklogReading {
+        self.backlog.get()
     }
 
     async fn ask<T>(

@@ -19,6 +19,8 @@
 //! - `peers`: admission, misbehaviour scores, bans, rate limits, dialling.
 //! - `serve`: what to answer to `getdata`, from the relay cache or the node.
 //! - `queries`: questions to the node awaiting their answers.
+//! - [`Backlog`]: what the relay has on its plate, for the node's admission
+//!   control.
 //! - [`events`](P2pEvent): what p2p asks of the node; [`P2pHandle`]: what
 //!   the node tells p2p.
 //! - wire: [`GossipPayload`], [`GetDataRequest`]/[`GetDataResponse`],
@@ -29,6 +31,7 @@
 //! - [`RawPeer`] (feature `raw-peer`): a misbehaving peer for tests and the
 //!   attack tool.
 
+mod backlog;
 mod behaviour;
 mod codec;
 mod config;
@@ -46,6 +49,7 @@ mod start;
 mod telemetry;
 mod wire;
 
+pub use backlog::{Backlog, BacklogReading};
 pub use behaviour::BehaviourError;
 pub use codec::ProtocolCounters;
 pub use config::{ConfigError, LinkConfig, MeshConfig, P2pConfig, RelayMode, duration_ms};

@@ -14,6 +14,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::backlog::Backlog;
 use crate::behaviour::{Behaviour, BehaviourError, ProtocolCounterSet, Topics};
 use crate::config::{ConfigError, P2pConfig};
 use crate::event_loop::{EventLoop, Parts};
@@ -160,7 +161,9 @@ pub async fn start(cfg: P2pConfig, key: Keypair) -> Result<P2p, StartError> {
     let (body_tx, body_rx) = mpsc::channel(cfg.validation_queue);
     let sync_protocol = StreamProtocol::try_from_owned(format!("/rumor/{}/sync/1", cfg.network))
         .map_err(|e| StartError::Behaviour(BehaviourError::Protocol(e)))?;
+    let backlog = Arc::new(Backlog::default());
     let event_loop = EventLoop::new(Parts {
+        backlog: Arc::clone(&backlog),
         queries: Queries::new(MAX_QUERIES, ev_tx.clone()),
         swarm,
         topics,
@@ -179,6 +182,7 @@ pub async fn start(cfg: P2pConfig, key: Keypair) -> Result<P2p, StartError> {
         handle: P2pHandle {
             tx: cmd_tx,
             peer_id,
+            backlog,
         },
         events: ev_rx,
         bodies: body_rx,

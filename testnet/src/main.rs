@@ -29,6 +29,9 @@ enum Command {
     /// Run a testnet of real nodes (local processes or docker-compose), inject
     /// transactions, blocks and faults, and write the propagation report.
     Run(Box<rumor_testnet::testbed::RunArgs>),
+    /// Find each relay mode's knee: one run per (mode, offered rate), one
+    /// table and plot of latency, lost and refused against offered load.
+    Sweep(Box<rumor_testnet::testbed::sweep::SweepArgs>),
     /// Attack a real node with a misbehaving peer, class by class, and
     /// check that it survives, counts, never relays, and disconnects the
     /// attacker; write the table and `docs/reliability.md`.
@@ -296,6 +299,56 @@ fn run_testnet(args: &rumor_testnet::testbed::RunArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    with_runtime(async {
+        match testbed::run(args).await {
+            Ok(outcome) => {
+                print!("{}", outcome.table);
+                println!("results: {}", outcome.dir.display());
+                exit_code(outcome.ok())
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
+fn sweep(args: &rumor_testnet::testbed::sweep::SweepArgs) -> ExitCode {
+    use rumor_testnet::testbed;
+    if let Err(e) = args.run.validate() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    with_runtime(async {
+        match testbed::sweep::sweep(args).await {
+            Ok((dir, _, table)) => {
+                print!("{table}");
+                println!("results: {}", dir.display());
+                exit_code(true)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
+/// Interrupted: what was measured is written, but the run is not complete;
+/// say so in the exit code, as a shell would.
+fn exit_code(ok: bool) -> ExitCode {
+    match INTERRUPT_EXIT.load(std::sync::atomic::Ordering::Relaxed) {
+        0 if ok => ExitCode::SUCCESS,
+        0 => ExitCode::from(1),
+        code => ExitCode::from(code),
+    }
+}
+
+/// Runs `work` on a multi-threaded runtime where Ctrl-C and SIGTERM stop
+/// the injection, collect what was measured and clean up.
+fn with_runtime(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    use rumor_testnet::testbed;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -333,23 +386,7 @@ fn run_testnet(args: &rumor_testnet::testbed::RunArgs) -> ExitCode {
                 }
             }
         });
-        match testbed::run(args).await {
-            Ok(outcome) => {
-                print!("{}", outcome.table);
-                println!("results: {}", outcome.dir.display());
-                // Interrupted: what was measured is written, but the run is
-                // not complete; say so in the exit code, as a shell would.
-                match INTERRUPT_EXIT.load(std::sync::atomic::Ordering::Relaxed) {
-                    0 if outcome.ok() => ExitCode::SUCCESS,
-                    0 => ExitCode::from(1),
-                    code => ExitCode::from(code),
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        }
+        work.await
     })
 }
 
@@ -358,6 +395,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Sim(args) => run_sim(args),
         Command::Run(args) => return run_testnet(args),
+        Command::Sweep(args) => return sweep(args),
         Command::Attack(args) => {
             return match rumor_testnet::attack::command(args) {
                 Ok(true) => ExitCode::SUCCESS,

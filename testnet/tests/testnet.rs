@@ -46,8 +46,14 @@ fn rumord() -> &'static Path {
 }
 
 fn run(out: &Path, extra: &[&str]) -> Output {
+    run_with(out, extra, &[])
+}
+
+/// `run` with `RUMOR_*` settings that the local nodes inherit.
+fn run_with(out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(testnet_bin());
     cmd.env_remove("CARGO")
+        .envs(env.iter().copied())
         .args(["run", "--quiet", "--rumord"])
         .arg(rumord())
         .arg("--out")
@@ -204,6 +210,103 @@ fn killed_and_restarted_nodes_lose_nothing() {
     assert_eq!(s.faults.iter().filter(|f| f.what == "kill").count(), 2);
     assert_eq!(s.faults.iter().filter(|f| f.what == "restart").count(), 2);
     assert_eq!(s.txs.accepted, 60);
+}
+
+/// Far more offered than four debug nodes carry, with admission control's
+/// wait bound at 1 ms: the nodes refuse part of it as busy, the report
+/// counts the refusals, and everything they accepted reaches every node.
+#[test]
+fn an_overloaded_testnet_refuses_at_the_edge_and_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_with(
+        tmp.path(),
+        &[
+            "--nodes",
+            "4",
+            "--txs",
+            "3000",
+            "--tx-rate",
+            "3000",
+            "--seed",
+            "11",
+        ],
+        &[("RUMOR_BUSY_WAIT_MS", "1")],
+    );
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let s = summary(&results_dir(tmp.path()));
+    assert_eq!(s.txs.lost, 0, "every accepted tx reached every node");
+    assert!(s.txs.refused > 0, "some were refused as busy: {:?}", s.txs);
+    assert!(s.txs.accepted > 0, "some were accepted: {:?}", s.txs);
+    assert_eq!(s.txs.injected, 3000);
+    assert_eq!(
+        s.txs.accepted + s.txs.refused + s.txs.rejected,
+        s.txs.injected,
+        "every tx is accounted for"
+    );
+    assert_eq!(s.txs.rejected, 0, "only busy refusals: {:?}", s.txs);
+    let rates = s.rates.expect("rates");
+    assert_eq!(rates.offered, 3000.0);
+    assert!(rates.refused > 0.0);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("refused as busy"), "{table}");
+}
+
+/// `sweep` runs each (mode, rate), and writes the table, plot and knees.
+#[test]
+fn sweep_writes_one_table_and_plot_with_each_modes_knee() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(testnet_bin())
+        .env_remove("CARGO")
+        .args(["sweep", "--rates", "20,40", "--relays", "announce,push"])
+        .args([
+            "--nodes",
+            "3",
+            "--duration",
+            "1s",
+            "--settle",
+            "30s",
+            "--quiet",
+        ])
+        .arg("--rumord")
+        .arg(rumord())
+        .arg("--out")
+        .arg(tmp.path())
+        .output()
+        .expect("run rumor-testnet sweep");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let dir = results_dir(tmp.path());
+    let sweep: rumor_testnet::testbed::sweep::Sweep =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    let done: Vec<(&str, f64)> = sweep
+        .steps
+        .iter()
+        .map(|s| (s.relay.as_str(), s.offered))
+        .collect();
+    assert_eq!(
+        done,
+        vec![
+            ("announce", 20.0),
+            ("announce", 40.0),
+            ("push", 20.0),
+            ("push", 40.0)
+        ]
+    );
+    for st in &sweep.steps {
+        assert_eq!(st.lost, 0, "{st:?}");
+        assert_eq!(
+            st.injected_txs,
+            (st.offered * 1.0).ceil() as usize,
+            "{st:?}"
+        );
+        assert!(dir.join(&st.dir).join("summary.json").is_file(), "{st:?}");
+    }
+    for f in ["sweep.md", "sweep.csv", "sweep.svg"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    assert!(stdout.contains("- knee of announce:"), "{stdout}");
+    assert!(stdout.contains("- knee of push:"), "{stdout}");
 }
 
 #[test]

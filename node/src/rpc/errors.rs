@@ -17,6 +17,10 @@ pub const VERIFY_ERROR: i32 = -25;
 pub const REJECTED: i32 = -26;
 /// bitcoind `RPC_VERIFY_ALREADY_IN_CHAIN`.
 pub const ALREADY_IN_CHAIN: i32 = -27;
+/// bitcoind `RPC_IN_WARMUP` ("retry later"; `bitcoin-cli -rpcwait` and
+/// other clients already retry on it): rumor also answers it when the node
+/// is too busy to take a transaction ("node busy, retry").
+pub const BUSY: i32 = -28;
 /// JSON-RPC invalid params.
 pub const INVALID_PARAMS: i32 = jsonrpsee::types::error::INVALID_PARAMS_CODE;
 /// JSON-RPC internal error.

@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 
 use super::errors::{
-    ALREADY_IN_CHAIN, DECODE_ERROR, INTERNAL_ERROR, INVALID_PARAMETER, INVALID_PARAMS, MISC_ERROR,
-    NOT_FOUND, REJECTED, VERIFY_ERROR,
+    ALREADY_IN_CHAIN, BUSY, DECODE_ERROR, INTERNAL_ERROR, INVALID_PARAMETER, INVALID_PARAMS,
+    MISC_ERROR, NOT_FOUND, REJECTED, VERIFY_ERROR,
 };
 
 /// One parameter.
@@ -247,7 +247,25 @@ pub const METHODS: &[MethodDoc] = &[
                 "an input is unknown (`missing-inputs`): kept as an orphan until its parent comes",
             ),
             (ALREADY_IN_CHAIN, "already confirmed"),
+            (
+                BUSY,
+                "`node busy, retry: …`: the node's validation or relay is past its bound (work waited over 200 ms, 8,192 submissions queued, or 4,096 objects from peers still to fetch or validate); nothing was queued, submit again later. `data` is the reason label; counted in `rumor_admission_refused_total`",
+            ),
         ],
+    },
+    MethodDoc {
+        name: "sendrawtransactions",
+        summary: "rumor's own: many transactions in one call, validated together (one signature batch), each answered as `sendrawtransaction` would. For clients that submit thousands a second.",
+        params: &[req(
+            "hexstrings",
+            "array",
+            "encoded transactions in hex, at most 10,000",
+        )],
+        result: "one entry per transaction, in order: `{txid}` if accepted (or already in the mempool), else `{txid, error: {code, message, data}}` with `sendrawtransaction`'s codes (`{error}` alone if it did not decode)",
+        errors: &[(
+            BUSY,
+            "the whole call, when the node is busy (see `sendrawtransaction`)",
+        )],
     },
     MethodDoc {
         name: "getpeerinfo",

@@ -12,16 +12,17 @@ use jsonrpsee::RpcModule;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use rumor_chain::{
     Address, Amount, Block, BlockHash, BlockHeader, DecodedTx, IndexEntry, MAX_TX_DECODE_BYTES,
-    Network, Object, Transaction, Txid, Verdict,
+    Network, Object, Outcome, Transaction, Txid, Verdict,
 };
 use rumor_p2p::{FirstSeenQuery, Inv, LinkConfig, P2pHandle, RelayMode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::errors::{
-    ALREADY_IN_CHAIN, DECODE_ERROR, INVALID_PARAMETER, MISC_ERROR, NOT_FOUND, REJECTED,
+    ALREADY_IN_CHAIN, BUSY, DECODE_ERROR, INVALID_PARAMETER, MISC_ERROR, NOT_FOUND, REJECTED,
     VERIFY_ERROR, err, err_data, internal, invalid_params,
 };
+use crate::admission::Busy;
 use crate::core::{CoreError, NodeCore};
 use crate::miner;
 use crate::shutdown::{Shutdown, StopReason};
@@ -33,6 +34,8 @@ const DEFAULT_PROPAGATION_LIMIT: usize = 100_000;
 const MAX_ADDRESSES: usize = 1_000;
 /// Blocks one `generatetoaddress` call may mine.
 const MAX_GENERATE: u64 = 10_000;
+/// Transactions one `sendrawtransactions` call may carry.
+const MAX_TXS_PER_CALL: usize = 10_000;
 
 /// What the methods share.
 #[derive(Debug)]
@@ -137,6 +140,23 @@ fn parse_hash<T: FromStr>(text: &str, what: &str) -> RpcResult<T> {
 fn parse_address(text: &str, network: Network) -> RpcResult<Address> {
     Address::parse(text, network)
         .map_err(|e| err(NOT_FOUND, format!("invalid address `{text}`: {e}")))
+}
+
+/// A transaction from its hex encoding (−22 if it is not one).
+fn decode_tx_hex(text: &str) -> RpcResult<(DecodedTx, Vec<u8>)> {
+    if text.len() > 2 * MAX_TX_DECODE_BYTES {
+        return Err(err(DECODE_ERROR, "TX decode failed: too large"));
+    }
+    let bytes = hex::decode(text.trim())
+        .map_err(|e| err(DECODE_ERROR, format!("TX decode failed: {e}")))?;
+    let tx = DecodedTx::decode(&bytes)
+        .map_err(|e| err(DECODE_ERROR, format!("TX decode failed: {e}")))?;
+    Ok((tx, bytes))
+}
+
+/// −28 "node busy, retry …", with the reason label as data.
+fn busy(b: Busy) -> ErrorObjectOwned {
+    err_data(BUSY, b.to_string(), b.label())
 }
 
 fn coins(units: u64) -> String {
@@ -335,19 +355,62 @@ impl RpcContext {
     async fn sendrawtransaction(&self, p: Params<'_>) -> RpcResult<String> {
         let a = Args::parse(&p, &["hexstring"])?;
         let text: String = a.req(0)?;
-        if text.len() > 2 * MAX_TX_DECODE_BYTES {
-            return Err(err(DECODE_ERROR, "TX decode failed: too large"));
-        }
-        let bytes = hex::decode(text.trim())
-            .map_err(|e| err(DECODE_ERROR, format!("TX decode failed: {e}")))?;
-        let tx = DecodedTx::decode(&bytes)
-            .map_err(|e| err(DECODE_ERROR, format!("TX decode failed: {e}")))?;
+        let (tx, bytes) = decode_tx_hex(&text)?;
         let txid = tx.txid();
         let outcome = self
             .validator
-            .submit(Object::Tx(tx), bytes.into())
+            .submit_client(vec![(Object::Tx(tx), bytes.into())])
             .await
+            .map_err(busy)?
+            .and_then(|mut o| o.pop())
             .ok_or_else(|| internal("the node is shutting down"))?;
+        self.tx_answer(txid, outcome)
+    }
+
+    /// Many transactions in one call, validated together: one result per
+    /// transaction, in order (`{txid}` or `{txid?, error}`); the whole call
+    /// is refused with −28 when the node is busy.
+    async fn sendrawtransactions(&self, p: Params<'_>) -> RpcResult<Value> {
+        let a = Args::parse(&p, &["hexstrings"])?;
+        let texts: Vec<String> = a.req(0)?;
+        if texts.len() > MAX_TXS_PER_CALL {
+            return Err(invalid_params(format!(
+                "at most {MAX_TXS_PER_CALL} transactions per call, got {}",
+                texts.len()
+            )));
+        }
+        let mut results: Vec<Value> = Vec::with_capacity(texts.len());
+        let mut objects = Vec::with_capacity(texts.len());
+        let mut slots = Vec::with_capacity(texts.len());
+        for text in &texts {
+            match decode_tx_hex(text) {
+                Ok((tx, bytes)) => {
+                    slots.push((results.len(), tx.txid()));
+                    results.push(Value::Null);
+                    objects.push((Object::Tx(tx), bytes.into()));
+                }
+                Err(e) => results.push(json!({ "error": e })),
+            }
+        }
+        if !objects.is_empty() {
+            let outcomes = self
+                .validator
+                .submit_client(objects)
+                .await
+                .map_err(busy)?
+                .ok_or_else(|| internal("the node is shutting down"))?;
+            for ((i, txid), outcome) in slots.into_iter().zip(outcomes) {
+                results[i] = match self.tx_answer(txid, outcome) {
+                    Ok(id) => json!({ "txid": id }),
+                    Err(e) => json!({ "txid": txid.to_string(), "error": e }),
+                };
+            }
+        }
+        Ok(Value::Array(results))
+    }
+
+    /// What `sendrawtransaction` answers for `txid`'s outcome.
+    fn tx_answer(&self, txid: Txid, outcome: Outcome) -> RpcResult<String> {
         match outcome.verdict {
             Verdict::Accepted { .. } => Ok(txid.to_string()),
             Verdict::Known => match self.core.reader().tx_block(&txid) {
@@ -685,6 +748,10 @@ pub fn module(ctx: RpcContext) -> RpcModule<RpcContext> {
     sync_method!(m, "getmemoryinfo", getmemoryinfo);
     m.register_async_method("sendrawtransaction", |p, ctx, _| async move {
         ctx.sendrawtransaction(p).await
+    })
+    .expect("unique method name");
+    m.register_async_method("sendrawtransactions", |p, ctx, _| async move {
+        ctx.sendrawtransactions(p).await
     })
     .expect("unique method name");
     m.register_async_method("getpeerinfo", |p, ctx, _| async move {

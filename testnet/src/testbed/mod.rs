@@ -14,15 +14,18 @@
 //! - [`cluster`], [`local`], [`compose`], [`swarm`]: running the nodes;
 //!   [`image`]: the image the docker backends run.
 //! - [`rpc`]: the nodes' JSON-RPC.
-//! - [`workload`]: faucet transactions.
+//! - [`workload`]: faucet transactions; [`inject`]: submitting them, in
+//!   batches per node when the rate calls for it.
 //! - [`runner`]: one run, start to teardown.
 //! - [`report`]: the metrics.
 //! - [`output`]: files and tables.
 //! - [`plot`]: the CDF plots.
+//! - [`sweep`]: `rumor-testnet sweep`, each relay mode's knee.
 
 pub mod cluster;
 pub mod compose;
 pub mod image;
+pub mod inject;
 pub mod local;
 pub mod output;
 pub mod plan;
@@ -31,6 +34,7 @@ pub mod report;
 pub mod rpc;
 pub mod runner;
 pub mod swarm;
+pub mod sweep;
 pub mod topology;
 pub mod workload;
 

@@ -216,9 +216,11 @@ fn num(v: Option<f64>, digits: usize) -> String {
 fn kind_line(out: &mut String, name: &str, k: &KindSummary) {
     let _ = writeln!(
         out,
-        "  {name:<6} injected {:>6}  accepted {:>6}  lost {:>4}  coverage {:>7}",
+        "  {name:<6} injected {:>6}  accepted {:>6}  refused (busy) {:>6}  other refusals {:>4}  lost {:>4}  coverage {:>7}",
         k.injected,
         k.accepted,
+        k.refused,
+        k.rejected,
         k.lost,
         k.coverage_pct
             .map_or_else(|| "-".to_owned(), |c| format!("{c:.2}%"))
@@ -296,6 +298,21 @@ pub fn table(s: &Summary) -> String {
         "  workload {:.1} s, settled in {:.1} s",
         s.workload_s, s.settle_s
     );
+    if let Some(r) = &s.rates {
+        let _ = writeln!(
+            out,
+            "  tx/s: offered {:.0}, injected {:.0}, accepted {:.0}, refused as busy {:.0}{}",
+            r.offered,
+            r.injected,
+            r.accepted,
+            r.refused,
+            if r.injected < 0.95 * r.offered {
+                "  (the injector fell short of the offered rate)"
+            } else {
+                ""
+            }
+        );
+    }
     kind_line(&mut out, "txs", &s.txs);
     kind_line(&mut out, "blocks", &s.blocks);
     if let Some(r) = &s.redundancy {
@@ -418,6 +435,7 @@ pub fn compare_table(runs: &[Summary]) -> String {
     row("getdata bytes / node / tx (in+out)", &|s| {
         f1(red(s, &|r| r.bytes.getdata_in + r.bytes.getdata_out))
     });
+    row("refused (busy)", &|s| s.txs.refused.to_string());
     row("lost", &|s| (s.txs.lost + s.blocks.lost).to_string());
     out
 }

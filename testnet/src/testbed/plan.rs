@@ -273,6 +273,9 @@ pub enum PlanError {
     /// A partition naming unknown nodes or overlapping sides.
     #[error("--partition: {0}")]
     Partition(String),
+    /// `sweep` parameters that cannot work.
+    #[error("sweep: {0}")]
+    Sweep(String),
     /// Output folder problem.
     #[error("--out {0}: not a usable folder")]
     Out(PathBuf),

@@ -447,3 +447,155 @@ mod tests {
         assert!(svg.contains(">\nthe title\n<"));
     }
 }
+
+/// `sweep.svg`: against the offered rate, each mode's c100 p99 (solid) and
+/// p50 (dashed) on a log axis above, and the share refused as busy (solid)
+/// and lost (dashed) below; the knee bound as a thin grey line.
+///
+/// # Errors
+/// [`OutputError::Plot`].
+pub fn write_sweep(path: &Path, s: &super::sweep::Sweep) -> Result<(), OutputError> {
+    let xmax = s.steps.iter().map(|st| st.offered).fold(1.0f64, f64::max) * 1.05;
+    let ymax = s
+        .steps
+        .iter()
+        .filter_map(|st| st.c100_p99_ms)
+        .fold(s.knee_p99_ms, f64::max)
+        * 1.5;
+    let root = SVGBackend::new(path, (WIDTH, HEIGHT + 250)).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err)?;
+    let (top, body) = root.split_vertically(52);
+    top.draw(&Text::new(
+        format!(
+            "Knee sweep: {} nodes, {:.0} s per step",
+            s.nodes, s.duration_s
+        ),
+        (16, 8),
+        ("sans-serif", 24),
+    ))
+    .map_err(plot_err)?;
+    top.draw(&Text::new(
+        format!(
+            "{} · knee: c100 p99 < {:.0} ms, lost 0, ≤ {:.0} % refused",
+            s.id,
+            s.knee_p99_ms,
+            super::sweep::KNEE_MAX_REFUSED * 100.0
+        ),
+        (16, 34),
+        ("sans-serif", 15).into_font().color(&GREY),
+    ))
+    .map_err(plot_err)?;
+    let (plots, legend_area) = body.split_horizontally(WIDTH - LEGEND_WIDTH);
+    let (upper, lower) = plots.split_vertically(HEIGHT - 52);
+    let mut latency = ChartBuilder::on(&upper)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..xmax, (1.0..ymax).log_scale())
+        .map_err(plot_err)?;
+    latency
+        .configure_mesh()
+        .x_desc("offered tx/s")
+        .y_desc("tx c100 (ms, log)")
+        .max_light_lines(1)
+        .label_style(("sans-serif", 15))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()
+        .map_err(plot_err)?;
+    let pmax = s
+        .steps
+        .iter()
+        .map(|st| share(st.refused_txs, st.injected_txs).max(share(st.lost, st.injected_txs)))
+        .fold(5.0f64, f64::max)
+        * 1.1;
+    let mut loss = ChartBuilder::on(&lower)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..xmax, 0.0..pmax)
+        .map_err(plot_err)?;
+    loss.configure_mesh()
+        .x_desc("offered tx/s")
+        .y_desc("% of injected")
+        .max_light_lines(1)
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()
+        .map_err(plot_err)?;
+    let bound = Curve {
+        label: format!("knee bound {:.0} ms", s.knee_p99_ms),
+        values: Vec::new(),
+        of: 0,
+        color: GREY,
+        stroke: Stroke::Thin,
+    };
+    latency
+        .draw_series(LineSeries::new(
+            [(0.0, s.knee_p99_ms), (xmax, s.knee_p99_ms)],
+            bound.style(),
+        ))
+        .map_err(plot_err)?;
+    let mut legend_curves = Vec::new();
+    for relay in s.relays() {
+        let color = mode_color(relay);
+        let steps: Vec<&super::sweep::Step> =
+            s.steps.iter().filter(|st| st.relay == relay).collect();
+        let pts = |f: &dyn Fn(&super::sweep::Step) -> Option<f64>| -> Vec<(f64, f64)> {
+            steps
+                .iter()
+                .filter_map(|st| f(st).map(|v| (st.offered, v.max(1.0))))
+                .collect()
+        };
+        let solid = Curve {
+            label: format!("{} c100 p99 · refused", relay.as_str()),
+            values: Vec::new(),
+            of: 0,
+            color,
+            stroke: Stroke::Solid,
+        };
+        let dashed = Curve {
+            label: format!("{} c100 p50 · lost", relay.as_str()),
+            values: Vec::new(),
+            of: 0,
+            color,
+            stroke: Stroke::Dashed,
+        };
+        latency
+            .draw_series(LineSeries::new(pts(&|st| st.c100_p99_ms), solid.style()))
+            .map_err(plot_err)?;
+        latency
+            .draw_series(DashedLineSeries::new(
+                pts(&|st| st.c100_p50_ms),
+                DASH,
+                GAP,
+                dashed.style(),
+            ))
+            .map_err(plot_err)?;
+        let shares = |f: &dyn Fn(&super::sweep::Step) -> usize| -> Vec<(f64, f64)> {
+            steps
+                .iter()
+                .map(|st| (st.offered, share(f(st), st.injected_txs)))
+                .collect()
+        };
+        loss.draw_series(LineSeries::new(shares(&|st| st.refused_txs), solid.style()))
+            .map_err(plot_err)?;
+        loss.draw_series(DashedLineSeries::new(
+            shares(&|st| st.lost),
+            DASH,
+            GAP,
+            dashed.style(),
+        ))
+        .map_err(plot_err)?;
+        legend_curves.push(solid);
+        legend_curves.push(dashed);
+    }
+    legend_curves.push(bound);
+    legend(&legend_area, &legend_curves)?;
+    root.present().map_err(plot_err)
+}
+
+/// `part` as a percentage of `of`.
+fn share(part: usize, of: usize) -> f64 {
+    100.0 * part as f64 / of.max(1) as f64
+}

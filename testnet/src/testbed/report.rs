@@ -90,6 +90,14 @@ pub struct KindSummary {
     pub injected: usize,
     /// Objects the origin accepted.
     pub accepted: usize,
+    /// Objects the origin refused because it was busy (RPC −28, admission
+    /// control): the load the network did not take.
+    #[serde(default)]
+    pub refused: usize,
+    /// Objects the origin refused for any other reason, or that no node
+    /// answered for.
+    #[serde(default)]
+    pub rejected: usize,
     /// Accepted objects some live node lacks at the end.
     pub lost: usize,
     /// Per (node, object) arrival delays, ms.
@@ -109,6 +117,19 @@ pub struct KindSummary {
     /// Share of (live node, accepted object) pairs held at the end, %
     /// (`None` when nothing was accepted).
     pub coverage_pct: Option<f64>,
+}
+
+/// The workload's transaction rates, per second of injection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rates {
+    /// What the workload asked for.
+    pub offered: f64,
+    /// Submitted to a node (RPC calls made), over the injection span.
+    pub injected: f64,
+    /// Accepted by their origin.
+    pub accepted: f64,
+    /// Refused as busy.
+    pub refused: f64,
 }
 
 /// Bytes per node per transaction, by protocol and direction.
@@ -167,8 +188,13 @@ pub struct Summary {
     pub graph: GraphSummary,
     /// Seconds of workload, and of settling after it.
     pub workload_s: f64,
-    /// See `workload_s`.
+    /// See `workload_s`. After a burst, this is how long anti-entropy and
+    /// the relay took to converge.
     pub settle_s: f64,
+    /// Offered, injected, accepted and refused transactions per second
+    /// (`None` without transactions).
+    #[serde(default)]
+    pub rates: Option<Rates>,
     /// Transactions.
     pub txs: KindSummary,
     /// Blocks.
@@ -484,9 +510,13 @@ pub fn analyze(
         let c100 = Percentiles::of(&col(&|r| r.c100_ms));
         let ideal = Percentiles::of(&col(&|r| r.ideal_ms));
         let held: usize = rs.iter().map(|r| r.holders).sum();
+        let of_kind = || c.injected.iter().filter(|o| o.kind == kind);
+        let refused = of_kind().filter(|o| o.refused_busy()).count();
         KindSummary {
-            injected: c.injected.iter().filter(|o| o.kind == kind).count(),
+            injected: of_kind().count(),
             accepted: rs.len(),
+            refused,
+            rejected: of_kind().filter(|o| !o.accepted).count() - refused,
             lost: rs.iter().filter(|r| r.lost).count(),
             delay_ms: Percentiles::of(delays.get(&kind).map(Vec::as_slice).unwrap_or(&[])),
             c50_ms: Percentiles::of(&col(&|r| r.c50_ms)),
@@ -504,6 +534,7 @@ pub fn analyze(
     };
     let txs = kind_summary(Kind::Tx);
     let blocks = kind_summary(Kind::Block);
+    let rates = rates(c, &txs);
     let per = |v: u64| v as f64 / (live_count.max(1) as f64 * txs.accepted.max(1) as f64);
     let sum =
         |f: &dyn Fn(&rumor_p2p::RelayStats) -> u64| c.stats.iter().flatten().map(f).sum::<u64>();
@@ -564,6 +595,7 @@ pub fn analyze(
         },
         workload_s: c.workload_s,
         settle_s: c.settle_s,
+        rates,
         ok: txs.lost == 0
             && blocks.lost == 0
             && collected_all
@@ -578,6 +610,26 @@ pub fn analyze(
         notes: c.notes.clone(),
     };
     (summary, rows)
+}
+
+/// Transaction rates over the injection span: from the start of the
+/// workload to the last submission (the schedule's own length when the
+/// injector kept up).
+fn rates(c: &Collected, txs: &KindSummary) -> Option<Rates> {
+    let last = c
+        .injected
+        .iter()
+        .filter(|o| o.kind == Kind::Tx)
+        .map(|o| o.submit_ns)
+        .max()?;
+    let span_s =
+        (last.saturating_sub(c.start_ns) as f64 / 1e9).max(1.0 / c.offered_tx_rate.max(1e-9));
+    Some(Rates {
+        offered: c.offered_tx_rate,
+        injected: txs.injected as f64 / span_s,
+        accepted: txs.accepted as f64 / span_s,
+        refused: txs.refused as f64 / span_s,
+    })
 }
 
 #[cfg(test)]

@@ -18,16 +18,47 @@ pub struct RpcError {
     pub method: &'static str,
     /// What went wrong.
     pub message: String,
-    /// Whether the node answered with a JSON-RPC error (rather than not
-    /// answering at all).
-    pub answered: bool,
+    /// The node's JSON-RPC error code; `None` if it did not answer at all.
+    pub code: Option<i32>,
 }
+
+/// The node's "node busy, retry" (bitcoind's `RPC_IN_WARMUP`).
+pub const BUSY: i32 = -28;
+/// JSON-RPC's "method not found" (a node older than the method).
+pub const METHOD_NOT_FOUND: i32 = -32601;
 
 impl RpcError {
     /// The node answered and refused (as opposed to a transport failure).
     pub fn is_rejection(&self) -> bool {
-        self.answered
+        self.code.is_some()
     }
+
+    /// The node refused because it was busy: nothing was queued.
+    pub fn is_busy(&self) -> bool {
+        self.code == Some(BUSY)
+    }
+
+    fn answer(method: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            method,
+            message: message.into(),
+            code: Some(jsonrpsee::types::error::INTERNAL_ERROR_CODE),
+        }
+    }
+}
+
+/// One transaction's answer in a `sendrawtransactions` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitResult {
+    /// Accepted (or already in the mempool).
+    Accepted,
+    /// Refused: the code and message `sendrawtransaction` would give.
+    Refused {
+        /// The JSON-RPC error code.
+        code: i32,
+        /// Its message.
+        message: String,
+    },
 }
 
 /// A node's `getnetworkinfo`.
@@ -86,7 +117,7 @@ impl NodeRpc {
         let value = HeaderValue::from_str(&format!("Basic {token}")).map_err(|e| RpcError {
             method: "connect",
             message: e.to_string(),
-            answered: false,
+            code: None,
         })?;
         headers.insert("authorization", value);
         let client = HttpClientBuilder::default()
@@ -98,7 +129,7 @@ impl NodeRpc {
             .map_err(|e| RpcError {
                 method: "connect",
                 message: e.to_string(),
-                answered: false,
+                code: None,
             })?;
         Ok(Self {
             client,
@@ -116,7 +147,10 @@ impl NodeRpc {
             .await
             .map_err(|e| RpcError {
                 method,
-                answered: matches!(e, jsonrpsee::core::client::Error::Call(_)),
+                code: match &e {
+                    jsonrpsee::core::client::Error::Call(c) => Some(c.code()),
+                    _ => None,
+                },
                 message: e.to_string(),
             })
     }
@@ -136,16 +170,42 @@ impl NodeRpc {
         self.call("sendrawtransaction", rpc_params![hex]).await
     }
 
+    /// `sendrawtransactions`: one result per transaction, in order.
+    pub async fn send_raw_many(&self, hexes: &[&str]) -> Result<Vec<SubmitResult>, RpcError> {
+        let v: Vec<Value> = self.call("sendrawtransactions", rpc_params![hexes]).await?;
+        if v.len() != hexes.len() {
+            return Err(RpcError::answer(
+                "sendrawtransactions",
+                format!("{} results for {} transactions", v.len(), hexes.len()),
+            ));
+        }
+        Ok(v.iter()
+            .map(|r| match r.get("error") {
+                None | Some(Value::Null) => SubmitResult::Accepted,
+                Some(e) => SubmitResult::Refused {
+                    code: e
+                        .get("code")
+                        .and_then(Value::as_i64)
+                        .and_then(|c| i32::try_from(c).ok())
+                        .unwrap_or(jsonrpsee::types::error::INTERNAL_ERROR_CODE),
+                    message: e
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                },
+            })
+            .collect())
+    }
+
     /// `generatetoaddress 1`: the block hash.
     pub async fn generate_one(&self, address: &str) -> Result<String, RpcError> {
         let v: Vec<String> = self
             .call("generatetoaddress", rpc_params![1, address])
             .await?;
-        v.into_iter().next().ok_or(RpcError {
-            method: "generatetoaddress",
-            message: "no block returned".into(),
-            answered: true,
-        })
+        v.into_iter()
+            .next()
+            .ok_or_else(|| RpcError::answer("generatetoaddress", "no block returned"))
     }
 
     /// `getpropagation` for records since `since_ns`.
@@ -182,11 +242,10 @@ impl NodeRpc {
     /// `getblock hash 1`: the txids of a block.
     pub async fn block_txids(&self, hash: &str) -> Result<Vec<String>, RpcError> {
         let v: Value = self.call("getblock", rpc_params![hash, 1]).await?;
-        let txs = v.get("tx").and_then(Value::as_array).ok_or(RpcError {
-            method: "getblock",
-            message: "no tx list in the answer".into(),
-            answered: true,
-        })?;
+        let txs = v
+            .get("tx")
+            .and_then(Value::as_array)
+            .ok_or_else(|| RpcError::answer("getblock", "no tx list in the answer"))?;
         Ok(txs
             .iter()
             .filter_map(|t| {

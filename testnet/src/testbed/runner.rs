@@ -12,10 +12,11 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rumor_p2p::{FirstSeen, PeerInfo, RelayStats, unix_nanos};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Mutex;
 
 use super::cluster::{Cluster, ClusterError, node_flags, node_specs};
 use super::compose::ComposeCluster;
+use super::inject::Injector;
 use super::local::{LocalCluster, find_rumord};
 use super::plan::{Backend, Relay, RunArgs};
 use super::swarm::SwarmCluster;
@@ -95,6 +96,9 @@ pub struct FaultEvent {
 /// Everything a run observed, before any statistics.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Collected {
+    /// Transactions per second the workload offered.
+    #[serde(default)]
+    pub offered_tx_rate: f64,
     /// Unix ns when the workload started.
     pub start_ns: u64,
     /// Seconds the workload ran.
@@ -384,7 +388,7 @@ async fn drive(
     let live = Arc::new(Mutex::new(vec![true; n]));
     let mut restarted = vec![false; n];
     let mut active_partitions: Vec<usize> = Vec::new();
-    let injected = Arc::new(Mutex::new(Vec::<Injected>::with_capacity(raw.len())));
+    let mut blocks = Vec::<Injected>::new();
     let mut faults = Vec::new();
     let mut notes = Vec::new();
     let origins: Vec<usize> = (0..raw.len())
@@ -395,8 +399,8 @@ async fn drive(
     let start_ns = unix_nanos();
     let duration = args.workload_duration();
     let pb = progress(args.quiet, raw.len() as u64, "injecting");
-    let sem = Arc::new(Semaphore::new(256));
-    let mut tasks = tokio::task::JoinSet::new();
+    let clients = (0..n).map(|i| cluster.rpc(i).clone()).collect();
+    let injector = Injector::start(clients, Arc::clone(&live), pb.clone());
     let mut next_tx = 0usize;
     let mut next_action = 0usize;
     let mut next_block = if args.block_interval.is_zero() {
@@ -504,17 +508,18 @@ async fn drive(
                 block_no += 1;
                 let submit_ns = unix_nanos();
                 let r = cluster.rpc(m).generate_one(&faucet.miner_address(m)).await;
-                let (id, accepted, error) = match r {
-                    Ok(h) => (h, true, None),
-                    Err(e) => (String::new(), false, Some(e.to_string())),
+                let (id, accepted, error, code) = match r {
+                    Ok(h) => (h, true, None, None),
+                    Err(e) => (String::new(), false, Some(e.to_string()), e.code),
                 };
-                injected.lock().await.push(Injected {
+                blocks.push(Injected {
                     kind: Kind::Block,
                     id,
                     origin: m,
                     submit_ns,
                     accepted,
                     error,
+                    code,
                 });
             }
         }
@@ -524,8 +529,8 @@ async fn drive(
             let i = next_tx;
             next_tx += 1;
             let (id, hexed) = raw[i].clone();
-            let alive = live.lock().await.clone();
             let mut origin = origins[i];
+            let alive = live.lock().await;
             if !alive[origin] {
                 // The chosen node is down: the client moves to a live one.
                 origin = (0..n)
@@ -533,58 +538,21 @@ async fn drive(
                     .find(|o| alive[*o])
                     .unwrap_or(origin);
             }
-            // A client whose node does not answer (killed, or still
-            // restarting) tries the next live nodes, as a wallet would.
-            let candidates: Vec<(usize, super::rpc::NodeRpc)> = (0..n)
-                .map(|d| (origin + d) % n)
-                .filter(|o| alive[*o])
-                .take(3)
-                .map(|o| (o, cluster.rpc(o).clone()))
-                .collect();
-            let injected = Arc::clone(&injected);
-            let permit = Arc::clone(&sem)
-                .acquire_owned()
-                .await
-                .expect("semaphore open");
-            let pb = pb.clone();
-            tasks.spawn(async move {
-                let mut record = Injected {
-                    kind: Kind::Tx,
-                    id,
-                    origin,
-                    submit_ns: unix_nanos(),
-                    accepted: false,
-                    error: Some("no live node".into()),
-                };
-                for (o, rpc) in candidates {
-                    record.origin = o;
-                    record.submit_ns = unix_nanos();
-                    match rpc.send_raw(&hexed).await {
-                        Ok(_) => {
-                            record.accepted = true;
-                            record.error = None;
-                            break;
-                        }
-                        // The node answered and refused: that is the answer.
-                        Err(e) if e.is_rejection() => {
-                            record.error = Some(e.to_string());
-                            break;
-                        }
-                        Err(e) => record.error = Some(e.to_string()),
-                    }
-                }
-                drop(permit);
-                pb.inc(1);
-                injected.lock().await.push(record);
-            });
+            drop(alive);
+            injector.submit(origin, id, hexed).await;
         }
-        while tasks.try_join_next().is_some() {}
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    while tasks.join_next().await.is_some() {}
+    let backlog_at_end = injector.queued();
+    if backlog_at_end > 0 {
+        notes.push(format!(
+            "the injector fell behind: {backlog_at_end} transactions still queued when the schedule ended"
+        ));
+    }
+    let mut injected = injector.finish().await;
+    injected.extend(blocks);
     pb.finish_and_clear();
     let workload_s = start.elapsed().as_secs_f64();
-    let injected = std::mem::take(&mut *injected.lock().await);
     let live = live.lock().await.clone();
 
     // Settle: wait until every live node holds every accepted object.
@@ -668,6 +636,7 @@ async fn drive(
         }));
     }
     Ok(Collected {
+        offered_tx_rate: args.tx_rate,
         start_ns,
         workload_s,
         settle_s,

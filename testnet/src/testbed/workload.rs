@@ -40,6 +40,18 @@ pub struct Injected {
     pub accepted: bool,
     /// The origin's error, if it refused.
     pub error: Option<String>,
+    /// The error's JSON-RPC code, if the node answered with one (−28: busy,
+    /// refused by admission control).
+    #[serde(default)]
+    pub code: Option<i32>,
+}
+
+impl Injected {
+    /// Refused because the node was busy (admission control): nothing of
+    /// it was queued.
+    pub fn refused_busy(&self) -> bool {
+        self.code == Some(super::rpc::BUSY)
+    }
 }
 
 /// Pre-signed transactions for a network with `genesis_outputs` outputs.
