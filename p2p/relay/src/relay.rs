@@ -605,8 +605,11 @@ where
         for (peer, ids) in self.sync.due_pulls(now) {
             self.outbox.push_back(Action::Recheck { peer, ids });
         }
-        if let Some(p) = self.publisher.flush(now)
-            && self.mode() == RelayMode::Batch
+        // Only batch mode's window ends on a timer; announce mode's pending
+        // ids go out when the driver is idle ([`Relay::flush`]). The mode is
+        // checked first: `flush` takes what is pending.
+        if self.mode() == RelayMode::Batch
+            && let Some(p) = self.publisher.flush(now)
         {
             self.emit_publication(p);
         }
