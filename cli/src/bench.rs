@@ -1,7 +1,9 @@
 //! `rumor bench-submit`: measures sustained `sendrawtransaction` throughput
 //! into one node. It pre-signs N independent transactions, each spending a
-//! distinct confirmed faucet (genesis) output, then submits them as JSON-RPC
-//! batches over several connections and reports transactions per second.
+//! distinct confirmed faucet (genesis) output, then submits them in
+//! `sendrawtransactions` calls (many transactions, one validation batch)
+//! over several connections and reports transactions per second. A call the
+//! node refuses as busy (−28) counts its transactions as refused.
 //! Run it against a node started with enough genesis outputs
 //! (`--genesis-outputs 100000` or more).
 
@@ -21,7 +23,7 @@ pub struct BenchArgs {
     /// Transactions to submit.
     #[arg(long, default_value_t = 20_000)]
     pub count: usize,
-    /// Calls per JSON-RPC batch.
+    /// Transactions per `sendrawtransactions` call.
     #[arg(long, default_value_t = 500)]
     pub batch: usize,
     /// Concurrent HTTP connections.
@@ -176,18 +178,28 @@ pub(crate) async fn run(cli: &Cli, args: &BenchArgs) -> Result<(), CliError> {
                 let Some(batch) = next else {
                     return Ok::<(), CliError>(());
                 };
-                let calls: Vec<(&str, Vec<Value>)> = batch
-                    .iter()
-                    .map(|h| ("sendrawtransaction", vec![json!(h)]))
-                    .collect();
-                for r in rpc.batch(&calls).await? {
-                    match r {
-                        Ok(_) => {
+                let n = batch.len() as u64;
+                let results: Vec<Value> =
+                    match rpc.call("sendrawtransactions", vec![json!(batch)]).await {
+                        Ok(r) => r,
+                        Err(CliError::Rpc { code, message }) => {
+                            if let Ok(mut e) = errors.lock() {
+                                *e.entry(format!("{code} {message}")).or_default() += n;
+                            }
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                for r in results {
+                    match r.get("error") {
+                        None | Some(Value::Null) => {
                             accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
-                        Err((code, m)) => {
-                            if let Ok(mut e) = errors.lock() {
-                                *e.entry(format!("{code} {m}")).or_default() += 1;
+                        Some(e) => {
+                            if let Ok(mut errs) = errors.lock() {
+                                *errs
+                                    .entry(format!("{} {}", e["code"], e["message"]))
+                                    .or_default() += 1;
                             }
                         }
                     }

@@ -412,3 +412,65 @@ fn mine_flag_mines_at_the_interval_to_the_given_address() {
     let coinbase = node.ok("getblock", json!([node.best(), 2]))["tx"][0].clone();
     assert_eq!(coinbase["vout"][0]["address"], json!(to));
 }
+
+/// `sendrawtransactions`: one answer per transaction, in order, with
+/// `sendrawtransaction`'s codes; what it accepts is in the mempool.
+#[test]
+fn sendrawtransactions_answers_each_transaction_in_order() {
+    use rumor_chain::{Amount, Network, OutPoint, Params, Transaction, TxIn, TxOut};
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(rumord(), &dir.path().join("n"), &[]);
+    let params = Params::new(Network::Regtest)
+        .with_genesis_outputs(200)
+        .unwrap();
+    let genesis = params.genesis_block().txs[0].txid();
+    let amount = params.genesis_output_amount.units();
+    let spend = |i: u32, fee: u64| {
+        let key = params.faucet_key(i);
+        let mut tx = Transaction {
+            version: 1,
+            inputs: vec![TxIn::unsigned(OutPoint::new(genesis, i), key.public())],
+            outputs: vec![TxOut {
+                amount: Amount::new(amount - fee).unwrap(),
+                address: key.address(),
+            }],
+        };
+        tx.sign(&[&key]).unwrap();
+        tx
+    };
+    let a = spend(0, 1_000);
+    let b = spend(1, 1_000);
+    // Spends what `a` spends: a conflict once `a` is in.
+    let conflict = spend(0, 2_000);
+    let hexes: Vec<String> = [&a, &b, &a, &conflict]
+        .iter()
+        .map(|t| hex::encode(t.encode()))
+        .chain(["zz".to_owned()])
+        .collect();
+    let r = node.ok("sendrawtransactions", json!([hexes]));
+    let r = r.as_array().expect("an array");
+    assert_eq!(r.len(), 5, "{r:?}");
+    assert_eq!(r[0]["txid"], json!(a.txid().to_string()), "{r:?}");
+    assert!(r[0].get("error").is_none(), "{r:?}");
+    assert_eq!(r[1]["txid"], json!(b.txid().to_string()), "{r:?}");
+    // The same transaction again: already in the mempool, answered as accepted.
+    assert_eq!(r[2]["txid"], json!(a.txid().to_string()), "{r:?}");
+    assert!(r[2].get("error").is_none(), "{r:?}");
+    assert_eq!(r[3]["txid"], json!(conflict.txid().to_string()), "{r:?}");
+    assert_eq!(r[3]["error"]["code"], json!(-26), "{r:?}");
+    assert_eq!(r[4]["error"]["code"], json!(-22), "{r:?}");
+    let mut pool = node.mempool();
+    pool.sort();
+    let mut want = vec![a.txid().to_string(), b.txid().to_string()];
+    want.sort();
+    assert_eq!(pool, want);
+    // More than a call may carry: refused as a whole, nothing queued.
+    let too_many = vec!["00"; 10_001];
+    assert_eq!(
+        node.call("sendrawtransactions", json!([too_many]))
+            .unwrap_err()
+            .0,
+        -32602
+    );
+    assert_eq!(node.mempool().len(), 2);
+}

@@ -367,87 +367,6 @@ pub fn write_compare_cdf(
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cdf_ends_below_one_when_objects_never_arrived() {
-        let row = |c100: Option<f64>| ObjectRow {
-            kind: Kind::Tx,
-            id: "x".into(),
-            origin: 0,
-            start_ns: 0,
-            holders: 1,
-            live: 2,
-            recorded: 1,
-            c50_ms: Some(1.0),
-            c90_ms: c100,
-            c100_ms: c100,
-            eccentricity: None,
-            ideal_ms: None,
-            efficiency: None,
-            lost: c100.is_none(),
-        };
-        let rows = [row(Some(5.0)), row(None)];
-        let c = Curve::new("c", &rows, Kind::Tx, |r| r.c100_ms, BLUE, Stroke::Solid).unwrap();
-        let pts = c.points(10.0);
-        assert_eq!(pts.first(), Some(&(0.0, 0.0)));
-        assert_eq!(pts.last(), Some(&(10.0, 0.5)));
-        assert!(Curve::new("i", &rows, Kind::Tx, |r| r.ideal_ms, BLUE, Stroke::Thin).is_none());
-        // Many values: at most MAX_STEPS steps, still from 0 to the last.
-        let many = Curve {
-            label: "m".into(),
-            values: (1..=10_000).map(f64::from).collect(),
-            of: 10_000,
-            color: BLUE,
-            stroke: Stroke::Solid,
-        };
-        let pts = many.points(20_000.0);
-        assert!(pts.len() <= 2 * (MAX_STEPS + 1) + 2, "{}", pts.len());
-        assert_eq!(pts[pts.len() - 2], (10_000.0, 1.0));
-        assert!(pts.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
-    }
-
-    #[test]
-    fn the_legend_is_beside_the_data_not_on_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cdf.svg");
-        let curve = |label: &str, color| Curve {
-            label: label.into(),
-            values: vec![1.0, 2.0, 3.0],
-            of: 3,
-            color,
-            stroke: Stroke::Solid,
-        };
-        draw(
-            &path,
-            "the title",
-            "the subtitle",
-            &[
-                curve("first curve", BLUE),
-                curve("second curve", VERMILLION),
-            ],
-        )
-        .unwrap();
-        let svg = std::fs::read_to_string(&path).unwrap();
-        for label in ["first curve", "second curve"] {
-            let at = svg.find(&format!(">\n{label}\n<")).expect(label);
-            let tag = &svg[svg[..at].rfind("<text").unwrap()..at];
-            let x: f64 = tag
-                .split("x=\"")
-                .nth(1)
-                .and_then(|r| r.split('"').next())
-                .and_then(|v| v.parse().ok())
-                .expect("x attribute");
-            assert!(x > f64::from(WIDTH - LEGEND_WIDTH), "{label} at x = {x}");
-        }
-        // Two hues, not two shades of one.
-        assert!(svg.contains("#0072B2") && svg.contains("#D55E00"), "{svg}");
-        assert!(svg.contains(">\nthe title\n<"));
-    }
-}
-
 /// `sweep.svg`: against the offered rate, each mode's c100 p99 (solid) and
 /// p50 (dashed) on a log axis above, and the share refused as busy (solid)
 /// and lost (dashed) below; the knee bound as a thin grey line.
@@ -598,4 +517,85 @@ pub fn write_sweep(path: &Path, s: &super::sweep::Sweep) -> Result<(), OutputErr
 /// `part` as a percentage of `of`.
 fn share(part: usize, of: usize) -> f64 {
     100.0 * part as f64 / of.max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cdf_ends_below_one_when_objects_never_arrived() {
+        let row = |c100: Option<f64>| ObjectRow {
+            kind: Kind::Tx,
+            id: "x".into(),
+            origin: 0,
+            start_ns: 0,
+            holders: 1,
+            live: 2,
+            recorded: 1,
+            c50_ms: Some(1.0),
+            c90_ms: c100,
+            c100_ms: c100,
+            eccentricity: None,
+            ideal_ms: None,
+            efficiency: None,
+            lost: c100.is_none(),
+        };
+        let rows = [row(Some(5.0)), row(None)];
+        let c = Curve::new("c", &rows, Kind::Tx, |r| r.c100_ms, BLUE, Stroke::Solid).unwrap();
+        let pts = c.points(10.0);
+        assert_eq!(pts.first(), Some(&(0.0, 0.0)));
+        assert_eq!(pts.last(), Some(&(10.0, 0.5)));
+        assert!(Curve::new("i", &rows, Kind::Tx, |r| r.ideal_ms, BLUE, Stroke::Thin).is_none());
+        // Many values: at most MAX_STEPS steps, still from 0 to the last.
+        let many = Curve {
+            label: "m".into(),
+            values: (1..=10_000).map(f64::from).collect(),
+            of: 10_000,
+            color: BLUE,
+            stroke: Stroke::Solid,
+        };
+        let pts = many.points(20_000.0);
+        assert!(pts.len() <= 2 * (MAX_STEPS + 1) + 2, "{}", pts.len());
+        assert_eq!(pts[pts.len() - 2], (10_000.0, 1.0));
+        assert!(pts.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+    }
+
+    #[test]
+    fn the_legend_is_beside_the_data_not_on_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cdf.svg");
+        let curve = |label: &str, color| Curve {
+            label: label.into(),
+            values: vec![1.0, 2.0, 3.0],
+            of: 3,
+            color,
+            stroke: Stroke::Solid,
+        };
+        draw(
+            &path,
+            "the title",
+            "the subtitle",
+            &[
+                curve("first curve", BLUE),
+                curve("second curve", VERMILLION),
+            ],
+        )
+        .unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        for label in ["first curve", "second curve"] {
+            let at = svg.find(&format!(">\n{label}\n<")).expect(label);
+            let tag = &svg[svg[..at].rfind("<text").unwrap()..at];
+            let x: f64 = tag
+                .split("x=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .and_then(|v| v.parse().ok())
+                .expect("x attribute");
+            assert!(x > f64::from(WIDTH - LEGEND_WIDTH), "{label} at x = {x}");
+        }
+        // Two hues, not two shades of one.
+        assert!(svg.contains("#0072B2") && svg.contains("#D55E00"), "{svg}");
+        assert!(svg.contains(">\nthe title\n<"));
+    }
 }
