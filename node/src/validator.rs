@@ -47,6 +47,13 @@ enum Job {
 }
 
 impl Job {
+    fn is_block(&self) -> bool {
+        match self {
+            Self::Local(s) => s.object.inv().kind() == ObjectKind::Block,
+            Self::Net(r) => r.inv.kind() == ObjectKind::Block,
+        }
+    }
+
     fn queued(&self) -> Instant {
         match self {
             Self::Local(s) => s.queued,
@@ -232,7 +239,15 @@ impl Worker {
                 .min()
                 .unwrap_or_else(Instant::now);
             self.lateness.observe(oldest.elapsed(), &self.limits);
-            self.validate(jobs);
+            // Blocks go first, in a batch of their own: a block's latency
+            // matters most, and it should not wait for hundreds of
+            // signatures that arrived with it.
+            let (blocks, txs): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(Job::is_block);
+            for batch in [blocks, txs] {
+                if !batch.is_empty() {
+                    self.validate(batch);
+                }
+            }
         }
     }
 

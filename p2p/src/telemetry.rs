@@ -26,12 +26,35 @@ pub struct FirstSeen {
 }
 
 /// A bounded log of first-seen records (the oldest are dropped first).
+/// Records are kept compact (the object, a PeerId, a time) and rendered as
+/// [`FirstSeen`] text only when asked for: the log is written once per
+/// object accepted, in the loop's hot path, and read once per run.
 #[derive(Debug)]
 pub struct FirstSeenLog {
-    by_inv: HashMap<Inv, FirstSeen>,
+    by_inv: HashMap<Inv, Record>,
     order: VecDeque<Inv>,
     capacity: usize,
     dropped: u64,
+}
+
+/// What the log keeps of one object.
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    time_ns: u64,
+    from: Option<libp2p::PeerId>,
+    via: Via,
+}
+
+impl Record {
+    fn render(&self, inv: &Inv) -> FirstSeen {
+        FirstSeen {
+            kind: inv.kind(),
+            id: inv.id_hex(),
+            time_ns: self.time_ns,
+            from: self.from.map(|p| p.to_string()),
+            via: self.via,
+        }
+    }
 }
 
 /// Wall-clock now in Unix nanoseconds.
@@ -65,16 +88,7 @@ impl FirstSeenLog {
             self.dropped += 1;
         }
         self.order.push_back(inv);
-        self.by_inv.insert(
-            inv,
-            FirstSeen {
-                kind: inv.kind(),
-                id: inv.id_hex(),
-                time_ns,
-                from: from.map(|p| p.to_string()),
-                via,
-            },
-        );
+        self.by_inv.insert(inv, Record { time_ns, from, via });
         // A full log removes and inserts one record per object, and the
         // table's tombstones make it double once, late and at a random
         // moment (3.5 MB at 20k records), though it holds no more records:
@@ -87,7 +101,7 @@ impl FirstSeenLog {
     /// The records of these objects (unknown ones are left out).
     pub fn get(&self, invs: &[Inv]) -> Vec<FirstSeen> {
         invs.iter()
-            .filter_map(|i| self.by_inv.get(i).cloned())
+            .filter_map(|i| self.by_inv.get(i).map(|r| r.render(i)))
             .collect()
     }
 
@@ -95,10 +109,10 @@ impl FirstSeenLog {
     pub fn since(&self, since_ns: u64, limit: usize) -> Vec<FirstSeen> {
         self.order
             .iter()
-            .filter_map(|i| self.by_inv.get(i))
-            .filter(|r| r.time_ns >= since_ns)
+            .filter_map(|i| self.by_inv.get(i).map(|r| (i, r)))
+            .filter(|(_, r)| r.time_ns >= since_ns)
             .take(limit)
-            .cloned()
+            .map(|(i, r)| r.render(i))
             .collect()
     }
 
