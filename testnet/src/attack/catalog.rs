@@ -83,6 +83,14 @@ pub const CLASSES: &[ClassSpec] = &[
         false
     ),
     class!(
+        "score-grace",
+        "one honest-looking slip: an announced id it never serves (one fetch timeout)",
+        Tolerate,
+        ["fetch_timeouts"],
+        "gossipsub v1.1 (any negative score prunes from the mesh); Core Misbehaving() thresholds",
+        true
+    ),
+    class!(
         "announce-never-serve",
         "announce ids, hold every getdata unanswered",
         Punish,

@@ -249,6 +249,18 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip, probes: &[Txid
                 steps.push(Step::Drive(Duration::from_millis(50)));
             }
         }
+        "score-grace" => {
+            // One slip, as an honest peer under load makes: the target's
+            // fetch times out once. It must stay in the mesh with a
+            // non-negative score (gossipsub prunes any negative score).
+            let inv = Inv::Tx(Txid(id(0x99, 0)));
+            steps.push(Step::Serve(inv, Serve::Silence));
+            steps.push(Step::Publish(
+                ObjectKind::Tx,
+                GossipPayload::Announce(inv).encode(),
+            ));
+            steps.push(Step::Drive(Duration::from_secs(3)));
+        }
         "announce-never-serve" => {
             for i in 0..600u64 {
                 let inv = Inv::Tx(Txid(id(0x33, i)));
