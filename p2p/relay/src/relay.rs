@@ -463,10 +463,16 @@ where
                 // A block waiting for its parent is held by the node and
                 // connects with it: a catch-up has it.
                 self.catchup_progress(&inv, now);
-                if let Some(parent) = fetch
-                    && self.seen.peek(parent).is_none()
-                {
-                    self.tracker.announce(*parent, peer, Purpose::Parent, now);
+                // Every missing parent, from the peer that sent the orphan
+                // (it had them, or could not have accepted the child).
+                let mut asked = false;
+                for parent in fetch {
+                    if self.seen.peek(parent).is_none() {
+                        self.tracker.announce(*parent, peer, Purpose::Parent, now);
+                        asked = true;
+                    }
+                }
+                if asked {
                     self.assign(now);
                 }
             }
