@@ -170,10 +170,7 @@ impl Behaviour {
             // topic's limit is an invalid message (P4 for its sender); a
             // frame past `frame` is not read (the stream is closed).
             .max_transmit_size(limits.frame)
-            .max_transmit_size_for_topic(
-                limits.tx + wire::GOSSIP_ENVELOPE_BYTES,
-                topics.tx.hash(),
-            )
+            .max_transmit_size_for_topic(limits.tx + wire::GOSSIP_ENVELOPE_BYTES, topics.tx.hash())
             .max_transmit_size_for_topic(
                 limits.block + wire::GOSSIP_ENVELOPE_BYTES,
                 topics.block.hash(),

@@ -303,7 +303,11 @@ mod tests {
             invs,
         });
         let announce = GossipLimits::of(rumor_relay::RelayMode::Announce);
-        assert!(batch.encode().len() <= announce.block, "{}", batch.encode().len());
+        assert!(
+            batch.encode().len() <= announce.block,
+            "{}",
+            batch.encode().len()
+        );
         assert_eq!(announce, GossipLimits::of(rumor_relay::RelayMode::Batch));
         assert!(announce.frame >= announce.tx + GOSSIP_ENVELOPE_BYTES);
         assert!(announce.frame < MAX_GOSSIP_BYTES / 8, "not a block's size");

@@ -444,7 +444,12 @@ async fn inbound_identities_cannot_take_the_slots_kept_for_our_own_dials() {
         ..config(RelayMode::Announce)
     };
     let target = start_node(cfg, TestState::new(params()), vec![]).await;
-    let honest = start_node(config(RelayMode::Announce), TestState::new(params()), vec![]).await;
+    let honest = start_node(
+        config(RelayMode::Announce),
+        TestState::new(params()),
+        vec![],
+    )
+    .await;
     let tried = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut flood = Vec::new();
     for _ in 0..12 {
@@ -457,9 +462,11 @@ async fn inbound_identities_cannot_take_the_slots_kept_for_our_own_dials() {
             raw.drive(Duration::from_secs(15)).await;
         }));
     }
-    wait_for(Duration::from_secs(20), "every flood identity tried", || async {
-        tried.load(std::sync::atomic::Ordering::SeqCst) == 12
-    })
+    wait_for(
+        Duration::from_secs(20),
+        "every flood identity tried",
+        || async { tried.load(std::sync::atomic::Ordering::SeqCst) == 12 },
+    )
     .await;
     let inbound = target.handle.peers().await.unwrap().len();
     assert_eq!(inbound, 4, "inbound peers stop at 8 - min(8, 8 / 2)");
