@@ -7,9 +7,10 @@
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-/// Adds `name: {cases, result: "pass"}` to `props.json` (locked: the test
-/// binaries of several crates write it).
-fn record(name: &str, cases: u32) {
+/// Adds `name: {cases, result}` to `props.json` (locked: the test binaries
+/// of several crates write it); `result` is `pass`, or `fail: ` and the
+/// minimal failing input.
+fn record(name: &str, cases: u32, result: &str) {
     let Some(dir) = std::env::var_os("RUMOR_RELIABILITY_OUT") else {
         return;
     };
@@ -22,7 +23,7 @@ fn record(name: &str, cases: u32) {
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_else(|| serde_json::json!({}));
-    all[name] = serde_json::json!({ "cases": cases, "result": "pass" });
+    all[name] = serde_json::json!({ "cases": cases, "result": result });
     std::fs::write(&path, serde_json::to_string_pretty(&all).unwrap()).unwrap();
 }
 
@@ -38,8 +39,14 @@ pub(crate) fn run<S: Strategy>(
         cases,
         ..Config::default()
     });
-    runner
-        .run(&strategy, test)
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    record(name, cases);
+    let outcome = runner.run(&strategy, test);
+    let result = match &outcome {
+        Ok(()) => "pass".to_owned(),
+        Err(e) => format!("fail: {e}"),
+    };
+    // Recorded before the verdict, so a failure reaches the page too.
+    record(name, cases, &result);
+    if let Err(e) = outcome {
+        panic!("{name}: {e}");
+    }
 }

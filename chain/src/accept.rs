@@ -189,7 +189,7 @@ fn tx_outcome(result: Result<TxAccepted, MempoolError>) -> Outcome {
     match &e {
         MempoolError::AlreadyInPool => Outcome::known(),
         MempoolError::MissingInputs { parents } => {
-            let fetch = parents.first().map(|p| Inv::Tx(*p));
+            let fetch = parents.iter().map(|p| Inv::Tx(*p)).collect();
             Outcome::not_yet(reasons::ORPHAN_TX, &e, fetch)
         }
         _ if e.is_policy() => Outcome::policy(reasons::mempool(&e), &e),
@@ -199,7 +199,7 @@ fn tx_outcome(result: Result<TxAccepted, MempoolError>) -> Outcome {
 
 fn block_error_outcome(e: &BlockError) -> Outcome {
     if e.is_temporary() {
-        Outcome::not_yet(reasons::block(e), e, None)
+        Outcome::not_yet(reasons::block(e), e, Vec::new())
     } else {
         Outcome::invalid(reasons::block(e), e)
     }
@@ -339,7 +339,7 @@ impl<S: ChainStore> NodeState<S> {
                 return Ok(Outcome::not_yet(
                     reasons::ORPHAN_BLOCK,
                     "already waiting for its parent",
-                    None,
+                    Vec::new(),
                 ));
             }
             Ok(AcceptOutcome::AlreadyKnown) => return Ok(Outcome::known()),
@@ -347,7 +347,7 @@ impl<S: ChainStore> NodeState<S> {
                 return Ok(Outcome::not_yet(
                     reasons::ORPHAN_BLOCK,
                     format!("parent unknown; missing ancestor {missing}"),
-                    Some(Inv::Block(missing)),
+                    vec![Inv::Block(missing)],
                 ));
             }
             Ok(AcceptOutcome::Accepted(a)) => a,

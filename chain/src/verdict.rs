@@ -37,12 +37,13 @@ pub enum Verdict {
         reason: &'static str,
     },
     /// Cannot be validated yet (unknown parent, a block from the future). Not
-    /// punished. `fetch` names an object to fetch first (a missing parent).
+    /// punished. `fetch` names the objects to fetch first (every missing
+    /// parent of an orphan transaction; a block's missing ancestor).
     NotYet {
         /// Why.
         reason: &'static str,
-        /// An object to fetch first.
-        fetch: Option<Inv>,
+        /// Objects to fetch first.
+        fetch: Vec<Inv>,
     },
 }
 
@@ -123,8 +124,8 @@ impl Outcome {
         Self::with(Verdict::Policy { reason }, detail)
     }
 
-    /// Not yet valid; fetch `fetch` first if given.
-    pub fn not_yet(reason: &'static str, detail: impl ToString, fetch: Option<Inv>) -> Self {
+    /// Not yet valid; fetch `fetch` first.
+    pub fn not_yet(reason: &'static str, detail: impl ToString, fetch: Vec<Inv>) -> Self {
         Self::with(Verdict::NotYet { reason, fetch }, detail)
     }
 

@@ -127,7 +127,7 @@ fn each_verdict_names_its_rule() {
         out[5],
         Verdict::NotYet {
             reason: "orphan-tx",
-            fetch: Some(Inv::Tx(parent.txid()))
+            fetch: vec![Inv::Tx(parent.txid())]
         }
     );
     // Bodies that are not what they claim are the sender's fault, not the id's.
@@ -173,7 +173,7 @@ fn a_block_connects_a_reorg_returns_transactions_and_bad_blocks_are_named() {
         accept(&mut n, vec![block_item(&b2)]),
         [Verdict::NotYet {
             reason: "orphan-block",
-            fetch: Some(Inv::Block(b1.hash()))
+            fetch: vec![Inv::Block(b1.hash())]
         }]
     );
     let c = n.accept(vec![block_item(&b1)], now(), |_| false);
@@ -265,6 +265,6 @@ fn a_block_from_the_future_is_not_yet_valid() {
     let tx = faucet_tx(&p, 7, 1_000);
     let future = block(&p, genesis, 1, now() + 3 * 3_600_000, vec![tx]);
     let out = accept(&mut n, vec![block_item(&future)]);
-    assert!(matches!(out[0], Verdict::NotYet { fetch: None, .. }));
+    assert!(matches!(&out[0], Verdict::NotYet { fetch, .. } if fetch.is_empty()));
     assert_eq!(labels(&out), ["time-too-new"]);
 }

@@ -95,7 +95,8 @@ pub struct Settings {
     /// Outbound connections to keep (default 8).
     #[arg(long, env = "RUMOR_TARGET_PEERS", value_name = "N")]
     pub target_peers: Option<usize>,
-    /// Most connections at once (default 64).
+    /// Most peers at once (default 64); inbound peers may take all but
+    /// min(8, N/2) of them, kept for the node's own dials.
     #[arg(long, env = "RUMOR_MAX_PEERS", value_name = "N")]
     pub max_peers: Option<usize>,
     /// Relay mode: `announce` (default), `push` or `batch`.

@@ -159,6 +159,11 @@ fn kill_9_at_random_moments_never_loses_or_corrupts_state() {
     let mut max_height = 0u64;
     let mut txs_sent = 0u64;
     let mut reorgs_seen = 0u64;
+    // Every `rumord verify` run and every failure, counted (a failure ends
+    // the loop, is recorded, and then fails the test).
+    let mut verifies = 0u64;
+    let mut verify_failures: Vec<String> = Vec::new();
+    let mut kills = 0u64;
     for round in 0..loops {
         // Run for a random while under load: transactions into the peer
         // (relayed to the victim) and into the victim itself.
@@ -176,11 +181,19 @@ fn kill_9_at_random_moments_never_loses_or_corrupts_state() {
             std::thread::sleep(Duration::from_millis(rng.random_range(5..60)));
         }
         victim.kill9();
+        kills += 1;
 
         // Offline check: the store opens and equals a replay of its chain.
-        let report = verify(&v_dir).unwrap_or_else(|e| {
-            panic!("round {round} (seed {seed}): verify after kill -9 failed: {e}")
-        });
+        verifies += 1;
+        let report = match verify(&v_dir) {
+            Ok(r) => r,
+            Err(e) => {
+                verify_failures.push(format!(
+                    "round {round} (seed {seed}): verify after kill -9 failed: {e}"
+                ));
+                break;
+            }
+        };
         let height = report["height"].as_u64().unwrap();
         assert!(
             height >= accepted_height,
@@ -211,9 +224,13 @@ fn kill_9_at_random_moments_never_loses_or_corrupts_state() {
             let _ = child.kill();
             let _ = child.wait();
             early_kills += 1;
-            verify(&v_dir).unwrap_or_else(|e| {
-                panic!("round {round} (seed {seed}): verify after an early kill failed: {e}")
-            });
+            verifies += 1;
+            if let Err(e) = verify(&v_dir) {
+                verify_failures.push(format!(
+                    "round {round} (seed {seed}): verify after an early kill failed: {e}"
+                ));
+                break;
+            }
         }
 
         victim = start_with(rumord(), &v_dir, &v_args);
@@ -229,6 +246,21 @@ fn kill_9_at_random_moments_never_loses_or_corrupts_state() {
         if info["confirmations"].as_i64() != Some(-1) {
             reorgs_seen += 1;
         }
+    }
+    if !verify_failures.is_empty() {
+        write_result(
+            "crash.json",
+            &json!({
+                "kills": kills,
+                "early_kills": early_kills,
+                "seed": seed,
+                "txs_sent": txs_sent,
+                "verifies": verifies,
+                "verify_failures": verify_failures.len(),
+                "failures": verify_failures,
+            }),
+        );
+        panic!("{}", verify_failures.join("\n"));
     }
     // Finally: the victim's chain reached the peer and both agree.
     let v_best = victim.best();
@@ -248,13 +280,14 @@ fn kill_9_at_random_moments_never_loses_or_corrupts_state() {
     write_result(
         "crash.json",
         &json!({
-            "kills": loops,
+            "kills": kills,
             "early_kills": early_kills,
             "seed": seed,
             "txs_sent": txs_sent,
             "final_height": live["height"],
             "reorgs_onto_peer_chain": reorgs_seen,
-            "verify_failures": 0,
+            "verifies": verifies,
+            "verify_failures": verify_failures.len(),
             "seconds": elapsed,
         }),
     );

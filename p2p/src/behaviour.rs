@@ -131,18 +131,19 @@ impl Behaviour {
         counters: &ProtocolCounterSet,
         registry: &mut Registry,
     ) -> Result<Self, BehaviourError> {
-        Self::new_with_transmit_limit(key, cfg, topics, counters, registry, wire::MAX_GOSSIP_BYTES)
+        let limits = wire::GossipLimits::of(cfg.relay);
+        Self::with_gossip_limits(key, cfg, topics, counters, registry, limits)
     }
 
-    /// As [`Behaviour::new`], with another gossip size limit (the raw test
-    /// peer raises it to send oversized messages).
-    pub(crate) fn new_with_transmit_limit(
+    /// As [`Behaviour::new`], with other gossip size limits (the raw test
+    /// peer raises them to send oversized messages).
+    pub(crate) fn with_gossip_limits(
         key: &Keypair,
         cfg: &P2pConfig,
         topics: &Topics,
         counters: &ProtocolCounterSet,
         registry: &mut Registry,
-        max_transmit: usize,
+        limits: wire::GossipLimits,
     ) -> Result<Self, BehaviourError> {
         let m = &cfg.mesh;
         let gs_cfg = gossipsub::ConfigBuilder::default()
@@ -165,7 +166,15 @@ impl Behaviour {
             .history_length(m.history_gossip.max(5))
             .heartbeat_interval(m.heartbeat)
             .heartbeat_initial_delay(Duration::from_millis(10))
-            .max_transmit_size(max_transmit)
+            // Per topic, what this relay mode sends: a message past its
+            // topic's limit is an invalid message (P4 for its sender); a
+            // frame past `frame` is not read (the stream is closed).
+            .max_transmit_size(limits.frame)
+            .max_transmit_size_for_topic(limits.tx + wire::GOSSIP_ENVELOPE_BYTES, topics.tx.hash())
+            .max_transmit_size_for_topic(
+                limits.block + wire::GOSSIP_ENVELOPE_BYTES,
+                topics.block.hash(),
+            )
             .idontwant_message_size_threshold(cfg.idontwant_threshold)
             .max_publish_messages(10_000)
             .max_control_messages_sent(20_000)

@@ -79,7 +79,10 @@ pub struct P2pConfig {
     pub discovery: bool,
     /// Outbound connections to keep. Default 8.
     pub target_peers: usize,
-    /// Most connections at once (inbound and outbound). Default 64.
+    /// Most peers at once (inbound and outbound). Default 64. Inbound peers
+    /// may take at most `max_peers - min(8, max_peers / 2)`: the rest are
+    /// kept for the node's own dials, so inbound identities alone cannot
+    /// eclipse it (Bitcoin Core's separate outbound slots).
     pub max_peers: usize,
     /// Announce, push or batch.
     pub relay: RelayMode,

@@ -31,12 +31,9 @@ use crate::queries::Queries;
 use crate::serve::{self, Admit, Plan};
 use crate::telemetry::{Bytes as ByteCount, FirstSeenLog, P2pCounters, RelayStats, unix_nanos};
 use crate::wire::{
-    Batch, Body, GetDataRequest, GetDataResponse, GossipPayload, MAX_GOSSIP_BYTES, MAX_HEADERS,
+    Batch, Body, GetDataRequest, GetDataResponse, GossipLimits, GossipPayload, MAX_HEADERS,
     MAX_SHORT_IDS, SyncRequest, SyncResponse,
 };
-
-/// The largest message on the transaction topic: one pushed transaction.
-const MAX_TX_GOSSIP_BYTES: usize = rumor_chain::MAX_TX_DECODE_BYTES + 1024;
 /// Rate-limit tokens one inbound `sync` request costs: with the per-peer
 /// budget (50,000 items/s, bursts of 100,000) a peer may make 100 sync
 /// requests a second in bursts of 200, far above an honest peer's few per
@@ -606,10 +603,10 @@ impl EventLoop {
         }
         self.counters.announcements_in += 1;
         let kind = self.topic_kind(topic);
-        let limit = match kind {
-            Some(ObjectKind::Tx) => MAX_TX_GOSSIP_BYTES,
-            _ => MAX_GOSSIP_BYTES,
-        };
+        // gossipsub refuses larger messages on our topics itself; this
+        // also covers a topic we do not know.
+        let limits = GossipLimits::of(self.cfg.relay);
+        let limit = kind.map_or(limits.tx.min(limits.block), |k| limits.payload(k));
         if data.len() > limit {
             self.counters.oversized += 1;
             return self.bad_gossip(&message, source, "oversized-gossip");
@@ -1123,6 +1120,13 @@ impl EventLoop {
         counters.insert(
             "malformed_frames".into(),
             frames(&p.getdata) + frames(&p.sync),
+        );
+        // Gossip messages gossipsub itself refused as invalid (past their
+        // topic's size limit, or malformed envelopes); each cost its sender
+        // gossipsub's P4 penalty.
+        counters.insert(
+            "invalid_gossip_frames".into(),
+            metric("libp2p_gossipsub_invalid_messages_per_topic"),
         );
         let tracker = self.relay.tracker_stats();
         counters.insert("tracker_peer_capped".into(), tracker.peer_capped);

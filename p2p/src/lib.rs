@@ -61,10 +61,11 @@ pub use raw::{RawPeer, RawPeerError, RawProtocol, Serve};
 pub use start::{P2p, StartError, start};
 pub use telemetry::{Bytes, FirstSeen, FirstSeenLog, P2pCounters, RelayStats, unix_nanos};
 pub use wire::{
-    Batch, Body, GetDataRequest, GetDataResponse, GossipPayload, MAX_GETDATA_REQUEST_BYTES,
+    Batch, Body, GOSSIP_ENVELOPE_BYTES, GetDataRequest, GetDataResponse, GossipLimits,
+    GossipPayload, MAX_ANNOUNCE_GOSSIP_BYTES, MAX_GETDATA_REQUEST_BYTES,
     MAX_GETDATA_RESPONSE_BYTES, MAX_GOSSIP_BYTES, MAX_HEADERS, MAX_INVS_PER_REQUEST,
-    MAX_PEER_RECORDS, MAX_SHORT_IDS, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES, PeerRecord,
-    SyncRequest, SyncResponse, object_message_id,
+    MAX_PEER_RECORDS, MAX_SHORT_IDS, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES,
+    MAX_TX_GOSSIP_BYTES, PeerRecord, SyncRequest, SyncResponse, object_message_id,
 };
 
 pub use libp2p::identity::Keypair;

@@ -33,6 +33,12 @@ const GRACE: f64 = 10.0;
 const BASELINE: f64 = 1.0;
 /// Connections one peer may hold at once.
 const MAX_CONNECTIONS_PER_PEER: u32 = 2;
+/// Peer slots kept for the node's own dials (Bitcoin Core keeps 8
+/// full-relay outbound slots that inbound connections can never take), or
+/// half of `max_peers` if that is less: inbound peers may take at most
+/// `max_peers` minus this, so a flood of inbound identities cannot eclipse
+/// the node.
+const OUTBOUND_RESERVE: usize = 8;
 /// Longest wait between dials of one address.
 const MAX_DIAL_BACKOFF: Duration = Duration::from_secs(5);
 /// Request items a peer may ask for per second (sustained).
@@ -87,8 +93,15 @@ pub(crate) enum Admission {
     TooManyConnections,
     /// Disconnect: the peer is banned.
     Banned,
-    /// Disconnect: the node is at its peer limit.
+    /// Disconnect: the node is at its peer limit (for an inbound peer: at
+    /// its inbound limit).
     Full,
+}
+
+/// Most inbound peers of a node with `max_peers` slots: the rest are kept
+/// for its own dials.
+pub(crate) fn max_inbound(max_peers: usize) -> usize {
+    max_peers - OUTBOUND_RESERVE.min(max_peers / 2)
 }
 
 /// A connected peer.
@@ -187,6 +200,9 @@ impl PeerBook {
         if self.connected.len() >= self.max_peers {
             return Admission::Full;
         }
+        if !outbound && self.inbound() >= max_inbound(self.max_peers) {
+            return Admission::Full;
+        }
         self.connected.insert(
             peer,
             Conn {
@@ -215,6 +231,11 @@ impl PeerBook {
     /// How many peers are connected.
     pub(crate) fn len(&self) -> usize {
         self.connected.len()
+    }
+
+    /// How many of them connected to us.
+    pub(crate) fn inbound(&self) -> usize {
+        self.connected.values().filter(|c| !c.outbound).count()
     }
 
     /// What identify told about `peer`.
@@ -506,6 +527,39 @@ mod tests {
         assert_eq!(b.admit(q, addr(), false, 1, now), Admission::Full);
         assert!(b.remove(&p));
         assert_eq!(b.admit(q, addr(), false, 1, now), Admission::NewPeer);
+    }
+
+    #[test]
+    fn inbound_peers_cannot_take_the_slots_kept_for_our_own_dials() {
+        // Issue 17, item 3: 64 inbound identities used to take every slot,
+        // and the node's own outbound dials were then refused.
+        let mut b = book(64);
+        let now = Instant::now();
+        for _ in 0..64 {
+            b.admit(PeerId::random(), addr(), false, 1, now);
+        }
+        assert_eq!(b.len(), 56, "inbound peers stop at 64 - 8");
+        for _ in 0..8 {
+            assert_eq!(
+                b.admit(PeerId::random(), addr(), true, 1, now),
+                Admission::NewPeer
+            );
+        }
+        assert_eq!(
+            b.admit(PeerId::random(), addr(), true, 1, now),
+            Admission::Full,
+            "and the total stays at max_peers"
+        );
+        // A small node keeps half its slots.
+        let mut small = book(4);
+        for _ in 0..4 {
+            small.admit(PeerId::random(), addr(), false, 1, now);
+        }
+        assert_eq!(small.len(), 2);
+        assert_eq!(
+            small.admit(PeerId::random(), addr(), true, 1, now),
+            Admission::NewPeer
+        );
     }
 
     #[test]

@@ -184,13 +184,13 @@ impl RawPeer {
         };
         let topics = Topics::new(network);
         let mut registry = Registry::default();
-        let main = Behaviour::new_with_transmit_limit(
+        let main = Behaviour::with_gossip_limits(
             &key,
             &cfg,
             &topics,
             &ProtocolCounterSet::default(),
             &mut registry,
-            64 * 1024 * 1024,
+            crate::wire::GossipLimits::uniform(64 * 1024 * 1024),
         )?;
         let behaviour = RawBehaviour {
             main,

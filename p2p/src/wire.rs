@@ -11,6 +11,72 @@ pub use rumor_relay::{MAX_HEADERS, MAX_INVS_PER_MESSAGE as MAX_INVS_PER_REQUEST}
 
 /// The largest gossip message: a pushed block body plus its envelope.
 pub const MAX_GOSSIP_BYTES: usize = rumor_chain::MAX_BLOCK_DECODE_BYTES + 1024;
+/// The largest gossip message on the transaction topic in push mode: one
+/// pushed transaction plus its envelope.
+pub const MAX_TX_GOSSIP_BYTES: usize = rumor_chain::MAX_TX_DECODE_BYTES + 1024;
+/// The largest announcement: a [`Batch`] of [`MAX_INVS_PER_REQUEST`] ids
+/// (about 34 kB), with room to spare.
+pub const MAX_ANNOUNCE_GOSSIP_BYTES: usize = 64 * 1024;
+
+/// Gossip size limits of one relay mode, sized to what that mode sends:
+/// a message over its topic's limit is refused by gossipsub itself as an
+/// invalid message (costing its sender score, gossipsub's P4), and a frame
+/// over `frame` is not read at all (gossipsub closes the stream), so `frame`
+/// bounds what one sender's frame can make the node buffer. A network runs
+/// one relay mode: an announce-mode node refuses pushed bodies as oversized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GossipLimits {
+    /// Largest payload on the transaction topic.
+    pub tx: usize,
+    /// Largest payload on the block topic.
+    pub block: usize,
+    /// Largest frame read (every topic and gossipsub's own envelope).
+    pub frame: usize,
+}
+
+/// What gossipsub's message envelope (topic, ids, protobuf framing) may add
+/// to a payload.
+pub const GOSSIP_ENVELOPE_BYTES: usize = 1024;
+
+impl GossipLimits {
+    /// The limits of `mode`. Announce and batch mode send only
+    /// announcements (tens of bytes, a batch at most about 34 kB); push mode
+    /// sends whole transactions and blocks. Frames are read up to 1 MiB in
+    /// the announce modes, so a message well past its topic's limit is still
+    /// read, refused and charged to its sender, and one sender's frame
+    /// costs at most 1 MiB of buffer (not 16 MiB).
+    pub fn of(mode: rumor_relay::RelayMode) -> Self {
+        match mode {
+            rumor_relay::RelayMode::Push => Self {
+                tx: MAX_TX_GOSSIP_BYTES,
+                block: MAX_GOSSIP_BYTES,
+                frame: MAX_GOSSIP_BYTES + GOSSIP_ENVELOPE_BYTES,
+            },
+            rumor_relay::RelayMode::Announce | rumor_relay::RelayMode::Batch => Self {
+                tx: MAX_ANNOUNCE_GOSSIP_BYTES,
+                block: MAX_ANNOUNCE_GOSSIP_BYTES,
+                frame: 1 << 20,
+            },
+        }
+    }
+
+    /// One limit for everything (the raw test peer sends oversized messages).
+    pub fn uniform(bytes: usize) -> Self {
+        Self {
+            tx: bytes,
+            block: bytes,
+            frame: bytes,
+        }
+    }
+
+    /// The payload limit of `kind`'s topic.
+    pub fn payload(&self, kind: rumor_chain::ObjectKind) -> usize {
+        match kind {
+            rumor_chain::ObjectKind::Tx => self.tx,
+            rumor_chain::ObjectKind::Block => self.block,
+        }
+    }
+}
 /// The largest `getdata` request.
 pub const MAX_GETDATA_REQUEST_BYTES: usize = 256 * 1024;
 /// The largest `getdata` response (a batch of bodies, or one full block).
@@ -223,6 +289,33 @@ mod tests {
             object_message_id(&Inv::Block(BlockHash([7; 32])))
         );
         assert_eq!(GossipPayload::message_id_of(&[0xde, 0xad])[0], 0xff);
+    }
+
+    #[test]
+    fn each_modes_gossip_limits_fit_what_it_sends() {
+        // The largest batch an announce-mode node sends (ids of the longest
+        // kind, the largest nonce) fits its topic limits.
+        let invs = (0..MAX_INVS_PER_REQUEST as u32)
+            .map(|i| Inv::Block(BlockHash([i as u8; 32])))
+            .collect();
+        let batch = GossipPayload::Batch(Batch {
+            nonce: u64::MAX,
+            invs,
+        });
+        let announce = GossipLimits::of(rumor_relay::RelayMode::Announce);
+        assert!(
+            batch.encode().len() <= announce.block,
+            "{}",
+            batch.encode().len()
+        );
+        assert_eq!(announce, GossipLimits::of(rumor_relay::RelayMode::Batch));
+        assert!(announce.frame >= announce.tx + GOSSIP_ENVELOPE_BYTES);
+        assert!(announce.frame < MAX_GOSSIP_BYTES / 8, "not a block's size");
+        // Push mode carries whole objects.
+        let push = GossipLimits::of(rumor_relay::RelayMode::Push);
+        assert!(push.tx >= rumor_chain::MAX_TX_DECODE_BYTES);
+        assert!(push.block >= rumor_chain::MAX_BLOCK_DECODE_BYTES);
+        assert!(push.frame >= push.block + GOSSIP_ENVELOPE_BYTES);
     }
 
     #[test]

@@ -59,10 +59,10 @@ async fn honest_traffic_flows(nodes: &[TestNode], i: u32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undecodable_unknown_kind_wrong_topic_and_oversized_gossip() {
     let (nodes, mut raw, target) = setup().await;
-    // A 2 MiB message on the transaction topic (limit: one transaction),
-    // first: together the four cost the sender its connection.
-    raw.publish(ObjectKind::Tx, vec![0u8; 2 * 1024 * 1024])
-        .unwrap();
+    // A 512 KiB message on the transaction topic (limit in announce mode:
+    // one batch of announcements, 64 KiB), first: gossipsub refuses it as
+    // invalid (P4); together the four cost the sender its connection.
+    raw.publish(ObjectKind::Tx, vec![0u8; 512 * 1024]).unwrap();
     raw.publish(ObjectKind::Tx, vec![0xde, 0xad, 0xbe, 0xef])
         .unwrap();
     // an enum tag no GossipPayload has ("unknown kind")
@@ -71,11 +71,21 @@ async fn undecodable_unknown_kind_wrong_topic_and_oversized_gossip() {
     let wrong = GossipPayload::Announce(Inv::Block(BlockHash([3; 32]))).encode();
     raw.publish(ObjectKind::Tx, wrong).unwrap();
 
-    raw.drive(Duration::from_millis(500)).await;
-    let s = nodes[0].stats().await;
+    raw.drive(Duration::from_millis(100)).await;
+    let mut s = nodes[0].stats().await;
+    for _ in 0..50 {
+        let seen = reject_count(&s, "undecodable-gossip")
+            + reject_count(&s, "wrong-topic")
+            + counter(&s, "invalid_gossip_frames");
+        if seen >= 4 {
+            break;
+        }
+        raw.drive(Duration::from_millis(100)).await;
+        s = nodes[0].stats().await;
+    }
     assert_eq!(reject_count(&s, "undecodable-gossip"), 2, "{:?}", s.rejects);
     assert_eq!(reject_count(&s, "wrong-topic"), 1);
-    assert_eq!(reject_count(&s, "oversized-gossip"), 1);
+    assert_eq!(counter(&s, "invalid_gossip_frames"), 1, "{:?}", s.counters);
     let score = nodes[0]
         .handle
         .peers()
@@ -423,4 +433,60 @@ async fn announcements_past_a_peers_cap_are_dropped_and_counted() {
     assert_eq!(counter(&s, "announce_capped"), 1_000, "{:?}", s.counters);
     assert_eq!(reject_count(&s, "announce-cap"), 1_000);
     honest_traffic_flows(&nodes, 5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_identities_cannot_take_the_slots_kept_for_our_own_dials() {
+    // Issue 17, item 3: once every slot was taken, the node's own dials
+    // were refused too, so inbound connections alone could eclipse it.
+    let cfg = rumor_p2p::P2pConfig {
+        max_peers: 8,
+        ..config(RelayMode::Announce)
+    };
+    let target = start_node(cfg, TestState::new(params()), vec![]).await;
+    let honest = start_node(
+        config(RelayMode::Announce),
+        TestState::new(params()),
+        vec![],
+    )
+    .await;
+    let tried = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut flood = Vec::new();
+    for _ in 0..12 {
+        let (addr, tried) = (target.addr.clone(), std::sync::Arc::clone(&tried));
+        flood.push(tokio::spawn(async move {
+            let mut raw = RawPeer::new("regtest").await.unwrap();
+            let _ = raw.connect(addr, Duration::from_secs(5)).await;
+            tried.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Held open (and answering pings) while the target dials out.
+            raw.drive(Duration::from_secs(15)).await;
+        }));
+    }
+    wait_for(
+        Duration::from_secs(20),
+        "every flood identity tried",
+        || async { tried.load(std::sync::atomic::Ordering::SeqCst) == 12 },
+    )
+    .await;
+    let inbound = target.handle.peers().await.unwrap().len();
+    assert_eq!(inbound, 4, "inbound peers stop at 8 - min(8, 8 / 2)");
+    target.handle.dial(honest.addr.clone()).await.unwrap();
+    let honest_id = honest.handle.peer_id().to_string();
+    wait_for(
+        Duration::from_secs(10),
+        "the node's own dial admitted beside the flood",
+        || async {
+            target
+                .handle
+                .peers()
+                .await
+                .unwrap()
+                .iter()
+                .any(|p| p.peer_id == honest_id && p.outbound)
+        },
+    )
+    .await;
+    for t in flood {
+        t.abort();
+    }
 }

@@ -76,6 +76,11 @@ crate::counters!(
         sync_rounds,
         /// Mempool listings asked for because digests differed.
         sync_digest_mismatch,
+        /// Mempool listings not asked for: the peer's digest was one whose
+        /// listing brought nothing to pull.
+        sync_listing_settled,
+        /// Short ids left out of a pull: the seen-set settled them.
+        sync_settled_skipped,
         /// Transactions fetched because anti-entropy found them missing.
         sync_fetched,
         /// Headers received in catch-up.

@@ -463,10 +463,16 @@ where
                 // A block waiting for its parent is held by the node and
                 // connects with it: a catch-up has it.
                 self.catchup_progress(&inv, now);
-                if let Some(parent) = fetch
-                    && self.seen.peek(parent).is_none()
-                {
-                    self.tracker.announce(*parent, peer, Purpose::Parent, now);
+                // Every missing parent, from the peer that sent the orphan
+                // (it had them, or could not have accepted the child).
+                let mut asked = false;
+                for parent in fetch {
+                    if self.seen.peek(parent).is_none() {
+                        self.tracker.announce(*parent, peer, Purpose::Parent, now);
+                        asked = true;
+                    }
+                }
+                if asked {
                     self.assign(now);
                 }
             }
@@ -514,8 +520,12 @@ where
     pub fn on_sync_status(&mut self, peer: P, theirs: &SyncStatus, ours: &SyncStatus) {
         let c = AntiEntropy::<P>::compare(theirs, ours);
         if c.pull_mempool {
-            self.counters.sync_digest_mismatch += 1;
-            self.outbox.push_back(Action::PullMempool(peer));
+            if self.sync.wants_listing(peer, theirs.mempool_digest) {
+                self.counters.sync_digest_mismatch += 1;
+                self.outbox.push_back(Action::PullMempool(peer));
+            } else {
+                self.counters.sync_listing_settled += 1;
+            }
         }
         if c.behind && self.catchup.peer().is_none() {
             self.outbox.push_back(Action::CheckTip {
@@ -525,14 +535,18 @@ where
         }
     }
 
-    /// `peer`'s mempool short ids and ours, both sorted.
+    /// `peer`'s mempool short ids and ours, both sorted. What the seen-set
+    /// settled (accepted before, refused, rejected) is not pulled again:
+    /// mempools that differ for good must not cost a fetch every round.
     pub fn on_mempool_listing(&mut self, peer: P, theirs: &[u64], ours: &[u64], now: Instant) {
-        self.sync.listing(peer, theirs, ours, now);
+        let unsettled = self.unsettled(theirs);
+        self.sync.listing(peer, &unsettled, ours, now);
     }
 
     /// After the grace period: `ids` (from `peer`) against the mempool's.
     pub fn on_recheck(&mut self, peer: P, ids: &[u64], ours: &[u64]) {
-        let still = self.sync.still_missing(ids, ours);
+        let unsettled = self.unsettled(ids);
+        let still = self.sync.still_missing(peer, &unsettled, ours);
         if !still.is_empty() {
             self.counters.requested_items += still.len() as u64;
             self.outbox
@@ -657,6 +671,18 @@ where
     }
 
     // ----- internals -----
+
+    /// Of sorted short ids, those of no transaction the seen-set holds.
+    fn unsettled(&mut self, ids: &[u64]) -> Vec<u64> {
+        let before = ids.len();
+        let out: Vec<u64> = ids
+            .iter()
+            .copied()
+            .filter(|s| !self.seen.knows_short_id(*s))
+            .collect();
+        self.counters.sync_settled_skipped += (before - out.len()) as u64;
+        out
+    }
 
     fn via_of(&self, inv: &Inv) -> Via {
         match self.tracker.purpose(inv) {

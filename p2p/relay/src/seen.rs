@@ -1,5 +1,6 @@
 //! [`SeenSet`]: a bounded LRU of what this node has seen and what it did with it.
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 
 use lru::LruCache;
@@ -37,10 +38,14 @@ pub struct SeenStats {
 
 /// A bounded LRU map from inventory item to [`SeenState`]. It suppresses
 /// redundant fetches, re-validation of rejected objects, and re-announcement
-/// after gossipsub's own duplicate cache has expired.
+/// after gossipsub's own duplicate cache has expired. Transactions are also
+/// indexed by short id, so anti-entropy never pulls by short id what the
+/// node already settled (accepted earlier, refused by policy, rejected).
 #[derive(Debug)]
 pub struct SeenSet {
     lru: LruCache<Inv, SeenState>,
+    /// Transactions held, by short id (a count: short ids may collide).
+    short: HashMap<u64, u32>,
     hits: u64,
     misses: u64,
     evictions: u64,
@@ -51,6 +56,7 @@ impl SeenSet {
     pub fn new(capacity: NonZeroUsize) -> Self {
         Self {
             lru: LruCache::new(capacity),
+            short: HashMap::new(),
             hits: 0,
             misses: 0,
             evictions: 0,
@@ -78,16 +84,44 @@ impl SeenSet {
 
     /// Records `state` for `inv`, evicting the least recently used item if full.
     pub fn set(&mut self, inv: Inv, state: SeenState) {
-        if let Some((old, _)) = self.lru.push(inv, state)
-            && old != inv
-        {
-            self.evictions += 1;
+        match self.lru.push(inv, state) {
+            Some((old, _)) if old == inv => {}
+            Some((old, _)) => {
+                self.evictions += 1;
+                self.unindex(&old);
+                self.index(&inv);
+            }
+            None => self.index(&inv),
         }
     }
 
     /// Forgets `inv`.
     pub fn forget(&mut self, inv: &Inv) {
-        self.lru.pop(inv);
+        if self.lru.pop(inv).is_some() {
+            self.unindex(inv);
+        }
+    }
+
+    /// Whether a transaction with short id `short` is held (in any state).
+    pub fn knows_short_id(&self, short: u64) -> bool {
+        self.short.contains_key(&short)
+    }
+
+    fn index(&mut self, inv: &Inv) {
+        if let Inv::Tx(txid) = inv {
+            *self.short.entry(txid.short_id()).or_default() += 1;
+        }
+    }
+
+    fn unindex(&mut self, inv: &Inv) {
+        if let Inv::Tx(txid) = inv
+            && let Some(n) = self.short.get_mut(&txid.short_id())
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.short.remove(&txid.short_id());
+            }
+        }
     }
 
     /// Number of items held.
@@ -152,5 +186,25 @@ mod tests {
         assert_eq!(s.peek(&inv(1)), Some(SeenState::Rejected));
         s.forget(&inv(1));
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn transactions_are_indexed_by_short_id_while_held() {
+        let short = |i: u32| match inv(i) {
+            Inv::Tx(t) => t.short_id(),
+            Inv::Block(_) => unreachable!("a transaction"),
+        };
+        let mut s = SeenSet::new(NonZeroUsize::new(2).unwrap());
+        s.set(inv(1), SeenState::Refused);
+        s.set(inv(1), SeenState::Accepted);
+        s.set(inv(2), SeenState::Rejected);
+        assert!(s.knows_short_id(short(1)) && s.knows_short_id(short(2)));
+        s.set(inv(3), SeenState::Accepted); // evicts 1
+        assert!(!s.knows_short_id(short(1)));
+        assert!(s.knows_short_id(short(3)));
+        s.forget(&inv(2));
+        s.forget(&inv(2));
+        assert!(!s.knows_short_id(short(2)));
+        assert_eq!(s.short.len(), 1);
     }
 }

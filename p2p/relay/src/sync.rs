@@ -9,6 +9,13 @@
 //! spreading by gossip arrive meanwhile and are not fetched twice), at most
 //! [`SyncLimits::max_fetch_per_round`] per peer and round. More work on the
 //! peer's side starts a headers-first catch-up ([`crate::CatchUp`]).
+//!
+//! Mempools may differ for good (a conflicting spend each side saw first,
+//! a policy or size one side does not share): the relay leaves out of a
+//! listing what its seen-set already settled, and a peer digest whose
+//! listing brought nothing new is remembered, so its listing is not asked
+//! for again until the peer's mempool changes. Rounds between such peers
+//! settle to a status exchange.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -69,6 +76,10 @@ pub struct AntiEntropy<P> {
     limits: SyncLimits,
     next_round: Option<Instant>,
     deferred: VecDeque<(Instant, P, Vec<u64>)>,
+    /// The digest each peer's last listing was asked for.
+    asked: Vec<(P, Hash256)>,
+    /// Per peer, a digest whose listing brought nothing to pull.
+    settled: Vec<(P, Hash256)>,
     rng: Rng,
 }
 
@@ -79,6 +90,8 @@ impl<P: Copy + Eq> AntiEntropy<P> {
             limits,
             next_round: None,
             deferred: VecDeque::new(),
+            asked: Vec::new(),
+            settled: Vec::new(),
             rng: Rng::new(seed),
         }
     }
@@ -111,12 +124,28 @@ impl<P: Copy + Eq> AntiEntropy<P> {
         }
     }
 
-    /// The peer's sorted short ids, and ours: what we lack waits out the
-    /// grace period. One pull per peer waits at a time, so a peer that sends
-    /// listings faster than the grace period cannot grow the queue.
+    /// Whether to ask `peer` for the listing of a mempool with `digest`: not
+    /// if a listing of that same mempool brought nothing to pull.
+    pub fn wants_listing(&mut self, peer: P, digest: Hash256) -> bool {
+        if self.settled.contains(&(peer, digest)) {
+            return false;
+        }
+        set_for(&mut self.asked, peer, digest);
+        true
+    }
+
+    /// The peer's sorted short ids (less what the node settled), and ours:
+    /// what we lack waits out the grace period. One pull per peer waits at a
+    /// time, so a peer that sends listings faster than the grace period
+    /// cannot grow the queue. A listing with nothing to pull settles the
+    /// digest it was asked for.
     pub fn listing(&mut self, peer: P, theirs: &[u64], ours: &[u64], now: Instant) {
         let missing = sorted_difference(theirs, ours);
-        if missing.is_empty() || self.deferred.iter().any(|(_, p, _)| *p == peer) {
+        if missing.is_empty() {
+            self.settle(peer);
+            return;
+        }
+        if self.deferred.iter().any(|(_, p, _)| *p == peer) {
             return;
         }
         self.deferred
@@ -135,16 +164,28 @@ impl<P: Copy + Eq> AntiEntropy<P> {
         out
     }
 
-    /// Of `ids`, those still not in `ours` (sorted), at most one round's worth.
-    pub fn still_missing(&self, ids: &[u64], ours: &[u64]) -> Vec<u64> {
+    /// Of `ids` (from `peer`), those still not in `ours` (sorted), at most
+    /// one round's worth. Nothing left settles the peer's digest.
+    pub fn still_missing(&mut self, peer: P, ids: &[u64], ours: &[u64]) -> Vec<u64> {
         let mut still = sorted_difference(ids, ours);
+        if still.is_empty() {
+            self.settle(peer);
+        }
         still.truncate(self.limits.max_fetch_per_round);
         still
     }
 
-    /// `peer` went away: its pending pull is dropped.
+    /// `peer` went away: its pending pull and digests are dropped.
     pub fn peer_gone(&mut self, peer: &P) {
         self.deferred.retain(|(_, p, _)| p != peer);
+        self.asked.retain(|(p, _)| p != peer);
+        self.settled.retain(|(p, _)| p != peer);
+    }
+
+    fn settle(&mut self, peer: P) {
+        if let Some(&(_, digest)) = self.asked.iter().find(|(p, _)| *p == peer) {
+            set_for(&mut self.settled, peer, digest);
+        }
     }
 
     /// When something is next due.
@@ -154,6 +195,14 @@ impl<P: Copy + Eq> AntiEntropy<P> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+/// Sets `peer`'s entry in a per-peer list (one entry per peer).
+fn set_for<P: Copy + Eq>(list: &mut Vec<(P, Hash256)>, peer: P, digest: Hash256) {
+    match list.iter_mut().find(|(p, _)| *p == peer) {
+        Some(e) => e.1 = digest,
+        None => list.push((peer, digest)),
     }
 }
 
@@ -246,9 +295,29 @@ mod tests {
         let due = ae.due_pulls(t0 + limits.grace);
         assert_eq!(due, vec![(9, vec![1, 3, 4])]);
         // Gossip delivered 3 meanwhile; at most two are pulled.
-        assert_eq!(ae.still_missing(&due[0].1, &[3]), vec![1, 4]);
+        assert_eq!(ae.still_missing(9, &due[0].1, &[3]), vec![1, 4]);
         ae.listing(5u32, &[1], &[], t0);
         ae.peer_gone(&5);
         assert!(ae.due_pulls(t0 + limits.grace).is_empty());
+    }
+
+    #[test]
+    fn a_digest_whose_listing_brought_nothing_is_not_listed_again() {
+        let mut ae = AntiEntropy::new(SyncLimits::default(), 1);
+        let t0 = Instant::now();
+        let (d1, d2) = (Hash256([1; 32]), Hash256([2; 32]));
+        assert!(ae.wants_listing(9u32, d1));
+        ae.listing(9, &[1, 2], &[1, 2, 3], t0);
+        assert!(!ae.wants_listing(9, d1), "nothing new under d1");
+        assert!(ae.wants_listing(7, d1), "per peer");
+        // The peer's mempool changed: listed again; pulled, then found here.
+        assert!(ae.wants_listing(9, d2));
+        ae.listing(9, &[4], &[], t0);
+        assert!(ae.wants_listing(9, d2), "a pull is pending");
+        let due = ae.due_pulls(t0 + SyncLimits::default().grace);
+        assert_eq!(ae.still_missing(9, &due[0].1, &[4]), Vec::<u64>::new());
+        assert!(!ae.wants_listing(9, d2));
+        ae.peer_gone(&9);
+        assert!(ae.wants_listing(9, d2));
     }
 }

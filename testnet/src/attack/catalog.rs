@@ -60,11 +60,19 @@ pub const CLASSES: &[ClassSpec] = &[
     ),
     class!(
         "oversized-gossip",
-        "2 MiB on the tx topic (limit 1 MiB), 17 MiB on the block topic (limit 16 MiB)",
+        "512 KiB on the tx and block topics (limit in announce mode: 64 KiB, a batch of announcements)",
         Punish,
-        ["oversized-gossip"],
+        ["invalid_gossip_frames", "oversized-gossip"],
         "Core p2p_invalid_messages.py (oversized payload)",
         true
+    ),
+    class!(
+        "oversized-frames",
+        "17 MiB frames on the block topic, past the 1 MiB frame limit of announce mode (not read at all)",
+        Contain,
+        [],
+        "Core p2p_invalid_messages.py (oversized payload); rust-libp2p gossipsub max_transmit_size",
+        false
     ),
     class!(
         "wrong-topic",
@@ -73,6 +81,14 @@ pub const CLASSES: &[ClassSpec] = &[
         ["wrong-topic"],
         "gossipsub v1.1 P4 (invalid message deliveries)",
         false
+    ),
+    class!(
+        "score-grace",
+        "one honest-looking slip: an announced id it never serves (one fetch timeout)",
+        Tolerate,
+        ["fetch_timeouts"],
+        "gossipsub v1.1 (any negative score prunes from the mesh); Core Misbehaving() thresholds",
+        true
     ),
     class!(
         "announce-never-serve",

@@ -221,12 +221,22 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip, probes: &[Txid
             }
         }
         "oversized-gossip" => {
+            // Past the topics' limits, within the frame limit: read, refused
+            // by gossipsub as invalid, charged to the sender.
             for i in 0..6u64 {
-                steps.push(Step::Publish(ObjectKind::Tx, pseudo_random(i, 2 << 20)));
+                steps.push(Step::Publish(ObjectKind::Tx, pseudo_random(i, 512 << 10)));
                 steps.push(Step::Drive(Duration::from_millis(100)));
             }
-            steps.push(Step::Publish(ObjectKind::Block, vec![0u8; 17 << 20]));
+            steps.push(Step::Publish(ObjectKind::Block, vec![0u8; 512 << 10]));
             steps.push(Step::Drive(Duration::from_millis(300)));
+        }
+        "oversized-frames" => {
+            // Past the frame limit: each frame is read up to the limit, then
+            // its stream is closed; the node buffers at most the limit.
+            for i in 0..8u64 {
+                steps.push(Step::Publish(ObjectKind::Block, vec![i as u8; 17 << 20]));
+                steps.push(Step::Drive(Duration::from_millis(300)));
+            }
         }
         "wrong-topic" => {
             for i in 0..10u64 {
@@ -238,6 +248,18 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip, probes: &[Txid
                 steps.push(Step::Publish(kind, GossipPayload::Announce(inv).encode()));
                 steps.push(Step::Drive(Duration::from_millis(50)));
             }
+        }
+        "score-grace" => {
+            // One slip, as an honest peer under load makes: the target's
+            // fetch times out once. It must stay in the mesh with a
+            // non-negative score (gossipsub prunes any negative score).
+            let inv = Inv::Tx(Txid(id(0x99, 0)));
+            steps.push(Step::Serve(inv, Serve::Silence));
+            steps.push(Step::Publish(
+                ObjectKind::Tx,
+                GossipPayload::Announce(inv).encode(),
+            ));
+            steps.push(Step::Drive(Duration::from_secs(3)));
         }
         "announce-never-serve" => {
             for i in 0..600u64 {

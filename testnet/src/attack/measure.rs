@@ -203,7 +203,9 @@ pub async fn clean_latency(
     Ok(Latency::of(samples, lost))
 }
 
-async fn attacker_score(c: &Cluster, attacker: &str) -> Option<f64> {
+/// The attacker's score at the target, and whether it is in the target's
+/// transaction mesh.
+async fn attacker_score(c: &Cluster, attacker: &str) -> Option<(f64, bool)> {
     c.target()
         .rpc
         .peers()
@@ -211,7 +213,7 @@ async fn attacker_score(c: &Cluster, attacker: &str) -> Option<f64> {
         .ok()?
         .into_iter()
         .find(|p| p.peer_id == attacker)
-        .map(|p| p.score)
+        .map(|p| (p.score, p.mesh_tx))
 }
 
 /// What the attack task hands back.
@@ -402,11 +404,15 @@ pub async fn run_class(
     }
     let honest_ids: Vec<String> = c.honest().iter().map(|n| n.peer_id.to_string()).collect();
     let mut honest_in_mesh = usize::MAX;
+    // Whether the attacker was seen in the target's tx mesh, and then out.
+    let (mut in_mesh, mut pruned) = (false, false);
     for tx in probes {
         if let Some(a) = &attacker
-            && let Some(s) = attacker_score(c, a).await
+            && let Some((s, mesh)) = attacker_score(c, a).await
         {
             min_score = Some(min_score.map_or(s, |m: f64| m.min(s)));
+            in_mesh |= mesh;
+            pruned |= in_mesh && !mesh;
         }
         if flood && let Ok(peers) = c.target().rpc.peers().await {
             let n = peers
@@ -490,6 +496,23 @@ pub async fn run_class(
         result.failures.push(format!(
             "an honest peer's score at the target fell to {honest_min_score:.1}"
         ));
+    }
+    if spec.name == "score-grace" {
+        // One slip must not prune it from the mesh (gossipsub prunes any
+        // negative score at its next heartbeat).
+        if !in_mesh {
+            result
+                .failures
+                .push("never seen in the target's tx mesh".into());
+        } else if pruned {
+            result
+                .failures
+                .push("pruned from the target's tx mesh after one slip".into());
+        } else {
+            result
+                .notes
+                .push("stayed in the target's tx mesh throughout".into());
+        }
     }
     if spec.name == "connection-flood" {
         match played.held_by_one {

@@ -469,10 +469,12 @@ pub fn render_markdown(
          (`testnet/tests/attack.rs`), a 10-kill crash loop, the disk, RPC-security and \
          property tests. The long runs and this file:\n\n\
          ```sh\n\
-         testnet/reliability.sh            # every attack class, 60 kills, all results, this file\n\
+         testnet/reliability.sh            # at one clean commit: every attack class, 60 kills,\n\
+         \x20                                 # the fuzz targets for 180 s each (nightly + cargo-fuzz,\n\
+         \x20                                 # if installed; it says so if not), this file\n\
          RUMOR_CRASH_LOOPS=200 testnet/reliability.sh\n\
-         RUMOR_SOAK=30m testnet/reliability.sh    # and the 30-minute soak first\n\
-         fuzz/run.sh 180                   # nightly + cargo-fuzz: every target for 180 s\n\
+         RUMOR_SOAK=30m testnet/reliability.sh    # and the 30-minute soak\n\
+         RUMOR_FUZZ_SECS=0 testnet/reliability.sh # without fuzzing\n\
          ```"
     );
     md

@@ -8,6 +8,7 @@ use rumor_chain::{
 };
 
 use super::*;
+use crate::sync::SyncLimits;
 use crate::tracker::TrackerLimits;
 
 type R = Relay<char, u32>;
@@ -268,14 +269,16 @@ fn an_orphan_fetches_its_parent_from_its_sender_and_a_dropped_body_is_forgotten(
     out(&mut r, t);
     let orphan = Verdict::NotYet {
         reason: "orphan-tx",
-        fetch: Some(tx(1)),
+        fetch: vec![tx(1), tx(5)],
     };
     r.on_verdict(tx(2), &orphan, None, t);
-    assert_eq!(out(&mut r, t), [objects(H, &[tx(1)])]);
+    // Every missing parent is asked of the orphan's sender (issue 17,
+    // item 6: only the first was).
+    assert_eq!(out(&mut r, t), [objects(H, &[tx(1), tx(5)])]);
     r.on_body(H, tx(1), body(1), t);
     assert_eq!(out(&mut r, t), [validate(H, tx(1), body(1), Via::Parent)]);
     r.on_validation_dropped(&tx(1));
-    assert_eq!(r.in_flight(), 0);
+    assert_eq!(r.in_flight(), 1, "only the other parent, still asked of H");
     assert_eq!(r.seen(&tx(1)), None);
     r.on_announcements(G, &[tx(1)], t);
     assert_eq!(out(&mut r, t), [objects(G, &[tx(1)])]);
@@ -470,6 +473,66 @@ fn anti_entropy_rounds_pull_what_is_still_missing_after_the_grace_period() {
     r.on_sync_bodies(H, vec![(txid, body(3)), (txid, body(3))], t2);
     assert_eq!(out(&mut r, t2), [validate(H, tx(3), body(3), Via::Sync)]);
     assert_eq!(r.counters().duplicate_sync, 1);
+}
+
+#[test]
+fn anti_entropy_settles_when_mempools_differ_for_good() {
+    // The peer holds a spend that conflicts with ours: fetched once,
+    // refused by policy, and after that neither fetched nor listed again
+    // while the peer's mempool stays as it is (issue 17, item 2).
+    let mut r = R::new(&cfg(RelayMode::Announce));
+    let t0 = Instant::now();
+    let grace = SyncLimits::default().grace;
+    let (theirs, ours) = (status(1, 2, 1), status(1, 1, 1));
+    let conflicting = tx(3); // short id 3
+    let txid = Txid(*conflicting.id_bytes());
+    assert_eq!(txid.short_id(), 3);
+    r.on_sync_status(H, &theirs, &ours);
+    assert_eq!(out(&mut r, t0), [Action::PullMempool(H)]);
+    r.on_mempool_listing(H, &[3], &[7], t0);
+    r.tick(t0 + grace);
+    assert_eq!(
+        out(&mut r, t0 + grace),
+        [Action::Recheck {
+            peer: H,
+            ids: vec![3]
+        }]
+    );
+    r.on_recheck(H, &[3], &[7]);
+    assert_eq!(
+        out(&mut r, t0 + grace),
+        [Action::FetchShortIds {
+            peer: H,
+            ids: vec![3]
+        }]
+    );
+    r.on_sync_bodies(H, vec![(txid, body(3))], t0 + grace);
+    out(&mut r, t0 + grace);
+    let conflict = Verdict::Policy {
+        reason: "txn-mempool-conflict",
+    };
+    r.on_verdict(conflicting, &conflict, None, t0 + grace);
+    assert_eq!(out(&mut r, t0 + grace), [], "policy is never punished");
+    // Round two: the listing holds only what was refused. Nothing to pull.
+    let t1 = t0 + Duration::from_secs(2);
+    r.on_sync_status(H, &theirs, &ours);
+    assert_eq!(out(&mut r, t1), [Action::PullMempool(H)]);
+    r.on_mempool_listing(H, &[3], &[7], t1);
+    r.tick(t1 + grace);
+    let round_two: Vec<_> = out(&mut r, t1 + grace)
+        .into_iter()
+        .filter(|a| !matches!(a, Action::SyncWith(_)))
+        .collect();
+    assert_eq!(round_two, [], "the refused spend is not fetched again");
+    // Round three and on: the same digest is not even listed.
+    for round in 2..6u64 {
+        r.on_sync_status(H, &theirs, &ours);
+        assert_eq!(out(&mut r, t0 + Duration::from_secs(2 * round)), []);
+    }
+    assert_eq!(r.counters().sync_fetched, 1);
+    // The peer's mempool changes: listed again.
+    r.on_sync_status(H, &status(1, 3, 2), &ours);
+    assert_eq!(out(&mut r, t1), [Action::PullMempool(H)]);
 }
 
 fn headers(n: usize) -> Vec<BlockHeader> {
