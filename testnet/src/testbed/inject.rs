@@ -24,7 +24,7 @@ use super::workload::{Injected, Kind};
 /// Transactions one call carries at most.
 pub const MAX_CHUNK: usize = 500;
 /// Concurrent calls per node.
-pub const LANES: usize = 4;
+pub const LANES: usize = 8;
 /// Transactions queued per node before the workload waits (and so falls
 /// behind its rate, visibly).
 const QUEUE: usize = 8_192;

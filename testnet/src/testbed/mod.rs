@@ -286,7 +286,8 @@ pub async fn run(args: &RunArgs) -> Result<Outcome, TestbedError> {
 }
 
 /// `rumor-testnet report DIR`: renders a results folder again (and redraws
-/// `cdf.svg`, for a comparison the combined one).
+/// `cdf.svg`, for a comparison the combined one; for a sweep its table and
+/// `sweep.svg`).
 ///
 /// # Errors
 /// [`TestbedError::Output`] if the folder is not a results folder.
@@ -297,6 +298,12 @@ pub fn report(dir: &Path) -> Result<String, TestbedError> {
         let rows = output::read_objects(&dir.join("objects.csv"))?;
         plot::write_cdf(&dir.join("cdf.svg"), &rows, &s)?;
         return Ok(output::table(&s));
+    }
+    let sweep_json = dir.join("sweep.json");
+    if sweep_json.is_file() {
+        let s: sweep::Sweep = output::read_json(&sweep_json)?;
+        sweep::write(dir, &s)?;
+        return Ok(sweep::markdown(&s));
     }
     let mut summaries = Vec::new();
     let mut runs = Vec::new();

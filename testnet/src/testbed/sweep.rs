@@ -3,8 +3,7 @@
 //! table (`sweep.md`, `sweep.csv`, `sweep.json`) and one plot (`sweep.svg`)
 //! of c100 p50/p99, lost and refused against the offered rate, and each
 //! mode's knee: the highest offered rate it carried — c100 p99 under the
-//! bound, nothing lost, and almost nothing refused (a node that refuses
-//! most of the load has not carried it, however fast the rest went).
+//! bound, nothing lost, and at most [`KNEE_MAX_REFUSED`] refused.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,9 +16,11 @@ use super::output::{self, OutputError};
 use super::plan::{PlanError, Relay, RunArgs, parse_duration};
 use super::{Summary, TestbedError, interrupted, new_run_dir, plot};
 
-/// The share of the offered load a mode may refuse and still be said to
-/// carry it.
-pub const KNEE_MAX_REFUSED: f64 = 0.01;
+/// The share of the injected load a mode may refuse and still be said to
+/// carry it: admission control refuses a little at the edge of capacity,
+/// but a mode that turns away more than this has not carried the rate,
+/// however fast the rest went.
+pub const KNEE_MAX_REFUSED: f64 = 0.05;
 
 /// `rumor-testnet sweep`.
 #[derive(Debug, Clone, Args)]
@@ -97,7 +98,7 @@ impl Step {
     }
 
     /// Whether the mode carried this rate: c100 p99 under `bound_ms`, lost
-    /// 0, at most [`KNEE_MAX_REFUSED`] refused.
+    /// 0, at most [`KNEE_MAX_REFUSED`] of the injected refused.
     pub fn carried(&self, bound_ms: f64) -> bool {
         self.lost == 0
             && self.c100_p99_ms.is_some_and(|p| p < bound_ms)
@@ -202,7 +203,11 @@ pub async fn sweep(args: &SweepArgs) -> Result<(PathBuf, Sweep, String), Testbed
     Ok((dir, result, table))
 }
 
-fn write(dir: &Path, s: &Sweep) -> Result<(), OutputError> {
+/// Writes `sweep.json`, `sweep.csv`, `sweep.md` and `sweep.svg` into `dir`.
+///
+/// # Errors
+/// [`OutputError`].
+pub fn write(dir: &Path, s: &Sweep) -> Result<(), OutputError> {
     output::write_json(&dir.join("sweep.json"), s)?;
     let path = dir.join("sweep.csv");
     let mut csv = String::from(
@@ -333,6 +338,7 @@ mod tests {
                 step(Relay::Announce, 2000.0, 900.0, 0, 10),
                 // Fast, but it refused a third of the load: not carried.
                 step(Relay::Announce, 3000.0, 500.0, 0, 333),
+                step(Relay::Announce, 2500.0, 500.0, 0, 51),
                 step(Relay::Push, 1000.0, 200.0, 0, 0),
                 // Lost one: not carried, though fast.
                 step(Relay::Push, 2000.0, 400.0, 1, 0),
