@@ -694,6 +694,37 @@ mod tests {
     }
 
     #[test]
+    fn admission_bounds_are_applied_and_out_of_range_values_refused() {
+        let cfg = parse(&[
+            "--datadir",
+            "/tmp/x",
+            "--busy-wait-ms",
+            "50",
+            "--busy-backlog",
+            "9",
+        ])
+        .resolve()
+        .unwrap();
+        assert_eq!(cfg.admission.max_wait, Duration::from_millis(50));
+        assert_eq!(cfg.admission.max_relay_backlog, 9);
+        for (flag, value) in [
+            ("--busy-wait-ms", "0"),
+            ("--busy-wait-ms", "60001"),
+            ("--busy-backlog", "0"),
+            ("--busy-backlog", "1000001"),
+        ] {
+            let err = parse(&["--datadir", "/tmp/x", flag, value])
+                .resolve()
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(flag) && err.contains(value),
+                "{flag} {value}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn the_example_file_parses() {
         let text =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rumord.example.toml"))
