@@ -605,8 +605,10 @@ where
         for (peer, ids) in self.sync.due_pulls(now) {
             self.outbox.push_back(Action::Recheck { peer, ids });
         }
-        if let Some(p) = self.publisher.flush(now)
-            && self.mode() == RelayMode::Batch
+        // Only batch mode publishes on a timer; asking the publisher first
+        // would take announce mode's pending ids and drop them.
+        if self.mode() == RelayMode::Batch
+            && let Some(p) = self.publisher.flush(now)
         {
             self.emit_publication(p);
         }

@@ -544,3 +544,17 @@ fn a_verdict_that_never_comes_is_forgotten_and_a_peer_that_leaves_is_replaced() 
     assert_eq!(r.counters().validation_timeouts, 1);
     assert_eq!(r.validating(), 0);
 }
+
+#[test]
+fn a_timer_that_fires_before_the_idle_flush_keeps_announce_modes_pending_ids() {
+    // A busy driver runs due timers before it is idle (the event loop's
+    // biased select, and its every-64-events catch-up): the ids accepted
+    // meanwhile must still be announced at the next idle moment.
+    let mut r = R::new(&cfg(RelayMode::Announce));
+    let t = Instant::now();
+    r.on_local_accepted(tx(1), body(1), None, t);
+    r.tick(t + Duration::from_secs(5));
+    assert_eq!(r.drain_actions().count(), 0, "nothing published on a timer");
+    assert!(r.has_pending());
+    assert_eq!(out(&mut r, t), [announce(&[tx(1)])]);
+}
