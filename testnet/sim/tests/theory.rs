@@ -5,7 +5,7 @@
 //! tolerances are still set from the measured spread (`sd / sqrt(trials)`) so that a
 //! model error of a few percent fails them.
 
-use rumor_testnet::sim::{
+use rumor_sim::{
     AlgoSpec, FanoutPolicy, RunMetrics, Schedule, SimParams, SimParamsBuilder, final_size_residue,
     pittel_rounds, pull_next_susceptible, residue_blind, residue_feedback_coin, run_trial,
 };
