@@ -27,7 +27,7 @@
 //!
 //! [`CostModel::validation`]: super::params::CostModel::validation
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
@@ -178,29 +178,43 @@ impl Event {
     }
 }
 
-#[derive(Debug)]
-struct Scheduled {
-    at: u64,
+/// The event calendar: a min-heap of (time, insertion order, slot), FIFO
+/// among equal times so runs are deterministic, with the events themselves
+/// in a slab (the heap moves 24-byte keys, not events).
+#[derive(Debug, Default)]
+struct Calendar {
+    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    slots: Vec<Option<Event>>,
+    free: Vec<u32>,
     seq: u64,
-    ev: Event,
 }
 
-impl PartialEq for Scheduled {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
+impl Calendar {
+    fn push(&mut self, at: u64, ev: Event) {
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(ev);
+                i
+            }
+            None => {
+                self.slots.push(Some(ev));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.seq += 1;
+        self.heap.push(Reverse((at, self.seq, slot)));
     }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
+
+    fn pop(&mut self) -> Option<(u64, Event)> {
+        let Reverse((at, _, slot)) = self.heap.pop()?;
+        let ev = self.slots[slot as usize].take()?;
+        self.free.push(slot);
+        Some((at, ev))
     }
-}
-impl Ord for Scheduled {
-    // A min-heap on (time, insertion order): FIFO among equal times, so
-    // runs are deterministic.
-    fn cmp(&self, o: &Self) -> Ordering {
-        (o.at, o.seq).cmp(&(self.at, self.seq))
+
+    /// When the next event is due.
+    fn next_at(&self) -> Option<u64> {
+        self.heap.peek().map(|Reverse((at, _, _))| *at)
     }
 }
 
@@ -228,8 +242,7 @@ struct World {
     base: Instant,
     body: Bytes,
     nodes: Vec<NodeState>,
-    heap: BinaryHeap<Scheduled>,
-    seq: u64,
+    calendar: Calendar,
     live_events: u64,
     cpu: Cpu,
     jitter_rng: SimRng,
@@ -297,8 +310,7 @@ pub fn simulate(params: &NetParams) -> Result<NetRun, NetParamError> {
         base: Instant::now(),
         body: Bytes::from(vec![0u8; p.sizes.tx]),
         nodes,
-        heap: BinaryHeap::new(),
-        seq: 0,
+        calendar: Calendar::default(),
         live_events: 0,
         cpu: Cpu::new(n, p.cost.cores),
         jitter_rng: SimRng::seed_from_u64(mix64(p.seed ^ 0x6a69_7474)),
@@ -360,12 +372,7 @@ impl World {
         if !ev.is_upkeep() {
             self.live_events += 1;
         }
-        self.seq += 1;
-        self.heap.push(Scheduled {
-            at,
-            seq: self.seq,
-            ev,
-        });
+        self.calendar.push(at, ev);
     }
 
     fn instant(&self, t: u64) -> Instant {
@@ -384,7 +391,7 @@ impl World {
         let mut events = 0u64;
         let mut now = 0;
         let mut next_quiet_check = 0;
-        while let Some(Scheduled { at, ev, .. }) = self.heap.pop() {
+        while let Some((at, ev)) = self.calendar.pop() {
             if at > limit {
                 return (now, events, true);
             }
@@ -584,7 +591,7 @@ impl World {
         self.act(v, now);
         let s = &self.nodes[v as usize];
         if s.queued == 0 && s.relay.has_pending() {
-            let another_now = self.heap.peek().is_some_and(|e| e.at <= now);
+            let another_now = self.calendar.next_at().is_some_and(|at| at <= now);
             if another_now {
                 if !s.flush_scheduled {
                     self.nodes[v as usize].flush_scheduled = true;
