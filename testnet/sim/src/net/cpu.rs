@@ -18,6 +18,11 @@ impl Cpu {
         }
     }
 
+    /// When `node` has done the work it was given.
+    pub(crate) fn free_at(&self, node: usize) -> u64 {
+        self.node_free[node]
+    }
+
     /// `node` takes `cost` ns of work that is ready at `now`: when it is done.
     pub(crate) fn run(&mut self, node: usize, now: u64, cost: u64) -> u64 {
         if cost == 0 {

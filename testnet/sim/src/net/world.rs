@@ -471,7 +471,7 @@ impl World {
             Event::Flush(v) => {
                 let s = &mut self.nodes[v as usize];
                 s.flush_scheduled = false;
-                if s.queued == 0 && s.relay.has_pending() {
+                if s.queued == 0 && s.relay.has_pending() && self.cpu.free_at(v as usize) <= now {
                     let t = self.instant(now);
                     self.nodes[v as usize].relay.flush(t);
                 }
@@ -591,11 +591,15 @@ impl World {
         self.act(v, now);
         let s = &self.nodes[v as usize];
         if s.queued == 0 && s.relay.has_pending() {
+            // Idle means nothing waiting and the CPU free: a node busy
+            // with work (or waiting for a shared core) flushes when done,
+            // so announcements batch up under load as in the node.
+            let busy_until = self.cpu.free_at(v as usize);
             let another_now = self.calendar.next_at().is_some_and(|at| at <= now);
-            if another_now {
+            if busy_until > now || another_now {
                 if !s.flush_scheduled {
                     self.nodes[v as usize].flush_scheduled = true;
-                    self.push(now, Event::Flush(v));
+                    self.push(busy_until.max(now), Event::Flush(v));
                 }
             } else {
                 let t = self.instant(now);
