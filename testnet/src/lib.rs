@@ -1,21 +1,19 @@
 //! `rumor-testnet`: tools for running rumor at scale.
 //!
-//! Today it holds the large-scale gossip simulator, [`sim`]: a discrete-event model of
-//! anti-entropy, rumor mongering, the seed document's fan-out relay and a
-//! gossipsub-like mesh, reproducible from a seed, that reports Demers' metrics
-//! (residue, traffic, `t_ave`, `t_last`) and coverage times at 10^3..10^6 sites.
-//! Beside it, [`testbed`] runs real `rumord` nodes as local processes or as
-//! a docker-compose network and writes the propagation report (`run`,
-//! `report`).
+//! [`testbed`] runs real `rumord` nodes as local processes, a docker-compose
+//! network or a Docker Swarm stack and writes the propagation report (`run`,
+//! `report`, `compare`); [`attack`] is the adversarial peer. The simulator
+//! is its own crate, `rumor-sim` (`testnet/sim/`); this crate is its command-line
+//! front end (`rumor-testnet sim`, `rumor-testnet sim-relay`).
 //!
 //! Module map:
 //! - [`attack`]: an adversarial peer against real nodes (`attack`), and
 //!   `docs/reliability.md`.
-//! - [`sim`]: parameters, algorithms, runner, metrics, theory, and output (table,
-//!   JSON, CSV, SVG).
+//! - [`sim_relay`]: the command lines of the relay-driven simulator
+//!   (`sim-relay`) and of measured-against-simulated (`compare`).
 //! - [`testbed`]: local and compose testnets, workload, faults, collection,
 //!   the propagation report.
 
 pub mod attack;
-pub mod sim;
+pub mod sim_relay;
 pub mod testbed;

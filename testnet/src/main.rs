@@ -1,7 +1,13 @@
 //! `rumor-testnet`: run rumor at scale.
 //!
 //! Subcommands:
-//! - `sim`: the large-scale gossip simulator (see `docs/simulator.md`).
+//! - `sim`: the large-scale gossip simulator, rumor-sim's abstract models
+//!   (see `docs/simulator.md`).
+//! - `sim-relay`: rumor-sim's relay-driven mode: rumor's relay on every
+//!   simulated node, from flags or from a testnet run's `params.json`.
+//! - `run`, `report`, `compare`: testnets of real nodes, their report, and
+//!   a measured run beside its simulation (see `docs/testnet.md`).
+//! - `attack`: the adversarial peer.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -9,9 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use rumor_testnet::sim::{
-    self, AlgoSpec, Algorithm, FanoutPolicy, MeshConfig, Schedule, SimParams,
-};
+use rumor_sim::{self as sim, AlgoSpec, Algorithm, FanoutPolicy, MeshConfig, Schedule, SimParams};
 
 /// rumor's testnet tools.
 #[derive(Debug, Parser)]
@@ -26,6 +30,18 @@ enum Command {
     /// Simulate gossip at 10^3..10^6 sites: anti-entropy, rumor mongering, the
     /// fan-out relay and a gossipsub-like mesh, with Demers' metrics.
     Sim(SimArgs),
+    /// Simulate rumor's relay itself (every node runs the node's relay state
+    /// machine) over simulated links, to 10^4 nodes; `--from` a testnet run
+    /// simulates that run and writes the same results files.
+    SimRelay(Box<rumor_testnet::sim_relay::SimRelayArgs>),
+    /// Put a measured and a simulated results folder side by side (exit 1
+    /// when a judged figure is outside its tolerance).
+    Compare {
+        /// The testnet run's results folder.
+        measured: PathBuf,
+        /// Its simulation's results folder.
+        simulated: PathBuf,
+    },
     /// Run a testnet of real nodes (local processes or docker-compose), inject
     /// transactions, blocks and faults, and write the propagation report.
     Run(Box<rumor_testnet::testbed::RunArgs>),
@@ -396,6 +412,28 @@ fn main() -> ExitCode {
         Command::Sim(args) => run_sim(args),
         Command::Run(args) => return run_testnet(args),
         Command::Sweep(args) => return sweep(args),
+        Command::SimRelay(args) => rumor_testnet::sim_relay::command(args)
+            .map(|t| print!("{t}"))
+            .map_err(anyhow::Error::from),
+        Command::Compare {
+            measured,
+            simulated,
+        } => {
+            return match rumor_testnet::sim_relay::compare(measured, simulated) {
+                Ok((table, ok)) => {
+                    print!("{table}");
+                    if ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Command::Attack(args) => {
             return match rumor_testnet::attack::command(args) {
                 Ok(true) => ExitCode::SUCCESS,

@@ -1,49 +1,13 @@
 //! `rumor-testnet run` and `report` through the real binaries: local nodes
 //! on 127.0.0.1, the propagation report, faults, and bad parameters.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use rumor_testnet::testbed::{SCHEMA, Summary};
 
-fn testnet_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_rumor-testnet")
-}
-
-/// `rumord` from the same target directory (built here if missing).
-fn rumord() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let dir = Path::new(testnet_bin()).parent().expect("profile dir");
-        let path = dir.join("rumord");
-        if !path.is_file() {
-            let profile = match dir.file_name().and_then(|n| n.to_str()) {
-                Some("debug") | None => "dev".to_owned(),
-                Some(p) => p.to_owned(),
-            };
-            let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .expect("workspace");
-            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .current_dir(workspace)
-                .env("CARGO_TARGET_DIR", dir.parent().expect("target dir"))
-                .args([
-                    "build",
-                    "-p",
-                    "rumor-node",
-                    "--bin",
-                    "rumord",
-                    "--profile",
-                    &profile,
-                ])
-                .status()
-                .expect("run cargo");
-            assert!(status.success(), "building rumord failed");
-        }
-        path
-    })
-}
+mod common;
+use common::{results_dir, rumord, testnet_bin};
 
 fn run(out: &Path, extra: &[&str]) -> Output {
     run_with(out, extra, &[])
@@ -64,17 +28,6 @@ fn run_with(out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     eprintln!("{}", String::from_utf8_lossy(&output.stdout));
     eprintln!("{}", String::from_utf8_lossy(&output.stderr));
     output
-}
-
-/// The one results folder under `out`.
-fn results_dir(out: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
-        .expect("results folder")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
 }
 
 fn summary(dir: &Path) -> Summary {

@@ -189,7 +189,7 @@ pub fn peer_limits(args: &RunArgs) -> (usize, usize) {
             DEFAULT_MAX_PEERS.max(most + DEFAULT_TARGET_PEERS),
         );
     }
-    let links = super::topology::edges(args.topology, args.nodes, args.degree(), args.seed);
+    let links = rumor_sim::edges(args.topology, args.nodes, args.degree(), args.seed);
     let mut degree = vec![0usize; args.nodes];
     for (a, b) in links {
         degree[a] += 1;

@@ -10,16 +10,16 @@
 //!
 //! Module map:
 //! - [`plan`]: the command line and its validation.
-//! - [`topology`]: topologies and graph distances.
 //! - [`cluster`], [`local`], [`compose`], [`swarm`]: running the nodes;
 //!   [`image`]: the image the docker backends run.
 //! - [`rpc`]: the nodes' JSON-RPC.
 //! - [`workload`]: faucet transactions; [`inject`]: submitting them, in
 //!   batches per node when the rate calls for it.
 //! - [`runner`]: one run, start to teardown.
-//! - [`report`]: the metrics.
-//! - [`output`]: files and tables.
-//! - [`plot`]: the CDF plots.
+//! - [`report`]: the metrics (the schema is `rumor-sim`'s, shared with the
+//!   simulator).
+//! - [`output`]: per-node files (`rumor-sim` writes the shared ones, the
+//!   tables and the CDF plots).
 //! - [`sweep`]: `rumor-testnet sweep`, each relay mode's knee.
 
 pub mod cluster;
@@ -29,13 +29,11 @@ pub mod inject;
 pub mod local;
 pub mod output;
 pub mod plan;
-pub mod plot;
 pub mod report;
 pub mod rpc;
 pub mod runner;
 pub mod swarm;
 pub mod sweep;
-pub mod topology;
 pub mod workload;
 
 use std::path::{Path, PathBuf};
@@ -170,7 +168,7 @@ async fn one(
     output::write_json(&dir.join("summary.json"), &summary)?;
     output::write_objects(&dir.join("objects.csv"), &rows)?;
     output::write_nodes(&dir.join("nodes"), &collected)?;
-    plot::write_cdf(&dir.join("cdf.svg"), &rows, &summary)?;
+    rumor_sim::write_cdf(&dir.join("cdf.svg"), &rows, &summary)?;
     if !args.keep_data {
         let _ = std::fs::remove_dir_all(dir.join("data"));
         let _ = std::fs::remove_dir_all(dir.join("compose").join("image"));
@@ -259,18 +257,9 @@ pub async fn run(args: &RunArgs) -> Result<Outcome, TestbedError> {
                 break;
             }
         }
-        plot::write_compare_cdf(&dir.join("cdf.svg"), &runs)?;
+        rumor_sim::write_compare_cdf(&dir.join("cdf.svg"), &runs)?;
         t.push_str(&output::compare_table(&summaries));
-        let all: serde_json::Map<String, serde_json::Value> = summaries
-            .iter()
-            .map(|s| {
-                (
-                    s.relay.as_str().to_owned(),
-                    serde_json::to_value(s).unwrap_or_default(),
-                )
-            })
-            .collect();
-        output::write_json(&dir.join("compare.json"), &all)?;
+        rumor_sim::write_compare_json(&dir.join("compare.json"), &summaries)?;
         t
     } else {
         let (s, _) = one(args, args.relay, &dir, &run_id).await?;
@@ -296,7 +285,7 @@ pub fn report(dir: &Path) -> Result<String, TestbedError> {
     if single.is_file() {
         let s: Summary = output::read_json(&single)?;
         let rows = output::read_objects(&dir.join("objects.csv"))?;
-        plot::write_cdf(&dir.join("cdf.svg"), &rows, &s)?;
+        rumor_sim::write_cdf(&dir.join("cdf.svg"), &rows, &s)?;
         return Ok(output::table(&s));
     }
     let sweep_json = dir.join("sweep.json");
@@ -320,7 +309,7 @@ pub fn report(dir: &Path) -> Result<String, TestbedError> {
         // Neither a run nor a comparison: report the file that was expected.
         let _: Summary = output::read_json(&single)?;
     }
-    plot::write_compare_cdf(&dir.join("cdf.svg"), &runs)?;
+    rumor_sim::write_compare_cdf(&dir.join("cdf.svg"), &runs)?;
     let mut t = String::new();
     for s in &summaries {
         t.push_str(&output::table(s));

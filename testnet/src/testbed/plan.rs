@@ -20,43 +20,7 @@ pub enum Backend {
     Swarm,
 }
 
-/// How the nodes are connected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Topology {
-    /// Everyone knows only node 0 and discovers the rest by peer exchange.
-    Bootnode,
-    /// A random connected graph where every node has about `--degree` links.
-    Random,
-    /// A ring.
-    Ring,
-    /// A line (the worst diameter).
-    Line,
-}
-
-/// The relay mode(s) to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Relay {
-    /// Inventory announcements + getdata (rumor's default).
-    Announce,
-    /// Full objects in gossip messages (plain gossipsub flooding).
-    Push,
-    /// Batched per-hop announcements (a node announces what it accepted in
-    /// the last 25 ms as one message to its mesh).
-    Batch,
-}
-
-impl Relay {
-    /// The name `rumord --relay` takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Announce => "announce",
-            Self::Push => "push",
-            Self::Batch => "batch",
-        }
-    }
-}
+pub use rumor_sim::{Relay, Topology};
 
 /// `rumor-testnet run`.
 #[derive(Debug, Clone, Args)]
@@ -67,15 +31,15 @@ pub struct RunArgs {
     /// Number of nodes.
     #[arg(long, short = 'n', default_value_t = 16)]
     pub nodes: usize,
-    /// How they connect.
-    #[arg(long, value_enum, default_value_t = Topology::Random)]
+    /// How they connect: bootnode, random, ring or line.
+    #[arg(long, default_value_t = Topology::Random)]
     pub topology: Topology,
     /// Links per node for `--topology random` [default: 4, or nodes-1 if fewer];
     /// also the peer target with `--topology bootnode`.
     #[arg(long)]
     pub degree: Option<usize>,
-    /// Relay mode.
-    #[arg(long, value_enum, default_value_t = Relay::Announce)]
+    /// Relay mode: announce, push or batch.
+    #[arg(long, default_value_t = Relay::Announce)]
     pub relay: Relay,
     /// Run announce, push and batch on the same seed and topology, side by side.
     #[arg(long)]

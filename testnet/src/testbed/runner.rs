@@ -20,8 +20,8 @@ use super::inject::Injector;
 use super::local::{LocalCluster, find_rumord};
 use super::plan::{Backend, Relay, RunArgs};
 use super::swarm::SwarmCluster;
-use super::topology::edges;
 use super::workload::{Faucet, Injected, Kind};
+use rumor_sim::edges;
 
 /// How often node memory is sampled.
 const MEMORY_SAMPLE: Duration = Duration::from_secs(5);
@@ -82,16 +82,7 @@ async fn sample_memory(cluster: &Cluster, now: Duration, memory: &mut [Vec<Memor
     }
 }
 
-/// A fault as it happened.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FaultEvent {
-    /// Seconds after the workload started.
-    pub at_s: f64,
-    /// What: `kill`, `restart`, `partition`, `heal`.
-    pub what: String,
-    /// Which nodes.
-    pub nodes: Vec<usize>,
-}
+pub use rumor_sim::FaultEvent;
 
 /// Everything a run observed, before any statistics.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,25 +5,7 @@
 use rumor_chain::{Address, Amount, KeyPair, Network, OutPoint, Params, Transaction, TxIn, TxOut};
 use serde::{Deserialize, Serialize};
 
-/// What kind of object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// A transaction.
-    Tx,
-    /// A block.
-    Block,
-}
-
-impl Kind {
-    /// Lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Tx => "tx",
-            Self::Block => "block",
-        }
-    }
-}
+pub use rumor_sim::Kind;
 
 /// One object the workload injected.
 #[derive(Debug, Clone, Serialize, Deserialize)]

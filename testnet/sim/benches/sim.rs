@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use rumor_testnet::sim::{AlgoSpec, SimParams, run_trial};
+use rumor_sim::{AlgoSpec, SimParams, run_trial};
 
 fn families(c: &mut Criterion) {
     let mut group = c.benchmark_group("single_update_trial");

@@ -13,8 +13,9 @@
 //! Every message that carries the rumor is a contact for its *sender*. With `feedback`
 //! a contact counts toward loss of interest only if the recipient already knew the
 //! rumor; with `blind` every contact counts. With `counter` the sender is removed at
-//! its `k`-th counted contact; with `coin` it is removed with probability `1/k` at each
-//! one. A lost message (see `--loss`) gives no feedback but still counts when blind.
+//! its `k`-th counted contact; with `consecutive` at its `k`-th counted contact in a
+//! row (a useful contact resets the count: the other reading of Demers' counter);
+//! with `coin` it is removed with probability `1/k` at each one. A lost message (see `--loss`) gives no feedback but still counts when blind.
 //! A run ends when no site is infective.
 
 use rand::RngExt;
@@ -76,9 +77,18 @@ impl State<'_> {
             Trigger::Blind => true,
             Trigger::Feedback => delivered && knew,
         };
+        if self.variant.removal == Removal::Consecutive
+            && self.variant.trigger == Trigger::Feedback
+            && delivered
+            && !knew
+        {
+            // Feedback says the contact was useful: the consecutive reading
+            // starts counting anew (blind senders learn nothing to reset on).
+            self.counter[from as usize] = 0;
+        }
         if counted && self.status[from as usize] == INFECTIVE {
             let lose = match self.variant.removal {
-                Removal::Counter => {
+                Removal::Counter | Removal::Consecutive => {
                     let c = &mut self.counter[from as usize];
                     *c += 1;
                     *c >= self.variant.k
@@ -142,7 +152,7 @@ pub(crate) fn run(params: &SimParams, variant: RumorVariant, trial_seed: u64) ->
         first: vec![NEVER; n as usize],
         status: vec![SUSCEPTIBLE; n as usize],
         counter: match variant.removal {
-            Removal::Counter => vec![0; n as usize],
+            Removal::Counter | Removal::Consecutive => vec![0; n as usize],
             Removal::Coin => Vec::new(),
         },
         pending: Vec::new(),

@@ -24,7 +24,7 @@
 
 use serde::Serialize;
 
-use super::algorithm::{Algorithm, Direction, FanoutPolicy, Trigger};
+use super::algorithm::{Algorithm, Direction, FanoutPolicy, Removal, Trigger};
 
 /// The root in `(0, 1)` of `s = e^{-c (1 - s)}` for `c > 1`; `1.0` for `c <= 1` (the
 /// epidemic does not take off in the mean-field limit).
@@ -100,20 +100,27 @@ pub fn predict(algorithm: &Algorithm, n: u32, loss: f64) -> Option<Prediction> {
             duplicates_per_node: None,
             formula: "t_100 = log2 n + ln n + O(1) (Pittel)".into(),
         }),
-        Algorithm::Rumor(v) if v.direction == Direction::Push => Some(match v.trigger {
-            Trigger::Feedback => Prediction {
-                residue: Some(residue_feedback_coin(v.k)),
-                full_coverage: None,
-                duplicates_per_node: None,
-                formula: "s = e^{-(k+1)(1-s)} (mean field: contacts see the current state)".into(),
-            },
-            Trigger::Blind => Prediction {
-                residue: Some(final_size_residue(f64::from(v.k) * delivered)),
-                full_coverage: None,
-                duplicates_per_node: None,
-                formula: "s = e^{-k(1-loss)(1-s)}".into(),
-            },
-        }),
+        // The consecutive counter resets on useful contacts: no closed form.
+        Algorithm::Rumor(v)
+            if v.direction == Direction::Push
+                && !(v.trigger == Trigger::Feedback && v.removal == Removal::Consecutive) =>
+        {
+            Some(match v.trigger {
+                Trigger::Feedback => Prediction {
+                    residue: Some(residue_feedback_coin(v.k)),
+                    full_coverage: None,
+                    duplicates_per_node: None,
+                    formula: "s = e^{-(k+1)(1-s)} (mean field: contacts see the current state)"
+                        .into(),
+                },
+                Trigger::Blind => Prediction {
+                    residue: Some(final_size_residue(f64::from(v.k) * delivered)),
+                    full_coverage: None,
+                    duplicates_per_node: None,
+                    formula: "s = e^{-k(1-loss)(1-s)}".into(),
+                },
+            })
+        }
         Algorithm::Fanout {
             fanout,
             policy: FanoutPolicy::Once,

@@ -10,10 +10,8 @@ use std::path::Path;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use super::output::OutputError;
-use super::plan::Relay;
-use super::report::{ObjectRow, Summary};
-use super::workload::Kind;
+use crate::results::{Kind, ObjectRow, Relay, Summary};
+use crate::results_io::ResultsError;
 
 const BLUE: RGBColor = RGBColor(0, 114, 178);
 const VERMILLION: RGBColor = RGBColor(213, 94, 0);
@@ -148,12 +146,12 @@ fn title(modes: &str, s: &Summary) -> String {
     t
 }
 
-fn plot_err(e: impl std::fmt::Display) -> OutputError {
-    OutputError::Plot(e.to_string())
+fn plot_err(e: impl std::fmt::Display) -> ResultsError {
+    ResultsError::Plot(e.to_string())
 }
 
 /// Draws `curves` with the title and a legend beside the plot.
-fn draw(path: &Path, title: &str, subtitle: &str, curves: &[Curve]) -> Result<(), OutputError> {
+fn draw(path: &Path, title: &str, subtitle: &str, curves: &[Curve]) -> Result<(), ResultsError> {
     let xmax = curves
         .iter()
         .filter_map(|c| c.values.last())
@@ -213,7 +211,7 @@ fn draw(path: &Path, title: &str, subtitle: &str, curves: &[Curve]) -> Result<()
 fn legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     curves: &[Curve],
-) -> Result<(), OutputError> {
+) -> Result<(), ResultsError> {
     let row = 22;
     let top = 14;
     let height = top * 2 + row * curves.len() as i32;
@@ -242,8 +240,8 @@ fn legend<DB: DrawingBackend>(
 /// eccentricity × the per-hop cost) where the links have a delay.
 ///
 /// # Errors
-/// [`OutputError::Plot`].
-pub fn write_cdf(path: &Path, rows: &[ObjectRow], s: &Summary) -> Result<(), OutputError> {
+/// [`ResultsError::Plot`].
+pub fn write_cdf(path: &Path, rows: &[ObjectRow], s: &Summary) -> Result<(), ResultsError> {
     let mut curves = Vec::new();
     let kinds = [
         (Kind::Tx, "tx", GREEN, BLUE),
@@ -315,11 +313,11 @@ fn mode_color(relay: Relay) -> RGBColor {
 /// (solid) and blocks (dashed), and its ideal bound (thin), on one axis.
 ///
 /// # Errors
-/// [`OutputError::Plot`].
+/// [`ResultsError::Plot`].
 pub fn write_compare_cdf(
     path: &Path,
     runs: &[(Summary, Vec<ObjectRow>)],
-) -> Result<(), OutputError> {
+) -> Result<(), ResultsError> {
     let Some((first, _)) = runs.first() else {
         return Ok(());
     };
@@ -372,8 +370,8 @@ pub fn write_compare_cdf(
 /// and lost (dashed) below; the knee bound as a thin grey line.
 ///
 /// # Errors
-/// [`OutputError::Plot`].
-pub fn write_sweep(path: &Path, s: &super::sweep::Sweep) -> Result<(), OutputError> {
+/// [`ResultsError::Plot`].
+pub fn write_sweep(path: &Path, s: &crate::sweep::Sweep) -> Result<(), ResultsError> {
     let xmax = s.steps.iter().map(|st| st.offered).fold(1.0f64, f64::max) * 1.05;
     let ymax = s
         .steps
@@ -398,7 +396,7 @@ pub fn write_sweep(path: &Path, s: &super::sweep::Sweep) -> Result<(), OutputErr
             "{} · knee: c100 p99 < {:.0} ms, lost 0, ≤ {:.0} % refused",
             s.id,
             s.knee_p99_ms,
-            super::sweep::KNEE_MAX_REFUSED * 100.0
+            crate::sweep::KNEE_MAX_REFUSED * 100.0
         ),
         (16, 34),
         ("sans-serif", 15).into_font().color(&GREY),
@@ -458,9 +456,9 @@ pub fn write_sweep(path: &Path, s: &super::sweep::Sweep) -> Result<(), OutputErr
     let mut legend_curves = Vec::new();
     for relay in s.relays() {
         let color = mode_color(relay);
-        let steps: Vec<&super::sweep::Step> =
+        let steps: Vec<&crate::sweep::Step> =
             s.steps.iter().filter(|st| st.relay == relay).collect();
-        let pts = |f: &dyn Fn(&super::sweep::Step) -> Option<f64>| -> Vec<(f64, f64)> {
+        let pts = |f: &dyn Fn(&crate::sweep::Step) -> Option<f64>| -> Vec<(f64, f64)> {
             steps
                 .iter()
                 .filter_map(|st| f(st).map(|v| (st.offered, v.max(1.0))))
@@ -491,7 +489,7 @@ pub fn write_sweep(path: &Path, s: &super::sweep::Sweep) -> Result<(), OutputErr
                 dashed.style(),
             ))
             .map_err(plot_err)?;
-        let shares = |f: &dyn Fn(&super::sweep::Step) -> usize| -> Vec<(f64, f64)> {
+        let shares = |f: &dyn Fn(&crate::sweep::Step) -> usize| -> Vec<(f64, f64)> {
             steps
                 .iter()
                 .map(|st| (st.offered, share(f(st), st.injected_txs)))

@@ -1,11 +1,13 @@
-//! Topologies to start from, and the live peer graph's distances.
+//! The testnet's topologies (the links its nodes dial, reproducible from the
+//! seed, so the simulator builds exactly the graph a run had), and a graph's
+//! distances.
 
 use std::collections::{BTreeSet, VecDeque};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use super::plan::Topology;
+use crate::results::Topology;
 
 /// The links to dial: `(i, j)` means node `i` dials node `j`.
 pub fn edges(topology: Topology, n: usize, degree: usize, seed: u64) -> Vec<(usize, usize)> {

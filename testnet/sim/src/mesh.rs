@@ -279,8 +279,8 @@ pub(crate) fn overlay_and_delays(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::rng::trial_seed;
-    use crate::sim::selector::AlgoSpec;
+    use crate::rng::trial_seed;
+    use crate::selector::AlgoSpec;
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
 

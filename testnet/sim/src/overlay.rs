@@ -202,7 +202,7 @@ impl Overlay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::rng::{Stream, stream_rng};
+    use crate::rng::{Stream, stream_rng};
 
     fn check_simple_regular(g: &Overlay) {
         let n = g.len();

@@ -1,6 +1,6 @@
 //! Bad input: every parameter rule fails before any work starts, with its own variant.
 
-use rumor_testnet::sim::{
+use rumor_sim::{
     AlgoSpec, MAX_MESH_MS, MAX_MESH_RUN_MS, MAX_NODES, MeshConfig, ParamError, SimParams,
     SimParamsBuilder,
 };

@@ -67,14 +67,21 @@ impl Trigger {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Removal {
-    /// The site stops after exactly `k` counted contacts.
+    /// The site stops after exactly `k` counted contacts (today's reading
+    /// of Demers' counter: the count never resets).
     Counter,
     /// The site stops with probability `1/k` at each counted contact.
     Coin,
+    /// The other reading of Demers' counter: the site stops after `k`
+    /// *consecutive* counted contacts; a contact that was useful (the
+    /// recipient lacked the rumor) resets the count. With `blind` every
+    /// contact counts, so it equals `Counter`.
+    Consecutive,
 }
 
 impl Removal {
-    /// Both removal rules, in table order.
+    /// The removal rules `all` selects, in table order (`consecutive` is
+    /// selected by name: it is the counter read another way).
     pub const ALL: [Removal; 2] = [Removal::Counter, Removal::Coin];
 
     /// The CLI name.
@@ -82,6 +89,7 @@ impl Removal {
         match self {
             Removal::Counter => "counter",
             Removal::Coin => "coin",
+            Removal::Consecutive => "consecutive",
         }
     }
 }

@@ -14,7 +14,8 @@ use super::algorithm::{
 /// - `all`: the three anti-entropy directions, rumor push/pull/push-pull with feedback
 ///   and counter, the fan-out relay and the mesh;
 /// - `anti-entropy[:push|pull|push-pull]` (alias `ae`);
-/// - `rumor[:DIRECTION[:feedback|blind[:counter|coin]]]` (alias `rm`);
+/// - `rumor[:DIRECTION[:feedback|blind[:counter|consecutive|coin]]]` (alias `rm`;
+///   `all` removals are counter and coin);
 /// - `fanout`;
 /// - `mesh`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,7 +55,7 @@ pub enum AlgoSpecError {
     #[error("unknown loss-of-interest trigger `{0}` (expected feedback, blind or all)")]
     UnknownTrigger(String),
     /// A removal part is not counter or coin.
-    #[error("unknown removal rule `{0}` (expected counter, coin or all)")]
+    #[error("unknown removal rule `{0}` (expected counter, consecutive, coin or all)")]
     UnknownRemoval(String),
     /// The selector has more parts than its family takes.
     #[error("`{spec}` has too many `:`-separated parts ({family} takes at most {max})")]
@@ -142,6 +143,7 @@ impl FromStr for AlgoSpec {
                     |p| match p {
                         "counter" => Some(Removal::Counter),
                         "coin" => Some(Removal::Coin),
+                        "consecutive" => Some(Removal::Consecutive),
                         _ => None,
                     },
                     AlgoSpecError::UnknownRemoval,

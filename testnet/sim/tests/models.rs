@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
-use rumor_testnet::sim::{AlgoSpec, FanoutPolicy, MeshConfig, Schedule, SimParams, run, run_trial};
+use rumor_sim::{AlgoSpec, FanoutPolicy, MeshConfig, Schedule, SimParams, run, run_trial};
 
-fn params(n: u32, algo: &str) -> rumor_testnet::sim::SimParamsBuilder {
+fn params(n: u32, algo: &str) -> rumor_sim::SimParamsBuilder {
     SimParams::builder()
         .nodes(n)
         .algo(algo.parse::<AlgoSpec>().expect("selector"))
@@ -110,14 +110,14 @@ fn loss_slows_anti_entropy_and_feedback_but_breaks_blind_rumors() {
     // them lost the epidemic is critical and mostly dies out.
     // Feedback counter k = 2: a lost message carries no feedback either, so loss only
     // stretches time; the residue stays where it was and the run takes longer.
-    let mean = |p: &SimParams, f: &dyn Fn(&rumor_testnet::sim::RunMetrics) -> f64| {
+    let mean = |p: &SimParams, f: &dyn Fn(&rumor_sim::RunMetrics) -> f64| {
         (0..20)
             .map(|t| f(&run_trial(p, 0, t, false).unwrap().metrics))
             .sum::<f64>()
             / 20.0
     };
-    let residue = |r: &rumor_testnet::sim::RunMetrics| r.residue;
-    let t_last = |r: &rumor_testnet::sim::RunMetrics| r.t_last.unwrap_or(0.0);
+    let residue = |r: &rumor_sim::RunMetrics| r.residue;
+    let t_last = |r: &rumor_sim::RunMetrics| r.t_last.unwrap_or(0.0);
     let blind = "rumor:push:blind:counter";
     let (blind_clean, blind_lossy) = (mean(&clean(blind), &residue), mean(&lossy(blind), &residue));
     assert!(
@@ -179,7 +179,7 @@ fn run_trial_rejects_an_index_out_of_range() {
     let p = params(100, "ae:push").build().unwrap();
     assert!(matches!(
         run_trial(&p, 1, 0, false),
-        Err(rumor_testnet::sim::RunError::NoSuchAlgorithm { index: 1, count: 1 })
+        Err(rumor_sim::RunError::NoSuchAlgorithm { index: 1, count: 1 })
     ));
 }
 
@@ -195,4 +195,39 @@ fn mesh_runs_stop_at_the_time_limit_and_say_so() {
     assert!(m.end <= 150.0);
     assert!(m.residue > 0.0 && m.reached > 1);
     assert!(m.t_last.unwrap() <= 150.0);
+}
+
+/// Demers' counter read two ways: blind contacts always count, so the
+/// consecutive reading (reset on a useful contact) can never differ from the
+/// plain counter there; nor at k = 1, where the first unnecessary contact
+/// removes the site either way. With feedback and k > 1 the reset keeps
+/// sites infective longer, so fewer sites are missed and more messages sent.
+#[test]
+fn consecutive_counter_equals_counter_when_blind_and_spreads_further_with_feedback() {
+    let runs = |algo: &str| {
+        let p = params(1000, algo)
+            .trials(200)
+            .seed(5)
+            .ks([1, 2])
+            .build()
+            .unwrap();
+        run(&p, |_| {}).unwrap().summaries
+    };
+    let blind = runs("rumor:push:blind:counter");
+    let blind_consecutive = runs("rumor:push:blind:consecutive");
+    for (a, b) in blind.iter().zip(&blind_consecutive) {
+        assert_eq!(a.runs, b.runs, "{} vs {}", a.label, b.label);
+    }
+    let counter = runs("rumor:push:feedback:counter");
+    let consecutive = runs("rumor:push:feedback:consecutive");
+    assert_eq!(counter[0].runs, consecutive[0].runs, "k = 1");
+    for (a, b) in counter.iter().zip(&consecutive).skip(1) {
+        let mean = |s: &rumor_sim::Summary, f: fn(&rumor_sim::RunMetrics) -> f64| {
+            s.runs.iter().map(f).sum::<f64>() / s.runs.len() as f64
+        };
+        let (sa, sb) = (mean(a, |r| r.residue), mean(b, |r| r.residue));
+        let (ma, mb) = (mean(a, |r| r.traffic), mean(b, |r| r.traffic));
+        assert!(sb < 0.8 * sa, "{}: residue {sb} not below {sa}", b.label);
+        assert!(mb > ma, "{}: traffic {mb} not above {ma}", b.label);
+    }
 }

@@ -1,0 +1,27 @@
+//! The relay-driven simulator: rumor's own relay state machine
+//! (`rumor_relay::Relay`, the code every `rumord` runs) on each of up to
+//! 10^4–10^5 simulated nodes, over links and CPUs modelled like the
+//! testnet's, with the testnet's inputs (`params.json`) and outputs
+//! (`summary.json`, `objects.csv`, `cdf.svg`).
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `params` | [`NetParams`]: the run, the link, CPU and size models, and `params.json` |
+//! | `link`, `cpu` | a link's delay line; who is busy when |
+//! | `wire` | the messages and their sizes |
+//! | `world` | [`simulate`]: the event loop that drives every node's relay |
+//! | `measure` | [`summarize`]: the testnet's report from a simulated run |
+//! | `folder` | [`write_runs`]: results folders |
+
+mod cpu;
+mod folder;
+mod link;
+mod measure;
+mod params;
+mod wire;
+mod world;
+
+pub use folder::{SimulatedParams, write_runs};
+pub use measure::{EXACT_DIAMETER_NODES, Hops, hops, summarize};
+pub use params::{CostModel, LinkModel, MAX_NET_NODES, NetParamError, NetParams, WireSizes};
+pub use world::{DriverCounters, NEVER, NO_HOPS, NetRun, simulate, testnet_origins, txid_of};
