@@ -16,7 +16,7 @@
 //! batch waited, which is admission's main signal.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rumor_chain::{Inv, Object, ObjectKind, Outcome, Verdict, decode_body};
@@ -247,6 +247,12 @@ impl Worker {
                 if !batch.is_empty() {
                     self.validate(batch);
                 }
+            }
+            // Nothing waits: the node has caught up. Said here because a
+            // node that refuses every client may get no more work to take,
+            // and must not stay "late" for want of a next batch.
+            if self.local.is_empty() && self.bodies.is_empty() {
+                self.lateness.observe(Duration::ZERO, &self.limits);
             }
         }
     }
