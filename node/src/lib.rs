@@ -17,6 +17,7 @@
 //! - `miner`: `--mine` and `generatetoaddress`.
 //! - [`rpc`]: JSON-RPC server, auth, methods, submission batching.
 //! - `metrics`: Prometheus registry and the `/metrics` server.
+//! - `status`: the operator's status line, once a minute at info level.
 //! - `memory`: resident size and the allocator's counts ([`memory_info`]).
 //! - `run`: start-up and graceful shutdown ([`run()`], [`start`]); `shutdown`: the stop signal.
 //! - `client`: the small RPC client behind `rumord health`.
@@ -36,6 +37,7 @@ pub use rumor_chain::reasons;
 pub mod rpc;
 mod run;
 mod shutdown;
+mod status;
 mod store;
 mod validator;
 mod verify;

@@ -236,6 +236,14 @@ impl NodeMetrics {
         Self { registry, ..m }
     }
 
+    /// Client submissions refused by admission control so far, all reasons.
+    pub fn refused_total(&self) -> u64 {
+        ["validation-late", "queue-full", "relay-behind"]
+            .into_iter()
+            .map(|reason| self.refused.get_or_create(&RefusedLabels { reason }).get())
+            .sum()
+    }
+
     /// Counts `n` client submissions refused by admission control.
     pub fn record_refused(&self, reason: &'static str, n: usize) {
         self.refused

@@ -168,6 +168,13 @@ pub async fn start(config: NodeConfig, shutdown: Shutdown) -> Result<RunningNode
         .collect();
     tracing::info!(addrs = ?addrs, peer_id = %handle.peer_id(), "p2p listening");
 
+    tasks.push(tokio::spawn(crate::status::run(
+        Arc::clone(&core),
+        handle.clone(),
+        Arc::clone(&metrics),
+        shutdown.clone(),
+    )));
+
     if let Some(addr) = config.metrics {
         let listener = crate::metrics::bind(addr)
             .await

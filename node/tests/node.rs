@@ -173,8 +173,14 @@ fn crash_restart_keeps_the_tip_and_catches_up() {
     a.ok("generatetoaddress", json!([5, to]));
     wait_until(Duration::from_secs(30), "b at height 5", || b.height() == 5);
     let tip5 = b.best();
+    // An operator sees peers come and go and new tips at the default level.
+    assert!(a.log_text().contains("peer up"), "{}", a.log_text());
+    assert!(b.log_text().contains("new tip"), "{}", b.log_text());
 
     b.kill9();
+    wait_until(Duration::from_secs(30), "a logs b going", || {
+        a.log_text().contains("peer down")
+    });
     a.ok("generatetoaddress", json!([3, to]));
     assert_eq!(a.height(), 8);
 

@@ -483,7 +483,7 @@ impl EventLoop {
             .admit(peer, addr.clone(), outbound, n, Instant::now())
         {
             Admission::NewPeer => {
-                tracing::debug!(%peer, %addr, outbound, "peer up");
+                tracing::info!(%peer, %addr, outbound, "peer up");
                 self.swarm
                     .behaviour_mut()
                     .gossipsub
@@ -506,7 +506,7 @@ impl EventLoop {
         if !self.peers.remove(&peer) {
             return;
         }
-        tracing::debug!(%peer, "peer down");
+        tracing::info!(%peer, "peer down");
         self.counters.peer_down += 1;
         self.emit(P2pEvent::PeerDown(peer));
         self.relay.peer_gone(&peer, Instant::now());
