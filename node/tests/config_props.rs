@@ -3,7 +3,8 @@
 //! every known key and values of every shape go through
 //! `Settings::from_toml`, the merge, and `Settings::resolve`; arbitrary
 //! command lines go through the flag parser. Never a panic: every bad input
-//! is a typed error.
+//! is a typed error; and a value outside a setting's documented bound is
+//! refused with an error naming the setting (never accepted).
 //!
 //! `RUMOR_RELIABILITY_OUT=DIR` records the case counts in `DIR/props.json`.
 
@@ -158,6 +159,81 @@ fn arbitrary_command_lines() {
                     .resolve();
             }
             Ok(())
+        },
+    );
+}
+
+/// Documented bounds of numeric settings: (flag, lowest valid, highest
+/// valid, what the error names).
+const BOUNDS: &[(&str, u64, u64, &str)] = &[
+    ("block-interval-ms", 1, u64::MAX, "--block-interval-ms"),
+    (
+        "max-mempool-bytes",
+        1 << 20,
+        u64::MAX,
+        "--max-mempool-bytes",
+    ),
+    ("busy-wait-ms", 1, 60_000, "--busy-wait-ms"),
+    ("busy-backlog", 1, 1_000_000, "--busy-backlog"),
+    ("db-cache-mib", 1, 65_536, "--db-cache-mib"),
+    ("seen-capacity", 1, 10_000_000, "seen_capacity"),
+    ("first-seen-capacity", 0, 10_000_000, "first_seen_capacity"),
+    ("relay-cache-mib", 0, 1 << 14, "relay_cache_bytes"),
+    ("sync-interval-ms", 1, u64::MAX, "sync_interval"),
+    ("fetch-timeout-ms", 1, u64::MAX, "fetch_timeout"),
+    ("batch-window-ms", 1, u64::MAX, "batch_window"),
+    ("heartbeat-ms", 1, u64::MAX, "heartbeat"),
+];
+
+/// A value just outside a bound: below the lowest, or up to four times
+/// past the highest.
+fn outside() -> impl Strategy<Value = (&'static str, u64, &'static str)> {
+    prop::sample::select(
+        BOUNDS
+            .iter()
+            .filter(|(_, lo, hi, _)| *lo > 0 || *hi < u64::MAX)
+            .copied()
+            .collect::<Vec<_>>(),
+    )
+    .prop_flat_map(|(flag, lo, hi, names)| {
+        let below = (lo > 0).then(|| 0..lo);
+        let above = (hi < u64::MAX).then(|| hi + 1..=hi.saturating_mul(4));
+        let pick = match (below, above) {
+            (Some(b), Some(a)) => prop_oneof![b.boxed(), a.boxed()].boxed(),
+            (Some(b), None) => b.boxed(),
+            (None, Some(a)) => a.boxed(),
+            (None, None) => unreachable!("filtered above"),
+        };
+        pick.prop_map(move |v| (flag, v, names))
+    })
+}
+
+/// A setting outside its documented bound is refused, with an error that
+/// names the setting: never accepted, never a panic.
+#[test]
+fn values_outside_documented_bounds_are_refused_naming_the_setting() {
+    run(
+        "node: config, every documented bound",
+        outside(),
+        |(flag, value, names)| {
+            let cli =
+                Cli::try_parse_from(["rumord".to_owned(), format!("--{flag}"), value.to_string()])
+                    .map_err(|e| {
+                        TestCaseError::fail(format!("--{flag} {value} did not parse: {e}"))
+                    })?;
+            match cli
+                .settings
+                .with_datadir(Path::new("/nonexistent/props"))
+                .resolve()
+            {
+                Ok(_) => Err(TestCaseError::fail(format!(
+                    "--{flag} {value} was accepted"
+                ))),
+                Err(e) if e.to_string().contains(names) => Ok(()),
+                Err(e) => Err(TestCaseError::fail(format!(
+                    "--{flag} {value}: the error does not name {names}: {e}"
+                ))),
+            }
         },
     );
 }
