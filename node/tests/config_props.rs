@@ -196,7 +196,7 @@ fn outside() -> impl Strategy<Value = (&'static str, u64, &'static str)> {
             .collect::<Vec<_>>(),
     )
     .prop_flat_map(|(flag, lo, hi, names)| {
-        let below = (lo > 0).then(|| 0..lo);
+        let below = (lo > 0).then_some(0..lo);
         let above = (hi < u64::MAX).then(|| hi + 1..=hi.saturating_mul(4));
         let pick = match (below, above) {
             (Some(b), Some(a)) => prop_oneof![b.boxed(), a.boxed()].boxed(),
