@@ -471,7 +471,7 @@ fn sendrawtransactions_answers_each_transaction_in_order() {
     want.sort();
     assert_eq!(pool, want);
     // More than a call may carry: refused as a whole, nothing queued.
-    let too_many = vec!["00"; 10_001];
+    let too_many = vec!["00"; 4_097];
     assert_eq!(
         node.call("sendrawtransactions", json!([too_many]))
             .unwrap_err()

@@ -259,7 +259,7 @@ pub const METHODS: &[MethodDoc] = &[
         params: &[req(
             "hexstrings",
             "array",
-            "encoded transactions in hex, at most 10,000",
+            "encoded transactions in hex, at most 4,096",
         )],
         result: "one entry per transaction, in order: `{txid}` if accepted (or already in the mempool), else `{txid, error: {code, message, data}}` with `sendrawtransaction`'s codes (`{error}` alone if it did not decode)",
         errors: &[(

@@ -34,8 +34,11 @@ const DEFAULT_PROPAGATION_LIMIT: usize = 100_000;
 const MAX_ADDRESSES: usize = 1_000;
 /// Blocks one `generatetoaddress` call may mine.
 const MAX_GENERATE: u64 = 10_000;
-/// Transactions one `sendrawtransactions` call may carry.
-const MAX_TXS_PER_CALL: usize = 10_000;
+/// Transactions one `sendrawtransactions` call may carry: well under
+/// admission control's 8,192 queued submissions, so a call of the largest
+/// size is refused as busy only when the node is busy, and "retry" is
+/// true advice (a call larger than the queue bound could never get in).
+const MAX_TXS_PER_CALL: usize = 4_096;
 
 /// What the methods share.
 #[derive(Debug)]
