@@ -120,45 +120,7 @@ impl PartialBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rumor_chain::{Amount, BlockSpec, Network, OutPoint, Params, Transaction, TxIn, TxOut};
-
-    fn block_with(n: u32) -> (Params, Block) {
-        let p = Params::new(Network::Regtest)
-            .with_genesis_outputs(n)
-            .unwrap();
-        let genesis = p.genesis_block();
-        let txs = (0..n)
-            .map(|i| {
-                let key = p.faucet_key(i);
-                let mut tx = Transaction {
-                    version: 1,
-                    inputs: vec![TxIn::unsigned(
-                        OutPoint::new(genesis.txs[0].txid(), i),
-                        key.public(),
-                    )],
-                    outputs: vec![TxOut {
-                        amount: Amount::new(1000).unwrap(),
-                        address: key.address(),
-                    }],
-                };
-                tx.sign(&[&key]).unwrap();
-                tx
-            })
-            .collect();
-        let block = rumor_chain::build_block(
-            &p,
-            &BlockSpec {
-                prev: genesis.hash(),
-                height: 1,
-                time: genesis.header.time + 1,
-                pay_to: p.faucet_key(0).address(),
-                fees: Amount::ZERO,
-                extra: [0; 56],
-            },
-            txs,
-        );
-        (p, block)
-    }
+    use crate::test_blocks::block_of;
 
     fn pool(block: &Block, skip: &[usize]) -> Vec<(Txid, Bytes)> {
         block
@@ -177,7 +139,7 @@ mod tests {
 
     #[test]
     fn a_block_every_transaction_of_which_is_known_rebuilds_to_its_encoding() {
-        let (_, block) = block_with(5);
+        let block = block_of(5);
         let cb = CompactBlock::of(&block, &block.txids());
         assert_eq!(cb.hash(), block.hash());
         let have = pool(&block, &[]);
@@ -191,7 +153,7 @@ mod tests {
 
     #[test]
     fn missing_transactions_are_named_by_position_and_filled_in_order() {
-        let (_, block) = block_with(6);
+        let block = block_of(6);
         let cb = CompactBlock::of(&block, &block.txids());
         let have = pool(&block, &[2, 5]);
         let mut partial = PartialBlock::rebuild(&cb, lookup(&have));
@@ -208,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_wrong_transaction_is_caught_by_the_merkle_root() {
-        let (_, block) = block_with(4);
+        let block = block_of(4);
         let cb = CompactBlock::of(&block, &block.txids());
         let mut partial = PartialBlock::rebuild(&cb, |_| None);
         // A sender answering with the right count of the wrong transactions.

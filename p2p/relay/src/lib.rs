@@ -33,6 +33,8 @@ mod relay;
 mod rng;
 mod seen;
 mod sync;
+#[cfg(test)]
+mod test_blocks;
 mod tracker;
 
 pub use action::{Acceptance, Action, Offence, Publication, Request, Via};

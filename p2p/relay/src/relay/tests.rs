@@ -3,12 +3,11 @@
 
 use std::num::NonZeroUsize;
 
-use rumor_chain::{
-    Amount, Block, BlockSpec, Network, OutPoint, Params, Transaction, TxIn, TxOut, build_block,
-};
+use rumor_chain::{Block, Network, Params};
 
 use super::*;
 use crate::sync::SyncLimits;
+use crate::test_blocks::block_of;
 use crate::tracker::TrackerLimits;
 
 type R = Relay<char, u32>;
@@ -285,43 +284,6 @@ fn an_orphan_fetches_its_parent_from_its_sender_and_a_dropped_body_is_forgotten(
 }
 
 // ----- compact blocks -----
-
-fn block_of(n: u32) -> Block {
-    let p = Params::new(Network::Regtest)
-        .with_genesis_outputs(n)
-        .unwrap();
-    let genesis = p.genesis_block();
-    let txs = (0..n)
-        .map(|i| {
-            let key = p.faucet_key(i);
-            let mut t = Transaction {
-                version: 1,
-                inputs: vec![TxIn::unsigned(
-                    OutPoint::new(genesis.txs[0].txid(), i),
-                    key.public(),
-                )],
-                outputs: vec![TxOut {
-                    amount: Amount::new(1000).unwrap(),
-                    address: key.address(),
-                }],
-            };
-            t.sign(&[&key]).unwrap();
-            t
-        })
-        .collect();
-    build_block(
-        &p,
-        &BlockSpec {
-            prev: genesis.hash(),
-            height: 1,
-            time: genesis.header.time + 1,
-            pay_to: p.faucet_key(0).address(),
-            fees: Amount::ZERO,
-            extra: [0; 56],
-        },
-        txs,
-    )
-}
 
 /// A relay that has accepted transactions `have` of `block`, and was
 /// announced the block by `H`.
