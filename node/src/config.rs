@@ -137,6 +137,10 @@ pub struct Settings {
     /// they are announced in one message, in ms (default 25).
     #[arg(long, env = "RUMOR_BATCH_WINDOW_MS", value_name = "N")]
     pub batch_window_ms: Option<u64>,
+    /// Hybrid relay mode: peers each node pushes an origin's objects to at
+    /// once, at most (default 3; 1..=64).
+    #[arg(long, env = "RUMOR_EAGER_DEGREE", value_name = "N")]
+    pub eager_degree: Option<usize>,
     /// Link emulation: one-way delay in ms on everything sent.
     #[arg(long, env = "RUMOR_LINK_DELAY_MS", value_name = "N")]
     pub link_delay_ms: Option<u64>,
@@ -367,6 +371,7 @@ impl Settings {
             sync_interval_ms,
             fetch_timeout_ms,
             batch_window_ms,
+            eager_degree,
             link_delay_ms,
             link_jitter_ms,
             link_bandwidth_bps,
@@ -514,6 +519,7 @@ impl Settings {
             batch_window: self
                 .batch_window_ms
                 .map_or(defaults.batch_window, Duration::from_millis),
+            eager_degree: self.eager_degree.unwrap_or(defaults.eager_degree),
             link,
             ..defaults
         };
@@ -570,6 +576,13 @@ impl Settings {
         if !(1..=1_000_000).contains(&busy_backlog) {
             return Err(ConfigError::Invalid(format!(
                 "--busy-backlog must be 1 to 1000000, not {busy_backlog}"
+            )));
+        }
+        if let Some(d) = self.eager_degree
+            && !(1..=64).contains(&d)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "--eager-degree must be 1 to 64, not {d}"
             )));
         }
         let admission = AdmissionLimits {

@@ -1,4 +1,4 @@
-//! The libp2p [`Behaviour`]: gossipsub, the `getdata` and `sync`
+//! The libp2p [`Behaviour`]: gossipsub, the `getdata`, `sync` and `push`
 //! request-response protocols, identify and ping, built from a [`P2pConfig`].
 
 use std::sync::Arc;
@@ -17,13 +17,16 @@ use prometheus_client::registry::Registry;
 use crate::codec::{BincodeCodec, Limits, ProtocolCounters};
 use crate::config::P2pConfig;
 use crate::wire::{
-    self, GetDataRequest, GetDataResponse, GossipPayload, SyncRequest, SyncResponse,
+    self, GetDataRequest, GetDataResponse, GossipPayload, PushRequest, PushResponse, SyncRequest,
+    SyncResponse,
 };
 
 /// The getdata codec.
 pub(crate) type GetDataCodec = BincodeCodec<GetDataRequest, GetDataResponse>;
 /// The sync codec.
 pub(crate) type SyncCodec = BincodeCodec<SyncRequest, SyncResponse>;
+/// The push codec (hybrid mode).
+pub(crate) type PushCodec = BincodeCodec<PushRequest, PushResponse>;
 
 /// rumor's network behaviour.
 #[derive(NetworkBehaviour)]
@@ -31,6 +34,7 @@ pub(crate) struct Behaviour {
     pub(crate) gossipsub: gossipsub::Behaviour,
     pub(crate) getdata: request_response::Behaviour<GetDataCodec>,
     pub(crate) sync: request_response::Behaviour<SyncCodec>,
+    pub(crate) push: request_response::Behaviour<PushCodec>,
     pub(crate) identify: identify::Behaviour,
     pub(crate) ping: ping::Behaviour,
 }
@@ -121,6 +125,7 @@ fn score_params(topics: &Topics) -> (PeerScoreParams, PeerScoreThresholds) {
 pub(crate) struct ProtocolCounterSet {
     pub(crate) getdata: Arc<ProtocolCounters>,
     pub(crate) sync: Arc<ProtocolCounters>,
+    pub(crate) push: Arc<ProtocolCounters>,
 }
 
 impl Behaviour {
@@ -233,6 +238,22 @@ impl Behaviour {
                 protocol(format!("/rumor/{net}/sync/1"))?,
                 ProtocolSupport::Full,
             )],
+            rr_cfg.clone(),
+        );
+        // Hybrid mode's eager pushes and grafts. Every node serves it (a
+        // network runs one relay mode; only hybrid nodes send on it).
+        let push = request_response::Behaviour::with_codec(
+            BincodeCodec::new(
+                Limits {
+                    request: wire::MAX_PUSH_REQUEST_BYTES,
+                    response: wire::MAX_PUSH_RESPONSE_BYTES,
+                },
+                Arc::clone(&counters.push),
+            ),
+            [(
+                protocol(format!("/rumor/{net}/push/1"))?,
+                ProtocolSupport::Full,
+            )],
             rr_cfg,
         );
         let identify = identify::Behaviour::new(
@@ -248,6 +269,7 @@ impl Behaviour {
             gossipsub,
             getdata,
             sync,
+            push,
             identify,
             ping,
         })

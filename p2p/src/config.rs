@@ -84,7 +84,7 @@ pub struct P2pConfig {
     /// kept for the node's own dials, so inbound identities alone cannot
     /// eclipse it (Bitcoin Core's separate outbound slots).
     pub max_peers: usize,
-    /// Announce, push or batch.
+    /// Announce, push, batch or hybrid.
     pub relay: RelayMode,
     /// The gossipsub mesh.
     pub mesh: MeshConfig,
@@ -92,6 +92,10 @@ pub struct P2pConfig {
     /// announces them in one message. Default 25 ms.
     #[serde(with = "duration_ms")]
     pub batch_window: Duration,
+    /// Hybrid mode: peers each node pushes an origin's objects to, at most
+    /// (the eager degree of each tree). Default 3.
+    #[serde(default = "default_eager_degree")]
+    pub eager_degree: usize,
     /// Seen-set capacity. Default 200,000.
     pub seen_capacity: usize,
     /// Anti-entropy interval. Default 2 s.
@@ -150,6 +154,7 @@ impl Default for P2pConfig {
             relay: RelayMode::Announce,
             mesh: MeshConfig::default(),
             batch_window: Duration::from_millis(25),
+            eager_degree: default_eager_degree(),
             seen_capacity: 200_000,
             sync_interval: Duration::from_secs(2),
             sync_grace: Duration::from_secs(1),
@@ -232,9 +237,10 @@ impl P2pConfig {
                 d_high: m.d_high,
             });
         }
-        let positive: [(&'static str, bool); 11] = [
+        let positive: [(&'static str, bool); 12] = [
             ("mesh.heartbeat", !m.heartbeat.is_zero()),
             ("batch_window", !self.batch_window.is_zero()),
+            ("eager_degree", self.eager_degree > 0),
             ("seen_capacity", self.seen_capacity > 0),
             ("sync_interval", !self.sync_interval.is_zero()),
             ("fetch_timeout", !self.fetch_timeout.is_zero()),
@@ -311,6 +317,10 @@ impl P2pConfig {
                 grace: self.sync_grace,
                 ..rumor_relay::SyncLimits::default()
             },
+            tree: rumor_relay::TreeLimits {
+                eager_degree: self.eager_degree,
+                ..rumor_relay::TreeLimits::default()
+            },
             seed,
             ..rumor_relay::RelayConfig::default()
         }
@@ -338,6 +348,10 @@ pub mod duration_ms {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_millis(u64::deserialize(d)?))
     }
+}
+
+fn default_eager_degree() -> usize {
+    rumor_relay::TreeLimits::default().eager_degree
 }
 
 #[cfg(test)]

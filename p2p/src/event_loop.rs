@@ -34,6 +34,8 @@ use crate::wire::{
     Batch, Body, GetDataRequest, GetDataResponse, GossipLimits, GossipPayload, MAX_HEADERS,
     MAX_SHORT_IDS, SyncRequest, SyncResponse,
 };
+mod push;
+
 /// Rate-limit tokens one inbound `sync` request costs: with the per-peer
 /// budget (50,000 items/s, bursts of 100,000) a peer may make 100 sync
 /// requests a second in bursts of 200, far above an honest peer's few per
@@ -110,7 +112,10 @@ impl EventLoop {
     pub(crate) fn new(p: Parts) -> Self {
         let local = *p.swarm.local_peer_id();
         Self {
-            relay: Relay::new(&p.cfg.relay_config(rand::random())),
+            relay: Relay::new(&rumor_relay::RelayConfig {
+                origin: origin_tag(&local),
+                ..p.cfg.relay_config(rand::random())
+            }),
             peers: PeerBook::new(&p.cfg, local),
             first_seen: FirstSeenLog::new(p.cfg.first_seen_capacity),
             batch_nonce: rand::random(),
@@ -232,6 +237,8 @@ impl EventLoop {
                     acceptance,
                 } => self.report(&message, &source, acceptance),
                 Action::Publish(p) => self.publish(p),
+                Action::Push { peer, items } => self.push(peer, items),
+                Action::Graft { peer, invs } => self.graft(peer, invs),
                 Action::Penalize { peer, offence } => self.penalize(peer, Fault::Relay(offence)),
                 Action::SyncWith(peer) => {
                     let _ = self.queries.ask(
@@ -433,6 +440,7 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(ev)) => self.on_gossip_event(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Getdata(ev)) => self.on_getdata_event(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync_event(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Push(ev)) => self.on_push_event(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(ev)) => self.on_identify(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ev)) => self.on_ping(ev),
             SwarmEvent::ConnectionEstablished {
@@ -1166,6 +1174,10 @@ impl EventLoop {
                 inn: p.sync.bytes_in.load(Ordering::Relaxed),
                 out: p.sync.bytes_out.load(Ordering::Relaxed),
             },
+            push_bytes: ByteCount {
+                inn: p.push.bytes_in.load(Ordering::Relaxed),
+                out: p.push.bytes_out.load(Ordering::Relaxed),
+            },
             wire_bytes: ByteCount {
                 inn: self.link.bytes_in.load(Ordering::Relaxed),
                 out: self.link.bytes_out.load(Ordering::Relaxed),
@@ -1173,6 +1185,14 @@ impl EventLoop {
             link: self.cfg.link,
         }
     }
+}
+
+/// This node's origin tag for hybrid mode's trees: the first 8 bytes of a
+/// hash of its peer id (distinct per node; a collision only merges two
+/// origins' trees).
+fn origin_tag(peer: &PeerId) -> u64 {
+    let h = rumor_chain::sha256(&peer.to_bytes());
+    u64::from_le_bytes(h[..8].try_into().unwrap_or([0; 8]))
 }
 
 /// Sums every sample of the metric family `name` (with or without the

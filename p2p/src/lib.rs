@@ -24,7 +24,8 @@
 //! - [`events`](P2pEvent): what p2p asks of the node; [`P2pHandle`]: what
 //!   the node tells p2p.
 //! - wire: [`GossipPayload`], [`GetDataRequest`]/[`GetDataResponse`],
-//!   [`SyncRequest`]/[`SyncResponse`], with size limits; `codec`: their framing.
+//!   [`SyncRequest`]/[`SyncResponse`], [`PushRequest`]/[`PushResponse`]
+//!   (hybrid mode), with size limits; `codec`: their framing.
 //! - [`P2pConfig`]: mesh parameters (D is the fan-out), relay mode, limits,
 //!   and [`LinkConfig`] link emulation (`link`).
 //! - telemetry: [`RelayStats`] and [`FirstSeen`] records.
@@ -64,8 +65,9 @@ pub use wire::{
     Batch, Body, GOSSIP_ENVELOPE_BYTES, GetDataRequest, GetDataResponse, GossipLimits,
     GossipPayload, MAX_ANNOUNCE_GOSSIP_BYTES, MAX_GETDATA_REQUEST_BYTES,
     MAX_GETDATA_RESPONSE_BYTES, MAX_GOSSIP_BYTES, MAX_HEADERS, MAX_INVS_PER_REQUEST,
-    MAX_PEER_RECORDS, MAX_SHORT_IDS, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES,
-    MAX_TX_GOSSIP_BYTES, PeerRecord, SyncRequest, SyncResponse, object_message_id,
+    MAX_PEER_RECORDS, MAX_PUSH_REQUEST_BYTES, MAX_PUSH_RESPONSE_BYTES, MAX_SHORT_IDS,
+    MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES, MAX_TX_GOSSIP_BYTES, PeerRecord, PushBody,
+    PushRequest, PushResponse, PushedObject, SyncRequest, SyncResponse, object_message_id,
 };
 
 pub use libp2p::identity::Keypair;

@@ -1,4 +1,4 @@
-//! Requests in flight: what each outbound `getdata` and `sync` request
+//! Requests in flight: what each outbound `getdata`, `sync` and `push` request
 //! asked of whom, so that its answer (or failure) goes back to the right
 //! decision; and request-response events in one shape for both protocols.
 
@@ -30,12 +30,25 @@ pub(crate) enum SyncAsked {
     Peers,
 }
 
+/// What an outbound `push` request carried.
+#[derive(Debug)]
+pub(crate) enum PushAsked {
+    /// Objects of these origins, sent at this time.
+    Objects {
+        sent: std::time::Instant,
+        origins: Vec<u64>,
+    },
+    /// A graft naming these objects.
+    Graft(Vec<Inv>),
+}
+
 /// Outbound requests not answered yet. Each entry leaves with its answer or
 /// its failure, which request-response guarantees (it times requests out).
 #[derive(Debug, Default)]
 pub(crate) struct Outbound {
     getdata: HashMap<OutboundRequestId, (PeerId, Asked)>,
     sync: HashMap<OutboundRequestId, (PeerId, SyncAsked)>,
+    push: HashMap<OutboundRequestId, PushAsked>,
 }
 
 impl Outbound {
@@ -45,6 +58,15 @@ impl Outbound {
 
     pub(crate) fn sync_sent(&mut self, id: OutboundRequestId, peer: PeerId, asked: SyncAsked) {
         self.sync.insert(id, (peer, asked));
+    }
+
+    pub(crate) fn push_sent(&mut self, id: OutboundRequestId, asked: PushAsked) {
+        self.push.insert(id, asked);
+    }
+
+    /// What the `push` request `id` carried (once).
+    pub(crate) fn push_done(&mut self, id: &OutboundRequestId) -> Option<PushAsked> {
+        self.push.remove(id)
     }
 
     /// What the `getdata` request `id` asked (once).

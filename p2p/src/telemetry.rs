@@ -223,6 +223,9 @@ pub struct RelayStats {
     pub getdata_bytes: Bytes,
     /// sync protocol bytes.
     pub sync_bytes: Bytes,
+    /// push protocol bytes (hybrid mode's eager pushes and grafts).
+    #[serde(default)]
+    pub push_bytes: Bytes,
     /// Every byte on every connection (all protocols, encryption and framing).
     pub wire_bytes: Bytes,
     /// Link emulation in force.

@@ -52,7 +52,9 @@ impl GossipLimits {
                 block: MAX_GOSSIP_BYTES,
                 frame: MAX_GOSSIP_BYTES + GOSSIP_ENVELOPE_BYTES,
             },
-            rumor_relay::RelayMode::Announce | rumor_relay::RelayMode::Batch => Self {
+            rumor_relay::RelayMode::Announce
+            | rumor_relay::RelayMode::Batch
+            | rumor_relay::RelayMode::Hybrid => Self {
                 tx: MAX_ANNOUNCE_GOSSIP_BYTES,
                 block: MAX_ANNOUNCE_GOSSIP_BYTES,
                 frame: 1 << 20,
@@ -89,6 +91,12 @@ pub const MAX_SYNC_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_SHORT_IDS: usize = 400_000;
 /// Most peer records in one exchange.
 pub const MAX_PEER_RECORDS: usize = 32;
+/// The largest `push` request (hybrid mode): about 1 MiB of objects, or one
+/// compact block of the largest block (8 bytes per transaction), and room.
+pub const MAX_PUSH_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// The largest `push` response: prunes or origins for at most
+/// [`MAX_INVS_PER_REQUEST`] objects.
+pub const MAX_PUSH_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// The gossipsub message id of a single object: kind ‖ id (33 bytes).
 pub fn object_message_id(inv: &Inv) -> Vec<u8> {
@@ -208,6 +216,52 @@ pub enum GetDataResponse {
     /// The compact block, or `None` if the block is unknown.
     CompactBlock(Option<CompactBlock>),
     /// The request was refused (rate limit or malformed); try elsewhere.
+    Refused,
+}
+
+/// One object pushed along hybrid mode's eager tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedObject {
+    /// The tree it travels: a tag of the node that first accepted it.
+    pub origin: u64,
+    /// The object.
+    pub body: PushBody,
+}
+
+/// What a push carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PushBody {
+    /// A transaction (its id is a claim the receiver checks).
+    Tx(Body),
+    /// A block as its compact form (the receiver rebuilds it from its
+    /// mempool and asks the pusher for what it lacks by `getdata`).
+    Compact(CompactBlock),
+}
+
+/// A `push` request (hybrid mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PushRequest {
+    /// Objects the sender accepted, pushed to an eager peer (at most
+    /// [`MAX_INVS_PER_REQUEST`]).
+    Objects(Vec<PushedObject>),
+    /// GRAFT: "I had to fetch these from you: push their origins' objects to
+    /// me from now on" (at most [`MAX_INVS_PER_REQUEST`]).
+    Graft(Vec<Inv>),
+}
+
+/// A `push` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PushResponse {
+    /// The objects were taken. PRUNE: stop pushing these origins to me (I
+    /// had their objects already).
+    Ack {
+        /// Origins to stop pushing.
+        prune: Vec<u64>,
+    },
+    /// Per object of a graft, its origin where known (the graft is kept for
+    /// those origins while the tree has room).
+    Grafted(Vec<Option<u64>>),
+    /// Refused (rate limit or oversized); nothing was taken.
     Refused,
 }
 

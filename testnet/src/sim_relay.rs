@@ -123,7 +123,7 @@ impl SimRelayArgs {
     /// The runs the flags describe (one per mode with `--compare`).
     fn params(&self, nodes: usize) -> Vec<NetParams> {
         let modes = if self.compare {
-            Relay::ALL.to_vec()
+            Relay::SIMULATED.to_vec()
         } else {
             vec![self.relay]
         };

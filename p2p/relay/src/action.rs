@@ -2,9 +2,14 @@
 //! they use. The driver (the p2p event loop, or the simulator) carries each
 //! one out and feeds the outcome back as an input.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use rumor_chain::{BlockHash, Inv, ObjectKind};
 use serde::{Deserialize, Serialize};
+
+use crate::compact::CompactBlock;
+use crate::tree::Origin;
 
 /// A gossip message's validation result: forward it, drop it and penalise
 /// its sender, or drop it.
@@ -24,7 +29,8 @@ pub enum Acceptance {
 pub enum Via {
     /// Announced, then fetched.
     Announce,
-    /// Pushed whole over gossip.
+    /// Pushed whole: over gossip (push mode) or along the eager tree
+    /// (hybrid mode).
     Push,
     /// Found missing by anti-entropy, then fetched.
     Sync,
@@ -70,6 +76,36 @@ pub enum Publication {
         /// Its canonical encoding.
         bytes: Bytes,
     },
+}
+
+/// One object pushed along hybrid mode's eager tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushItem {
+    /// The tree it travels (the node that first accepted it).
+    pub origin: Origin,
+    /// What it is sent as (a claim: the receiver checks it).
+    pub inv: Inv,
+    /// The object.
+    pub body: Pushed,
+}
+
+/// What a push carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pushed {
+    /// A transaction's canonical encoding.
+    Body(Bytes),
+    /// A block, as its compact form (BIP152's high-bandwidth mode).
+    Compact(Arc<CompactBlock>),
+}
+
+impl Pushed {
+    /// Bytes on the wire, about.
+    pub fn size(&self) -> usize {
+        match self {
+            Self::Body(b) => b.len(),
+            Self::Compact(c) => 80 + c.coinbase.len() + 8 * c.short_ids.len(),
+        }
+    }
 }
 
 /// Misbehaviour the relay saw; the driver decides what each costs.
@@ -137,6 +173,22 @@ pub enum Action<P, M> {
     },
     /// Publish on the kind's topic.
     Publish(Publication),
+    /// Hybrid mode: push these objects to an eager peer. Its answer (the
+    /// origins it prunes) goes to [`crate::Relay::on_push_answer`].
+    Push {
+        /// The peer.
+        peer: P,
+        /// The objects.
+        items: Vec<PushItem>,
+    },
+    /// Hybrid mode: ask the peer to push the origins of these objects to
+    /// us from now on (its answer goes to [`crate::Relay::on_graft_answer`]).
+    Graft {
+        /// The peer.
+        peer: P,
+        /// Objects this node had to fetch from it.
+        invs: Vec<Inv>,
+    },
     /// Charge a peer for misbehaviour.
     Penalize {
         /// The peer.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::sync::SyncLimits;
 use crate::tracker::TrackerLimits;
+use crate::tree::{Origin, TreeLimits};
 
 /// How objects are spread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -24,11 +25,17 @@ pub enum RelayMode {
     /// As announce, but each node collects ids for a fixed window before it
     /// announces them (Bitcoin's trickle at millisecond scale).
     Batch,
+    /// Announce, plus eager push along per-origin trees that repair
+    /// themselves (Plumtree): each node pushes an accepted object whole to
+    /// a few eager peers at once and announces it to the rest; a duplicate
+    /// prunes its pusher, an announcement whose push did not come in time
+    /// is fetched and grafts its announcer.
+    Hybrid,
 }
 
 /// A relay mode name that does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown relay mode `{0}` (expected `announce`, `push` or `batch`)")]
+#[error("unknown relay mode `{0}` (expected `announce`, `push`, `batch` or `hybrid`)")]
 pub struct UnknownRelayMode(pub String);
 
 impl std::str::FromStr for RelayMode {
@@ -38,6 +45,7 @@ impl std::str::FromStr for RelayMode {
             "announce" => Ok(Self::Announce),
             "push" => Ok(Self::Push),
             "batch" => Ok(Self::Batch),
+            "hybrid" => Ok(Self::Hybrid),
             other => Err(UnknownRelayMode(other.to_owned())),
         }
     }
@@ -49,6 +57,7 @@ impl std::fmt::Display for RelayMode {
             Self::Announce => "announce",
             Self::Push => "push",
             Self::Batch => "batch",
+            Self::Hybrid => "hybrid",
         })
     }
 }
@@ -74,6 +83,10 @@ pub struct RelayConfig {
     pub catchup_stall: Duration,
     /// A body whose verdict does not come within this is forgotten.
     pub validation_timeout: Duration,
+    /// Hybrid mode's trees.
+    pub tree: TreeLimits,
+    /// This node's origin tag (hybrid mode): distinct per node.
+    pub origin: Origin,
     /// Seeds every random choice.
     pub seed: u64,
 }
@@ -90,6 +103,8 @@ impl Default for RelayConfig {
             sync: SyncLimits::default(),
             catchup_stall: Duration::from_secs(15),
             validation_timeout: Duration::from_secs(60),
+            tree: TreeLimits::default(),
+            origin: 0,
             seed: 0,
         }
     }

@@ -42,6 +42,8 @@ crate::counters!(
         duplicate_bodies,
         /// ... pushed copies of objects already received (push mode).
         duplicate_push,
+        /// ... eager pushes of objects already received (hybrid mode).
+        duplicate_eager,
         /// ... fetch answers that came after the object came another way.
         duplicate_late,
         /// ... anti-entropy bodies of objects that arrived meanwhile.
@@ -85,5 +87,26 @@ crate::counters!(
         sync_fetched,
         /// Headers received in catch-up.
         sync_headers,
+        /// Hybrid: objects pushed to eager peers (one per peer).
+        eager_pushed,
+        /// Hybrid: pushed objects received (first copies and duplicates).
+        eager_received,
+        /// Hybrid: objects from peers accepted that came by eager push.
+        eager_accepted,
+        /// Hybrid: prunes sent (a duplicate push answered "stop").
+        prunes_sent,
+        /// Hybrid: prunes received (a peer left one of our trees).
+        prunes_received,
+        /// Hybrid: objects fetched after their grace period whose
+        /// announcer was asked to graft.
+        grafts_sent,
+        /// Hybrid: grafts agreed to (a peer joined one of our trees).
+        grafts_accepted,
+        /// Hybrid: grafts refused (the tree had its full degree here).
+        grafts_refused,
+        /// Hybrid: grafts of an announcer that was faster than the push.
+        tree_optimised,
+        /// Hybrid: pushes that failed (no answer, or the peer is gone).
+        push_failures,
     }
 );

@@ -15,6 +15,8 @@
 //! - [`RequestTracker`]: every announcer of every object, one request at a
 //!   time, timeouts, per-peer caps (Bitcoin Core's `TxRequestTracker`).
 //! - [`Publisher`]: what the relay modes publish, and when ([`RelayMode`]).
+//! - [`EagerTrees`]: hybrid mode's per-origin push trees (Plumtree's
+//!   eager and lazy peers, prune and graft).
 //! - [`RelayCache`]: bodies of recently accepted objects, to serve them and
 //!   to rebuild compact blocks.
 //! - [`CompactBlock`], [`PartialBlock`]: compact-block rebuild decisions.
@@ -36,8 +38,9 @@ mod sync;
 #[cfg(test)]
 mod test_blocks;
 mod tracker;
+mod tree;
 
-pub use action::{Acceptance, Action, Offence, Publication, Request, Via};
+pub use action::{Acceptance, Action, Offence, Publication, PushItem, Pushed, Request, Via};
 pub use cache::{CacheStats, CachedBlock, RelayCache};
 pub use catchup::{CatchUp, Headers, MAX_HEADERS, Step};
 pub use compact::{CompactBlock, Finished, PartialBlock};
@@ -49,6 +52,7 @@ pub use rng::Rng;
 pub use seen::{SeenSet, SeenState, SeenStats};
 pub use sync::{AntiEntropy, Comparison, SyncLimits, SyncStatus, sorted_difference};
 pub use tracker::{Purpose, RequestTracker, Stage, Tracked, TrackerLimits, TrackerStats};
+pub use tree::{EagerTrees, Graft, Origin, TreeLimits};
 
 /// Most items in one announcement or one request.
 pub const MAX_INVS_PER_MESSAGE: usize = 1024;

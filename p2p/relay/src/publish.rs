@@ -8,6 +8,8 @@
 //!   per message and no delay; under load the batches grow with the
 //!   backlog, so the per-message cost stays bounded (an adaptive window).
 //! - `batch`: the ids accepted during a fixed window, in one message.
+//! - `hybrid`: announced as in `announce` (the lazy path); the eager push
+//!   to the tree's peers is the relay's ([`crate::EagerTrees`]).
 //!
 //! Blocks are announced at once in every mode: they are rare and their
 //! latency matters most.
@@ -70,7 +72,7 @@ impl Publisher {
     pub fn flush(&mut self, now: Instant) -> Option<Publication> {
         let due = match (self.mode, self.since) {
             (_, None) | (RelayMode::Push, _) => false,
-            (RelayMode::Announce, Some(_)) => true,
+            (RelayMode::Announce | RelayMode::Hybrid, Some(_)) => true,
             (RelayMode::Batch, Some(since)) => now >= since + self.window,
         };
         due.then(|| self.take())

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use rumor_chain::{BlockHash, BlockHeader, Inv, ObjectKind, Txid, Verdict};
 
 use crate::MAX_INVS_PER_MESSAGE;
-use crate::action::{Acceptance, Action, Offence, Publication, Request, Via};
+use crate::action::{Acceptance, Action, Offence, Publication, PushItem, Pushed, Request, Via};
 use crate::cache::{CacheStats, CachedBlock, RelayCache};
 use crate::catchup::{CatchUp, Headers, Step};
 use crate::compact::{CompactBlock, Finished, PartialBlock};
@@ -31,9 +31,13 @@ use crate::publish::Publisher;
 use crate::seen::{SeenSet, SeenState, SeenStats};
 use crate::sync::{AntiEntropy, SyncStatus};
 use crate::tracker::{Purpose, RequestTracker, Stage, Tracked, TrackerStats};
+use crate::tree::{EagerTrees, Graft, Origin};
 
 /// How often the tracker looks at every waiting object.
 const SCAN_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Most bytes of objects in one push (hybrid mode).
+const PUSH_BYTES: usize = 1 << 20;
 
 /// Reject label: an announcement past the peer's tracking cap.
 pub const ANNOUNCE_CAP: &str = "announce-cap";
@@ -63,6 +67,12 @@ pub struct Relay<P, M> {
     sync_peers: BTreeSet<P>,
     /// Object requests batched per peer until the driver is idle.
     requests: HashMap<P, Vec<Inv>>,
+    /// Hybrid mode: the push trees, this node's origin tag, and pushes and
+    /// grafts batched per peer until the driver is idle.
+    trees: EagerTrees<P>,
+    origin: Origin,
+    eager_out: HashMap<P, Vec<PushItem>>,
+    grafts: HashMap<P, Vec<Inv>>,
     outbox: VecDeque<Action<P, M>>,
     counters: RelayCounters,
     rejects: BTreeMap<&'static str, u64>,
@@ -88,6 +98,10 @@ where
             catchup: CatchUp::new(cfg.catchup_stall),
             sync_peers: BTreeSet::new(),
             requests: HashMap::new(),
+            trees: EagerTrees::new(cfg.tree, cfg.seed),
+            origin: cfg.origin,
+            eager_out: HashMap::new(),
+            grafts: HashMap::new(),
             outbox: VecDeque::new(),
             counters: RelayCounters::default(),
             rejects: BTreeMap::new(),
@@ -197,6 +211,7 @@ where
         if speaks_sync {
             self.sync_peers.insert(peer);
         }
+        self.trees.peer_up(peer);
     }
 
     /// A peer went away: it is no fetch candidate any more, and what was
@@ -208,6 +223,9 @@ where
         self.catchup.peer_gone(peer);
         self.rebuilds.retain(|_, (p, _)| p != peer);
         self.requests.remove(peer);
+        self.trees.peer_gone(peer);
+        self.eager_out.remove(peer);
+        self.grafts.remove(peer);
         self.assign(now);
     }
 
@@ -215,6 +233,8 @@ where
 
     /// `peer` announced these objects.
     pub fn on_announcements(&mut self, peer: P, invs: &[Inv], now: Instant) {
+        // Hybrid mode: the push may still come; fetch only after the grace.
+        let hold = (self.mode() == RelayMode::Hybrid).then(|| now + self.trees.grace());
         for inv in invs {
             self.counters.announced_items += 1;
             if self.seen.lookup(inv).is_some() {
@@ -227,7 +247,12 @@ where
                     *self.rejects.entry(ANNOUNCE_CAP).or_default() += 1;
                 }
                 Tracked::Full => self.counters.tracker_full += 1,
-                Tracked::New | Tracked::Candidate | Tracked::Duplicate => {}
+                Tracked::New => {
+                    if let Some(until) = hold {
+                        self.tracker.hold(inv, until);
+                    }
+                }
+                Tracked::Candidate | Tracked::Duplicate => {}
             }
         }
         self.assign(now);
@@ -417,8 +442,14 @@ where
                     match v.message {
                         // Push mode: gossipsub forwards the message itself.
                         Some(m) => self.report(m, peer, Acceptance::Accept),
-                        None if new => self.publish(inv, &v.bytes, now),
-                        None => {}
+                        None => {
+                            if via == Via::Push {
+                                self.counters.eager_accepted += 1;
+                            }
+                            if new {
+                                self.publish(inv, &v.bytes, Some(peer), now);
+                            }
+                        }
                     }
                 }
                 self.catchup_progress(&inv, now);
@@ -510,8 +541,117 @@ where
         }
         self.catchup_progress(&inv, now);
         if new {
-            self.publish(inv, &bytes, now);
+            self.publish(inv, &bytes, None, now);
         }
+    }
+
+    // ----- hybrid mode's eager push -----
+
+    /// `peer` pushed these objects along its eager tree. Returns the
+    /// origins whose pushes `peer` is to stop (PRUNE, sent in the answer):
+    /// those of objects this node already had.
+    pub fn on_eager_push(&mut self, peer: P, items: Vec<PushItem>, now: Instant) -> Vec<Origin> {
+        let mut prune: Vec<Origin> = Vec::new();
+        for PushItem { origin, inv, body } in items {
+            self.counters.eager_received += 1;
+            self.trees.learn(inv, origin);
+            let seen = self.seen.lookup(&inv);
+            if seen == Some(SeenState::Rejected) {
+                self.penalize(peer, Offence::InvalidObject);
+            }
+            let held = matches!(self.tracker.stage(&inv), Some(Stage::Holding { .. }));
+            if seen.is_some()
+                || held
+                || self.validating.contains_key(&inv)
+                || self.rebuilds.contains_key(&inv)
+            {
+                self.duplicate(|c| &mut c.duplicate_eager);
+                if !prune.contains(&origin) {
+                    self.counters.prunes_sent += 1;
+                    prune.push(origin);
+                }
+                continue;
+            }
+            // An announcer that was well ahead of this push is a faster
+            // parent: graft it (the old parent's next push prunes it).
+            if let Some((first, at)) = self.tracker.first_announcer(&inv)
+                && first != peer
+                && now.saturating_duration_since(at) >= self.trees.limits().lead
+            {
+                self.counters.tree_optimised += 1;
+                self.grafts.entry(first).or_default().push(inv);
+            }
+            match (inv, body) {
+                (Inv::Tx(_), Pushed::Body(bytes)) => {
+                    self.rebuilds.remove(&inv);
+                    if self.tracker.adopt(inv, peer, Purpose::Announce, now) {
+                        self.validate(peer, inv, bytes, Via::Push, None, now);
+                    }
+                }
+                (Inv::Block(_), Pushed::Compact(cb)) => {
+                    if self.tracker.expect(inv, peer, Purpose::Announce, now) {
+                        self.on_compact(peer, inv, Some((*cb).clone()), now);
+                    }
+                }
+                _ => {
+                    *self
+                        .rejects
+                        .entry(Offence::MalformedBody.label())
+                        .or_default() += 1;
+                    self.penalize(peer, Offence::MalformedBody);
+                }
+            }
+        }
+        prune
+    }
+
+    /// `peer` answered a push after `rtt`, pruning these origins.
+    pub fn on_push_answer(&mut self, peer: P, pruned: &[Origin], rtt: Duration) {
+        self.trees.rtt_sample(peer, rtt);
+        for origin in pruned {
+            if self.trees.prune(*origin, &peer) {
+                self.counters.prunes_received += 1;
+            }
+        }
+    }
+
+    /// A push to `peer` failed (no answer, or the connection broke): it
+    /// leaves those origins' trees here and grafts back if it needs them.
+    pub fn on_push_failed(&mut self, peer: P, origins: &[Origin]) {
+        self.counters.push_failures += 1;
+        for origin in origins {
+            self.trees.prune(*origin, &peer);
+        }
+    }
+
+    /// `peer` asks to be pushed the origins of these objects (it had to
+    /// fetch them). Returns each object's origin where known, so the
+    /// grafting node can push it on along the right tree.
+    pub fn on_graft(&mut self, peer: P, invs: &[Inv]) -> Vec<Option<Origin>> {
+        invs.iter()
+            .map(|inv| {
+                let origin = self.trees.origin_of(inv)?;
+                match self.trees.graft(origin, peer) {
+                    Graft::Accepted => self.counters.grafts_accepted += 1,
+                    Graft::Full | Graft::UnknownPeer => self.counters.grafts_refused += 1,
+                }
+                Some(origin)
+            })
+            .collect()
+    }
+
+    /// `peer`'s answer to a graft: the origins of the objects named.
+    pub fn on_graft_answer(&mut self, invs: &[Inv], origins: &[Option<Origin>]) {
+        for (inv, origin) in invs.iter().zip(origins) {
+            if let Some(o) = origin {
+                self.trees.learn(*inv, *o);
+            }
+        }
+    }
+
+    /// Hybrid mode's trees (to inspect them).
+    pub fn trees(&self) -> &EagerTrees<P> {
+        &self.trees
     }
 
     // ----- anti-entropy and catch-up -----
@@ -642,7 +782,22 @@ where
                 });
             }
         }
-        if self.mode() == RelayMode::Announce
+        let mut pushes: Vec<(P, Vec<PushItem>)> = self.eager_out.drain().collect();
+        pushes.sort_by_key(|(p, _)| *p);
+        for (peer, items) in pushes {
+            self.push_out(peer, items);
+        }
+        let mut grafts: Vec<(P, Vec<Inv>)> = self.grafts.drain().collect();
+        grafts.sort_by_key(|(p, _)| *p);
+        for (peer, invs) in grafts {
+            for chunk in invs.chunks(MAX_INVS_PER_MESSAGE) {
+                self.outbox.push_back(Action::Graft {
+                    peer,
+                    invs: chunk.to_vec(),
+                });
+            }
+        }
+        if matches!(self.mode(), RelayMode::Announce | RelayMode::Hybrid)
             && let Some(p) = self.publisher.flush(now)
         {
             self.emit_publication(p);
@@ -652,7 +807,10 @@ where
     /// Whether [`Relay::flush`] has anything to send.
     pub fn has_pending(&self) -> bool {
         !self.requests.is_empty()
-            || (self.mode() == RelayMode::Announce && self.publisher.has_pending())
+            || !self.eager_out.is_empty()
+            || !self.grafts.is_empty()
+            || (matches!(self.mode(), RelayMode::Announce | RelayMode::Hybrid)
+                && self.publisher.has_pending())
     }
 
     /// When [`Relay::tick`] should next run.
@@ -703,8 +861,16 @@ where
     }
 
     fn requests_out(&mut self, sent: Vec<(P, Inv)>) {
+        let hybrid = self.mode() == RelayMode::Hybrid;
         for (peer, inv) in sent {
             self.counters.requested_items += 1;
+            // Hybrid mode: the push did not come within the grace period
+            // (a broken or slow tree): ask the announcer to push this
+            // object's origin to us from now on.
+            if hybrid && self.tracker.purpose(&inv) == Some(Purpose::Announce) {
+                self.counters.grafts_sent += 1;
+                self.grafts.entry(peer).or_default().push(inv);
+            }
             match inv {
                 Inv::Block(hash) if self.tracker.purpose(&inv) == Some(Purpose::Announce) => {
                     self.outbox.push_back(Action::Request {
@@ -805,9 +971,59 @@ where
         }
     }
 
-    fn publish(&mut self, inv: Inv, bytes: &Bytes, now: Instant) {
+    fn publish(&mut self, inv: Inv, bytes: &Bytes, from: Option<P>, now: Instant) {
+        if self.mode() == RelayMode::Hybrid {
+            self.push_eager(inv, bytes, from);
+        }
         if let Some(p) = self.publisher.accepted(inv, bytes, now) {
             self.emit_publication(p);
+        }
+    }
+
+    /// Hybrid mode: queue `inv` for its origin's eager peers (a block goes
+    /// at once, as its compact form).
+    fn push_eager(&mut self, inv: Inv, bytes: &Bytes, from: Option<P>) {
+        // An object whose origin is not known (accepted here, or fetched
+        // before any graft answer named it) travels this node's own tree.
+        let origin = self.trees.origin_of(&inv).unwrap_or(self.origin);
+        self.trees.learn(inv, origin);
+        let body = match inv {
+            Inv::Tx(_) => Pushed::Body(bytes.clone()),
+            Inv::Block(hash) => match self.cache.block(&hash) {
+                Some(cached) => Pushed::Compact(cached.compact),
+                None => return,
+            },
+        };
+        let item = PushItem { origin, inv, body };
+        for peer in self.trees.targets(origin, from) {
+            self.counters.eager_pushed += 1;
+            if inv.kind() == ObjectKind::Block {
+                self.push_out(peer, vec![item.clone()]);
+            } else {
+                self.eager_out.entry(peer).or_default().push(item.clone());
+            }
+        }
+    }
+
+    /// Pushes to one peer, in messages of at most [`MAX_INVS_PER_MESSAGE`]
+    /// objects and about [`PUSH_BYTES`].
+    fn push_out(&mut self, peer: P, items: Vec<PushItem>) {
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        for item in items {
+            let size = item.body.size();
+            if !batch.is_empty()
+                && (batch.len() >= MAX_INVS_PER_MESSAGE || bytes + size > PUSH_BYTES)
+            {
+                let items = std::mem::take(&mut batch);
+                self.outbox.push_back(Action::Push { peer, items });
+                bytes = 0;
+            }
+            bytes += size;
+            batch.push(item);
+        }
+        if !batch.is_empty() {
+            self.outbox.push_back(Action::Push { peer, items: batch });
         }
     }
 
@@ -876,5 +1092,7 @@ pub fn publication_kind(p: &Publication) -> ObjectKind {
     }
 }
 
+#[cfg(test)]
+mod hybrid_tests;
 #[cfg(test)]
 mod tests;

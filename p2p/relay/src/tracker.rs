@@ -19,7 +19,7 @@
 //! - Nothing is tracked for ever: an object with no candidate left, or past
 //!   its attempts, is given up (anti-entropy brings it if it exists).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
@@ -114,6 +114,8 @@ struct Entry<P> {
     stage: Stage<P>,
     attempts: u32,
     created: Instant,
+    /// Not requested before this (hybrid mode's grace for a push to come).
+    not_before: Option<Instant>,
 }
 
 impl<P: PartialEq> Entry<P> {
@@ -157,6 +159,8 @@ pub struct RequestTracker<P> {
     /// Requests in the order they were sent, which is deadline order (the
     /// timeout is one constant); answered ones are skipped when met.
     deadlines: VecDeque<(Instant, Inv, P)>,
+    /// Objects in their grace period, by its end.
+    held: BTreeSet<(Instant, Inv)>,
     stats: TrackerStats,
 }
 
@@ -169,6 +173,7 @@ impl<P: Copy + Eq + Hash> RequestTracker<P> {
             peers: HashMap::new(),
             ready: VecDeque::new(),
             blocked: HashMap::new(),
+            held: BTreeSet::new(),
             deadlines: VecDeque::new(),
             stats: TrackerStats::default(),
         }
@@ -270,6 +275,7 @@ impl<P: Copy + Eq + Hash> RequestTracker<P> {
                         stage: Stage::Waiting,
                         attempts: 0,
                         created: now,
+                        not_before: None,
                     },
                 );
                 self.ready.push_back(inv);
@@ -284,6 +290,13 @@ impl<P: Copy + Eq + Hash> RequestTracker<P> {
     pub fn assign(&mut self, now: Instant) -> (Vec<(P, Inv)>, Vec<Inv>) {
         let mut out = Vec::new();
         let mut gave_up = Vec::new();
+        while let Some(&(t, inv)) = self.held.first() {
+            if t > now {
+                break;
+            }
+            self.held.pop_first();
+            self.ready.push_back(inv);
+        }
         let ready: Vec<Inv> = self.ready.drain(..).collect();
         let mut seen = HashSet::new();
         for inv in ready {
@@ -305,6 +318,10 @@ impl<P: Copy + Eq + Hash> RequestTracker<P> {
             return;
         };
         if e.stage != Stage::Waiting {
+            return;
+        }
+        if let Some(t) = e.not_before.filter(|t| *t > now) {
+            self.held.insert((t, inv));
             return;
         }
         if e.attempts >= self.limits.max_attempts {
@@ -436,6 +453,7 @@ impl<P: Copy + Eq + Hash> RequestTracker<P> {
                 stage: Stage::Holding { peer },
                 attempts: 0,
                 created: now,
+                not_before: None,
             },
         );
         self.peers.entry(peer).or_default().announced += 1;
@@ -541,9 +559,74 @@ impl<P: Copy + Eq + Hash> RequestTracker<P> {
         self.blocked.remove(peer);
     }
 
-    /// The earliest deadline of a request that may still be out.
+    /// The earliest deadline of a request that may still be out, or of a
+    /// grace period that ends.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines.front().map(|(d, _, _)| *d)
+        let request = self.deadlines.front().map(|(d, _, _)| *d);
+        let held = self.held.first().map(|(t, _)| *t);
+        request.into_iter().chain(held).min()
+    }
+
+    /// `inv`, just announced for the first time, is not requested before
+    /// `until` (hybrid mode: its push may still come). An object already
+    /// waiting longer is not held back.
+    pub fn hold(&mut self, inv: &Inv, until: Instant) {
+        if let Some(e) = self.entries.get_mut(inv)
+            && e.stage == Stage::Waiting
+            && e.attempts == 0
+        {
+            e.not_before = Some(until);
+        }
+    }
+
+    /// The first peer that announced `inv` and when, if it was announced.
+    pub fn first_announcer(&self, inv: &Inv) -> Option<(P, Instant)> {
+        let e = self.entries.get(inv)?;
+        let first = e.tried.first().or(e.candidates.first())?;
+        Some((*first, e.created))
+    }
+
+    /// A compact block for `inv` came from `peer` unasked (hybrid mode's
+    /// push): it now counts as requested from `peer`, so that its missing
+    /// transactions can be asked of it. Returns false if a body is held.
+    pub fn expect(&mut self, inv: Inv, peer: P, purpose: Purpose, now: Instant) -> bool {
+        let deadline = now + self.limits.timeout;
+        match self.entries.get_mut(&inv) {
+            Some(e) => match e.stage.clone() {
+                Stage::Holding { .. } => return false,
+                Stage::Requested { peer: asked, .. } if asked == peer => return true,
+                Stage::Requested { peer: asked, .. } => {
+                    e.stage = Stage::Requested { peer, deadline };
+                    self.release(&asked);
+                }
+                Stage::Waiting => {
+                    e.candidates.retain(|p| *p != peer);
+                    if !e.tried.contains(&peer) {
+                        e.tried.push(peer);
+                    }
+                    e.attempts += 1;
+                    e.stage = Stage::Requested { peer, deadline };
+                }
+            },
+            None => {
+                self.entries.insert(
+                    inv,
+                    Entry {
+                        purpose,
+                        candidates: Vec::new(),
+                        tried: vec![peer],
+                        stage: Stage::Requested { peer, deadline },
+                        attempts: 1,
+                        created: now,
+                        not_before: None,
+                    },
+                );
+                self.peers.entry(peer).or_default().announced += 1;
+            }
+        }
+        self.deadlines.push_back((deadline, inv, peer));
+        self.peers.entry(peer).or_default().inflight += 1;
+        true
     }
 }
 

@@ -16,6 +16,7 @@ use crate::results_io::ResultsError;
 const BLUE: RGBColor = RGBColor(0, 114, 178);
 const VERMILLION: RGBColor = RGBColor(213, 94, 0);
 const GREEN: RGBColor = RGBColor(0, 158, 115);
+const PURPLE: RGBColor = RGBColor(204, 121, 167);
 const ORANGE: RGBColor = RGBColor(230, 159, 0);
 const GREY: RGBColor = RGBColor(80, 80, 80);
 
@@ -286,7 +287,8 @@ pub fn write_cdf(path: &Path, rows: &[ObjectRow], s: &Summary) -> Result<(), Res
 
 fn subtitle(run_id: &str, s: &Summary) -> String {
     let per_hop = match s.relay {
-        Relay::Push => "L",
+        // Hybrid mode is held to push mode's bound: that is its aim.
+        Relay::Push | Relay::Hybrid => "L",
         Relay::Announce | Relay::Batch => "3L",
     };
     if s.shaping.delay_ms > 0.0 {
@@ -306,6 +308,7 @@ fn mode_color(relay: Relay) -> RGBColor {
         Relay::Announce => BLUE,
         Relay::Push => VERMILLION,
         Relay::Batch => GREEN,
+        Relay::Hybrid => PURPLE,
     }
 }
 

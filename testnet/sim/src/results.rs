@@ -38,11 +38,16 @@ pub enum Relay {
     /// Batched per-hop announcements (a node announces what it accepted in
     /// the last 25 ms as one message to its mesh).
     Batch,
+    /// Announcements plus eager push along per-origin trees (Plumtree).
+    Hybrid,
 }
 
 impl Relay {
     /// Every mode, in the order `--compare` runs them.
-    pub const ALL: [Self; 3] = [Self::Announce, Self::Push, Self::Batch];
+    pub const ALL: [Self; 4] = [Self::Announce, Self::Push, Self::Batch, Self::Hybrid];
+    /// The modes the relay-driven simulator models (hybrid's pushes and
+    /// grafts are not carried by its links yet).
+    pub const SIMULATED: [Self; 3] = [Self::Announce, Self::Push, Self::Batch];
 
     /// The name `rumord --relay` takes.
     pub fn as_str(self) -> &'static str {
@@ -50,6 +55,7 @@ impl Relay {
             Self::Announce => "announce",
             Self::Push => "push",
             Self::Batch => "batch",
+            Self::Hybrid => "hybrid",
         }
     }
 }
@@ -60,13 +66,14 @@ impl From<Relay> for rumor_relay::RelayMode {
             Relay::Announce => Self::Announce,
             Relay::Push => Self::Push,
             Relay::Batch => Self::Batch,
+            Relay::Hybrid => Self::Hybrid,
         }
     }
 }
 
 /// A relay mode name that does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown relay mode `{0}` (expected announce, push or batch)")]
+#[error("unknown relay mode `{0}` (expected announce, push, batch or hybrid)")]
 pub struct UnknownRelay(pub String);
 
 impl std::str::FromStr for Relay {

@@ -160,8 +160,10 @@ async fn one(
     // Push: the body crosses the link once. Announce and batch: the
     // announcement, the getdata and the body (a batch also waits for its
     // window, which the bound leaves out: it is part of what is measured).
+    // Hybrid is held to push's bound, its aim (the tree pushes each body
+    // once per hop).
     let per_hop = match relay {
-        Relay::Push => l,
+        Relay::Push | Relay::Hybrid => l,
         Relay::Announce | Relay::Batch => 3.0 * l,
     };
     let (summary, rows) = report::analyze(&collected, relay, run_id, shaping(args), per_hop);
@@ -246,7 +248,7 @@ pub async fn run(args: &RunArgs) -> Result<Outcome, TestbedError> {
     let table = if args.compare {
         let mut t = String::new();
         let mut runs = Vec::new();
-        for relay in [Relay::Announce, Relay::Push, Relay::Batch] {
+        for relay in Relay::ALL {
             let name = relay.as_str();
             let (s, rows) = one(args, relay, &dir.join(name), &format!("{run_id}-{name}")).await?;
             t.push_str(&output::table(&s));
@@ -296,7 +298,7 @@ pub fn report(dir: &Path) -> Result<String, TestbedError> {
     }
     let mut summaries = Vec::new();
     let mut runs = Vec::new();
-    for relay in [Relay::Announce, Relay::Push, Relay::Batch] {
+    for relay in Relay::ALL {
         let path = dir.join(relay.as_str()).join("summary.json");
         if path.is_file() {
             let s = output::read_json::<Summary>(&path)?;

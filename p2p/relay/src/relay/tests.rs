@@ -10,13 +10,13 @@ use crate::sync::SyncLimits;
 use crate::test_blocks::block_of;
 use crate::tracker::TrackerLimits;
 
-type R = Relay<char, u32>;
+pub(super) type R = Relay<char, u32>;
 
 const X: char = 'x'; // misbehaves
 const H: char = 'h'; // honest
 const G: char = 'g'; // honest
 
-fn cfg(mode: RelayMode) -> RelayConfig {
+pub(super) fn cfg(mode: RelayMode) -> RelayConfig {
     RelayConfig {
         mode,
         tracker: TrackerLimits {
@@ -30,30 +30,30 @@ fn cfg(mode: RelayMode) -> RelayConfig {
     }
 }
 
-fn tx(i: u32) -> Inv {
+pub(super) fn tx(i: u32) -> Inv {
     let mut id = [0u8; 32];
     id[..4].copy_from_slice(&i.to_le_bytes());
     Inv::Tx(Txid(id))
 }
 
-fn body(i: u32) -> Bytes {
+pub(super) fn body(i: u32) -> Bytes {
     Bytes::from(i.to_le_bytes().to_vec())
 }
 
 /// Everything queued, after the driver's idle flush.
-fn out(r: &mut R, now: Instant) -> Vec<Action<char, u32>> {
+pub(super) fn out(r: &mut R, now: Instant) -> Vec<Action<char, u32>> {
     r.flush(now);
     r.drain_actions().collect()
 }
 
-fn objects(peer: char, invs: &[Inv]) -> Action<char, u32> {
+pub(super) fn objects(peer: char, invs: &[Inv]) -> Action<char, u32> {
     Action::Request {
         peer,
         request: Request::Objects(invs.to_vec()),
     }
 }
 
-fn validate(peer: char, inv: Inv, bytes: Bytes, via: Via) -> Action<char, u32> {
+pub(super) fn validate(peer: char, inv: Inv, bytes: Bytes, via: Via) -> Action<char, u32> {
     Action::Validate {
         peer,
         inv,
@@ -62,7 +62,7 @@ fn validate(peer: char, inv: Inv, bytes: Bytes, via: Via) -> Action<char, u32> {
     }
 }
 
-fn announce(invs: &[Inv]) -> Action<char, u32> {
+pub(super) fn announce(invs: &[Inv]) -> Action<char, u32> {
     Action::Publish(Publication::Announce {
         kind: invs[0].kind(),
         invs: invs.to_vec(),
@@ -73,7 +73,7 @@ fn penalize(peer: char, offence: Offence) -> Action<char, u32> {
     Action::Penalize { peer, offence }
 }
 
-fn accepted() -> Verdict {
+pub(super) fn accepted() -> Verdict {
     Verdict::Accepted { also: vec![] }
 }
 

@@ -56,7 +56,7 @@ pub fn summarize(run: &NetRun, run_id: &str) -> (Summary, Vec<ObjectRow>) {
     let all = vec![true; n];
     let l = p.link.delay.as_secs_f64() * 1000.0;
     let per_hop = match p.relay {
-        Relay::Push => l,
+        Relay::Push | Relay::Hybrid => l,
         Relay::Announce | Relay::Batch => 3.0 * l,
     };
     let mut rows = Vec::with_capacity(txs);

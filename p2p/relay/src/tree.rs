@@ -1,0 +1,356 @@
+//! [`EagerTrees`]: hybrid mode's epidemic broadcast trees, after Plumtree
+//! (Leitão, Pereira and Rodrigues, "Epidemic Broadcast Trees", SRDS 2007).
+//!
+//! Every object carries its *origin* (a tag of the node that first accepted
+//! it). Per origin, a node keeps its *eager* peers: the peers it pushes that
+//! origin's objects to, whole, the moment it has accepted one. Every other
+//! peer is *lazy*: it only hears the object's announcement on gossipsub and
+//! fetches it if the push does not come. The trees are directed (a node's
+//! eager peers for an origin are its children in that origin's tree) and
+//! kept per origin, because one shared tree serves most origins over paths
+//! longer than the shortest; a tree that grew from an origin's own first
+//! pushes is close to that origin's shortest-delay tree.
+//!
+//! The rules (the relay applies them; this type keeps the state):
+//! - **Start**: the first object of an origin a node relays goes to
+//!   `eager_degree` peers (fastest measured first), not counting the peer it
+//!   came from.
+//! - **PRUNE**: a peer that pushes an object the node already has is told
+//!   to stop pushing that origin's objects to it (in the push's answer); the
+//!   pusher drops the node from that origin's eager peers.
+//! - **GRAFT**: an announcement whose object has not come by push within a
+//!   grace period (about one round trip, measured) is fetched from the
+//!   announcer, which is asked to push that origin's objects from now on.
+//!   It agrees while it has fewer than `eager_degree` eager peers for the
+//!   origin. A node whose tree broke (its parent left, or pruned it) so
+//!   repairs it from the announcements that still reach it.
+//! - **Optimise**: an announcement that arrived well before the pushed copy
+//!   (more than `lead`) names a faster parent: it is grafted too, and the
+//!   old parent's next push, now a duplicate, prunes it.
+//! - A peer that leaves is dropped from every tree.
+//!
+//! Everything is bounded: trees for at most `origins` origins, the origin of
+//! at most `objects` objects, both least recently used first out.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use lru::LruCache;
+use rumor_chain::Inv;
+
+use crate::rng::Rng;
+
+/// The tag of the node that first accepted an object: which tree it travels.
+pub type Origin = u64;
+
+/// Limits and timings of hybrid mode's trees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeLimits {
+    /// Peers a node pushes each origin's objects to, at most.
+    pub eager_degree: usize,
+    /// Origins whose trees are remembered.
+    pub origins: NonZeroUsize,
+    /// Objects whose origin is remembered.
+    pub objects: NonZeroUsize,
+    /// The grace period before any round trip was measured.
+    pub grace_initial: Duration,
+    /// The grace period is never shorter than this ...
+    pub grace_min: Duration,
+    /// ... nor longer than this.
+    pub grace_max: Duration,
+    /// An announcement this much earlier than the pushed copy grafts its
+    /// sender (a faster parent).
+    pub lead: Duration,
+}
+
+impl Default for TreeLimits {
+    fn default() -> Self {
+        Self {
+            eager_degree: 3,
+            origins: NonZeroUsize::new(4096).expect("non-zero"),
+            objects: NonZeroUsize::new(200_000).expect("non-zero"),
+            grace_initial: Duration::from_millis(100),
+            grace_min: Duration::from_millis(10),
+            grace_max: Duration::from_secs(1),
+            lead: Duration::from_millis(15),
+        }
+    }
+}
+
+/// What became of a graft.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Graft {
+    /// The peer is (now) an eager peer of the origin.
+    Accepted,
+    /// The origin's tree has its full eager degree here.
+    Full,
+    /// The peer is not connected (or does not speak the push protocol).
+    UnknownPeer,
+}
+
+/// The eager peers per origin, what origin each object has, and the
+/// measured round trips that set the grace period.
+#[derive(Debug)]
+pub struct EagerTrees<P> {
+    limits: TreeLimits,
+    /// Connected peers that take pushes, in the order they came.
+    peers: Vec<P>,
+    trees: LruCache<Origin, Vec<P>>,
+    origins: LruCache<Inv, Origin>,
+    /// Smoothed round trip of a push and its answer, per peer.
+    srtt: HashMap<P, Duration>,
+    rng: Rng,
+}
+
+impl<P: Copy + Eq + Hash> EagerTrees<P> {
+    /// Empty trees with `limits`; `seed` breaks ties between unmeasured peers.
+    pub fn new(limits: TreeLimits, seed: u64) -> Self {
+        Self {
+            limits,
+            peers: Vec::new(),
+            trees: LruCache::new(limits.origins),
+            origins: LruCache::new(limits.objects),
+            srtt: HashMap::new(),
+            rng: Rng::new(seed ^ 0x7472_6565),
+        }
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &TreeLimits {
+        &self.limits
+    }
+
+    /// A peer connected.
+    pub fn peer_up(&mut self, peer: P) {
+        if !self.peers.contains(&peer) {
+            self.peers.push(peer);
+        }
+    }
+
+    /// A peer left: it is no eager peer of any origin.
+    pub fn peer_gone(&mut self, peer: &P) {
+        self.peers.retain(|p| p != peer);
+        self.srtt.remove(peer);
+        for (_, eager) in self.trees.iter_mut() {
+            eager.retain(|p| p != peer);
+        }
+    }
+
+    /// Remembers `inv`'s origin (the first one heard wins).
+    pub fn learn(&mut self, inv: Inv, origin: Origin) {
+        if self.origins.peek(&inv).is_none() {
+            self.origins.put(inv, origin);
+        }
+    }
+
+    /// `inv`'s origin, if known.
+    pub fn origin_of(&self, inv: &Inv) -> Option<Origin> {
+        self.origins.peek(inv).copied()
+    }
+
+    /// The peers to push an object of `origin` to, not counting `from`
+    /// (the peer it came from). An origin seen for the first time gets
+    /// `eager_degree` peers, the fastest measured first.
+    pub fn targets(&mut self, origin: Origin, from: Option<P>) -> Vec<P> {
+        if self.trees.get(&origin).is_none() {
+            let eager = self.pick(from);
+            self.trees.put(origin, eager);
+        }
+        self.trees
+            .peek(&origin)
+            .map(|e| e.iter().copied().filter(|p| Some(*p) != from).collect())
+            .unwrap_or_default()
+    }
+
+    /// The eager peers of `origin` (empty if it has no tree here).
+    pub fn eager(&self, origin: Origin) -> &[P] {
+        self.trees.peek(&origin).map_or(&[], Vec::as_slice)
+    }
+
+    /// `peer` asked not to be pushed `origin`'s objects any more. Returns
+    /// whether it was an eager peer.
+    pub fn prune(&mut self, origin: Origin, peer: &P) -> bool {
+        let Some(eager) = self.trees.peek_mut(&origin) else {
+            return false;
+        };
+        let before = eager.len();
+        eager.retain(|p| p != peer);
+        eager.len() < before
+    }
+
+    /// `peer` asks to be pushed `origin`'s objects.
+    pub fn graft(&mut self, origin: Origin, peer: P) -> Graft {
+        if !self.peers.contains(&peer) {
+            return Graft::UnknownPeer;
+        }
+        if self.trees.get(&origin).is_none() {
+            // A new tree: the grafting peer first, then the usual picks.
+            let mut eager = vec![peer];
+            eager.extend(self.pick(Some(peer)));
+            eager.truncate(self.limits.eager_degree.max(1));
+            self.trees.put(origin, eager);
+        }
+        let degree = self.limits.eager_degree;
+        let Some(eager) = self.trees.peek_mut(&origin) else {
+            return Graft::Full;
+        };
+        if eager.contains(&peer) {
+            return Graft::Accepted;
+        }
+        if eager.len() >= degree {
+            return Graft::Full;
+        }
+        eager.push(peer);
+        Graft::Accepted
+    }
+
+    /// A push to `peer` was answered after `rtt`.
+    pub fn rtt_sample(&mut self, peer: P, rtt: Duration) {
+        let s = self.srtt.entry(peer).or_insert(rtt);
+        *s = (*s * 7 + rtt) / 8;
+    }
+
+    /// How long an announced object is given to arrive by push before it is
+    /// fetched: the mean smoothed round trip to the peers (the pushed copy
+    /// is at most about one link behind the announcement of a peer at the
+    /// same depth), within the limits.
+    pub fn grace(&self) -> Duration {
+        if self.srtt.is_empty() {
+            return self.limits.grace_initial;
+        }
+        let sum: Duration = self.srtt.values().sum();
+        (sum / self.srtt.len() as u32).clamp(self.limits.grace_min, self.limits.grace_max)
+    }
+
+    /// Trees remembered.
+    pub fn len(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// Whether no tree is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.trees.is_empty()
+    }
+
+    /// `eager_degree` connected peers other than `except`: measured ones by
+    /// round trip, then unmeasured ones in random order.
+    fn pick(&mut self, except: Option<P>) -> Vec<P> {
+        let mut candidates: Vec<(Duration, u64, P)> = self
+            .peers
+            .iter()
+            .filter(|p| Some(**p) != except)
+            .map(|p| {
+                let rtt = self.srtt.get(p).copied().unwrap_or(Duration::MAX);
+                (rtt, self.rng.next_u64(), *p)
+            })
+            .collect();
+        candidates.sort_by_key(|(rtt, tie, _)| (*rtt, *tie));
+        candidates
+            .into_iter()
+            .take(self.limits.eager_degree)
+            .map(|(_, _, p)| p)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rumor_chain::Txid;
+
+    fn trees(degree: usize) -> EagerTrees<u32> {
+        let mut t = EagerTrees::new(
+            TreeLimits {
+                eager_degree: degree,
+                ..TreeLimits::default()
+            },
+            1,
+        );
+        for p in 1..=5 {
+            t.peer_up(p);
+        }
+        t
+    }
+
+    #[test]
+    fn a_new_origin_gets_the_eager_degree_without_the_sender() {
+        let mut t = trees(2);
+        let targets = t.targets(9, Some(3));
+        assert_eq!(targets.len(), 2);
+        assert!(!targets.contains(&3));
+        // The tree is kept: the same peers next time.
+        assert_eq!(t.targets(9, Some(3)), targets);
+    }
+
+    #[test]
+    fn measured_peers_are_picked_fastest_first() {
+        let mut t = trees(2);
+        t.rtt_sample(4, Duration::from_millis(5));
+        t.rtt_sample(2, Duration::from_millis(9));
+        t.rtt_sample(1, Duration::from_millis(90));
+        assert_eq!(t.targets(7, None), vec![4, 2]);
+    }
+
+    #[test]
+    fn prune_removes_and_graft_is_bounded_by_the_degree() {
+        let mut t = trees(2);
+        let first = t.targets(1, None);
+        assert!(t.prune(1, &first[0]));
+        assert!(!t.prune(1, &first[0]), "pruned once");
+        assert_eq!(t.eager(1), &[first[1]]);
+        let other = (1..=5).find(|p| !first.contains(p)).unwrap();
+        assert_eq!(t.graft(1, other), Graft::Accepted);
+        assert_eq!(t.graft(1, other), Graft::Accepted, "idempotent");
+        assert_eq!(t.graft(1, first[0]), Graft::Full);
+        assert_eq!(t.graft(1, 99), Graft::UnknownPeer);
+    }
+
+    #[test]
+    fn a_graft_for_an_unknown_origin_starts_its_tree_with_the_grafter() {
+        let mut t = trees(1);
+        assert_eq!(t.graft(5, 2), Graft::Accepted);
+        assert_eq!(t.eager(5), &[2]);
+        let mut t = trees(3);
+        assert_eq!(t.graft(5, 2), Graft::Accepted);
+        assert_eq!(t.eager(5)[0], 2);
+        assert_eq!(t.eager(5).len(), 3);
+    }
+
+    #[test]
+    fn a_peer_that_leaves_is_in_no_tree() {
+        let mut t = trees(5);
+        t.targets(1, None);
+        t.targets(2, None);
+        t.peer_gone(&3);
+        assert!(!t.eager(1).contains(&3) && !t.eager(2).contains(&3));
+        assert_eq!(t.graft(1, 3), Graft::UnknownPeer);
+        assert!(!t.targets(4, None).contains(&3));
+    }
+
+    #[test]
+    fn grace_follows_measured_round_trips_within_bounds() {
+        let mut t = trees(2);
+        assert_eq!(t.grace(), TreeLimits::default().grace_initial);
+        t.rtt_sample(1, Duration::from_millis(40));
+        t.rtt_sample(2, Duration::from_millis(60));
+        assert_eq!(t.grace(), Duration::from_millis(50));
+        t.rtt_sample(1, Duration::from_micros(10));
+        for _ in 0..50 {
+            t.rtt_sample(1, Duration::from_micros(10));
+            t.rtt_sample(2, Duration::from_micros(10));
+        }
+        assert_eq!(t.grace(), TreeLimits::default().grace_min);
+    }
+
+    #[test]
+    fn the_first_origin_heard_wins() {
+        let mut t = trees(2);
+        let inv = Inv::Tx(Txid([1; 32]));
+        assert_eq!(t.origin_of(&inv), None);
+        t.learn(inv, 7);
+        t.learn(inv, 8);
+        assert_eq!(t.origin_of(&inv), Some(7));
+    }
+}
