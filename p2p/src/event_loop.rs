@@ -531,7 +531,10 @@ impl EventLoop {
 
     fn on_ping(&mut self, ev: ping::Event) {
         match ev.result {
-            Ok(rtt) => self.peers.rtt(&ev.peer, rtt),
+            Ok(rtt) => {
+                self.peers.rtt(&ev.peer, rtt);
+                self.relay.on_rtt(ev.peer, rtt);
+            }
             Err(e) => {
                 // Failure detection: a silent peer is dropped and replaced.
                 tracing::debug!(peer = %ev.peer, error = %e, "ping failed; dropping peer");

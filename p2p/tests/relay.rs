@@ -71,9 +71,14 @@ async fn delivery_20_nodes_200_txs_with_few_duplicate_bodies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn push_announce_and_batch_deliver_the_same_set() {
+async fn every_relay_mode_delivers_the_same_set() {
     let mut sets = Vec::new();
-    for mode in [RelayMode::Announce, RelayMode::Push, RelayMode::Batch] {
+    for mode in [
+        RelayMode::Announce,
+        RelayMode::Push,
+        RelayMode::Batch,
+        RelayMode::Hybrid,
+    ] {
         let cfg = config(mode);
         let nodes = start_graph(6, &random_graph(6, 3, 3), &cfg).await;
         wait_for_mesh(&nodes, 2).await;
@@ -99,6 +104,71 @@ async fn push_announce_and_batch_deliver_the_same_set() {
     }
     assert_eq!(sets[0], sets[1]);
     assert_eq!(sets[0], sets[2]);
+    assert_eq!(sets[0], sets[3]);
+}
+
+/// Hybrid mode: once each origin's first objects have grown its tree, most
+/// bodies arrive by eager push (not by announcement and fetch), and the
+/// trees' pruning keeps duplicate bodies bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hybrid_mode_delivers_mostly_by_eager_push_with_few_duplicates() {
+    const N: usize = 10;
+    const WARM: u32 = 40;
+    const TXS: u32 = 200;
+    let cfg = config(RelayMode::Hybrid);
+    let nodes = start_graph(N, &random_graph(N, 4, 11), &cfg).await;
+    wait_for_mesh(&nodes, 2).await;
+    let p = params();
+    let submit = |from: u32, to: u32| {
+        let nodes = &nodes;
+        let p = &p;
+        async move {
+            for i in from..to {
+                nodes[(i as usize * 3) % N].submit(faucet_tx(p, i)).await;
+                // A steady stream, as the trees are meant for (a burst
+                // all at once is validated in batches before anything
+                // is pushed on).
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    // Warm-up: every origin's first objects flood its tree into shape.
+    submit(0, WARM).await;
+    wait_for(Duration::from_secs(60), "warm-up delivered", || async {
+        nodes.iter().all(|n| n.state.mempool_len() == WARM as usize)
+    })
+    .await;
+    let mut before = Vec::new();
+    for n in &nodes {
+        before.push(n.stats().await);
+    }
+    submit(WARM, TXS).await;
+    wait_for(Duration::from_secs(60), "every node has every tx", || async {
+        nodes.iter().all(|n| n.state.mempool_len() == TXS as usize)
+    })
+    .await;
+    let (mut eager, mut fetched, mut dups, mut prunes, mut grafts) = (0, 0, 0, 0, 0);
+    for (n, b) in nodes.iter().zip(&before) {
+        let s = n.stats().await;
+        let d = |name| counter(&s, name) - counter(b, name);
+        eager += d("eager_accepted");
+        fetched += d("bodies_fetched");
+        dups += d("duplicate_bodies");
+        prunes += counter(&s, "prunes_sent");
+        grafts += counter(&s, "grafts_sent");
+    }
+    let received = (N as u64 - 1) * u64::from(TXS - WARM);
+    let per = dups as f64 / (N as f64 * f64::from(TXS - WARM));
+    println!(
+        "hybrid after warm-up: {eager} of {received} bodies by eager push, {fetched} fetched, \
+         {per:.3} duplicates per node per tx; {prunes} prunes and {grafts} grafts in all"
+    );
+    assert!(prunes > 0, "duplicates during warm-up prune the trees");
+    assert!(
+        eager * 10 >= received * 8,
+        "at least 80 % by eager push: {eager} of {received}"
+    );
+    assert!(per <= 0.5, "duplicate bodies per node per tx = {per}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -102,11 +102,14 @@ crate::counters!(
         grafts_sent,
         /// Hybrid: grafts agreed to (a peer joined one of our trees).
         grafts_accepted,
-        /// Hybrid: grafts refused (the tree had its full degree here).
+        /// Hybrid: grafts refused (the peer is not connected here).
         grafts_refused,
         /// Hybrid: grafts of an announcer that was faster than the push.
         tree_optimised,
         /// Hybrid: pushes that failed (no answer, or the peer is gone).
         push_failures,
+        /// Hybrid: objects from peers only announced, not pushed: their
+        /// origin was not known yet.
+        eager_unknown_origin,
     }
 );

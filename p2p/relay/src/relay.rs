@@ -605,6 +605,12 @@ where
         prune
     }
 
+    /// A round trip to `peer` was measured (a ping): hybrid mode's grace
+    /// period follows the peers' round trips from before the first push.
+    pub fn on_rtt(&mut self, peer: P, rtt: Duration) {
+        self.trees.rtt_sample(peer, rtt);
+    }
+
     /// `peer` answered a push after `rtt`, pruning these origins.
     pub fn on_push_answer(&mut self, peer: P, pruned: &[Origin], rtt: Duration) {
         self.trees.rtt_sample(peer, rtt);
@@ -633,7 +639,7 @@ where
                 let origin = self.trees.origin_of(inv)?;
                 match self.trees.graft(origin, peer) {
                     Graft::Accepted => self.counters.grafts_accepted += 1,
-                    Graft::Full | Graft::UnknownPeer => self.counters.grafts_refused += 1,
+                    Graft::UnknownPeer => self.counters.grafts_refused += 1,
                 }
                 Some(origin)
             })
@@ -983,9 +989,18 @@ where
     /// Hybrid mode: queue `inv` for its origin's eager peers (a block goes
     /// at once, as its compact form).
     fn push_eager(&mut self, inv: Inv, bytes: &Bytes, from: Option<P>) {
-        // An object whose origin is not known (accepted here, or fetched
-        // before any graft answer named it) travels this node's own tree.
-        let origin = self.trees.origin_of(&inv).unwrap_or(self.origin);
+        // An object accepted here travels this node's own tree. One that
+        // came from a peer with no origin known (fetched before the graft's
+        // answer named it) is only announced: pushing it along some other
+        // origin's tree would prune that tree's links for the wrong source.
+        let origin = match (self.trees.origin_of(&inv), from) {
+            (Some(o), _) => o,
+            (None, None) => self.origin,
+            (None, Some(_)) => {
+                self.counters.eager_unknown_origin += 1;
+                return;
+            }
+        };
         self.trees.learn(inv, origin);
         let body = match inv {
             Inv::Tx(_) => Pushed::Body(bytes.clone()),

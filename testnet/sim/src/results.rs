@@ -322,6 +322,12 @@ pub struct BytesPerObject {
     pub sync_in: f64,
     /// sync sent.
     pub sync_out: f64,
+    /// push received (hybrid mode's eager pushes and grafts).
+    #[serde(default)]
+    pub push_in: f64,
+    /// push sent.
+    #[serde(default)]
+    pub push_out: f64,
     /// Everything on the wire received (framing, encryption, control).
     pub wire_in: f64,
     /// Everything on the wire sent.
@@ -340,6 +346,10 @@ pub struct Redundancy {
     pub announcements_per_node_per_tx: f64,
     /// Gossip messages received per node per tx before duplicate filtering.
     pub gossip_copies_per_node_per_tx: f64,
+    /// Bodies accepted that came by eager push, per node per tx (hybrid
+    /// mode; 0 in the others).
+    #[serde(default)]
+    pub eager_bodies_per_node_per_tx: f64,
     /// Bytes per node per tx (blocks' bytes included).
     pub bytes: BytesPerObject,
 }

@@ -298,22 +298,29 @@ pub fn table(s: &Summary) -> String {
     if let Some(r) = &s.redundancy {
         let _ = writeln!(
             out,
-            "  per node per tx: {:.3} bodies ({:.3} duplicate), {:.2} gossip messages ({:.2} before dedup)",
+            "  per node per tx: {:.3} bodies ({:.3} duplicate{}), {:.2} gossip messages ({:.2} before dedup)",
             r.bodies_per_node_per_tx,
             r.duplicate_bodies_per_node_per_tx,
+            if r.eager_bodies_per_node_per_tx > 0.0 {
+                format!(", {:.3} by eager push", r.eager_bodies_per_node_per_tx)
+            } else {
+                String::new()
+            },
             r.announcements_per_node_per_tx,
             r.gossip_copies_per_node_per_tx
         );
         let b = &r.bytes;
         let _ = writeln!(
             out,
-            "  bytes per node per tx (in/out): gossip {:.0}/{:.0}  getdata {:.0}/{:.0}  sync {:.0}/{:.0}  wire {:.0}/{:.0}",
+            "  bytes per node per tx (in/out): gossip {:.0}/{:.0}  getdata {:.0}/{:.0}  sync {:.0}/{:.0}  push {:.0}/{:.0}  wire {:.0}/{:.0}",
             b.gossip_in,
             b.gossip_out,
             b.getdata_in,
             b.getdata_out,
             b.sync_in,
             b.sync_out,
+            b.push_in,
+            b.push_out,
             b.wire_in,
             b.wire_out
         );

@@ -75,6 +75,8 @@ pub struct NodeFlags {
     pub sync_interval: Duration,
     /// Batch window (batch mode).
     pub batch_window: Duration,
+    /// Eager degree (hybrid mode).
+    pub eager_degree: u16,
     /// Link emulation.
     pub link_delay: Duration,
     /// Jitter.
@@ -120,6 +122,8 @@ impl NodeFlags {
             self.sync_interval.as_millis().to_string(),
             "--batch-window-ms".into(),
             self.batch_window.as_millis().max(1).to_string(),
+            "--eager-degree".into(),
+            self.eager_degree.to_string(),
             "--link-delay-ms".into(),
             self.link_delay.as_millis().to_string(),
             "--link-jitter-ms".into(),
@@ -212,6 +216,7 @@ pub fn node_flags(args: &RunArgs, relay: Relay, generated_password: &str) -> Nod
         mesh_d: args.mesh_d(),
         sync_interval: args.sync_interval,
         batch_window: args.batch_window,
+        eager_degree: args.eager_degree,
         link_delay: args.link_delay,
         link_jitter: args.link_jitter,
         link_loss: args.link_loss,

@@ -235,7 +235,7 @@ pub async fn run(args: &RunArgs) -> Result<Outcome, TestbedError> {
             "link_delay_ms": args.link_delay.as_secs_f64() * 1000.0, "link_jitter_ms": args.link_jitter.as_secs_f64() * 1000.0,
             "link_loss": args.link_loss, "link_bandwidth_bps": args.link_bandwidth, "mesh_d": args.mesh_d(),
             "sync_interval_ms": args.sync_interval.as_millis() as u64, "kills": args.kills, "partitions": args.partitions,
-            "settle_ms": args.settle.as_millis() as u64, "batch_window_ms": args.batch_window.as_millis() as u64,
+            "settle_ms": args.settle.as_millis() as u64, "batch_window_ms": args.batch_window.as_millis() as u64, "eager_degree": args.eager_degree,
             "duration_ms": args.duration.map(|d| d.as_millis() as u64),
             "restart_every_ms": args.restart_every.map(|d| d.as_millis() as u64), "restart_down_ms": args.restart_down.as_millis() as u64,
             "partition_every_ms": args.partition_every.map(|d| d.as_millis() as u64), "partition_for_ms": args.partition_for.as_millis() as u64,

@@ -83,6 +83,10 @@ pub struct RunArgs {
     /// Batch mode: how long a node collects ids before announcing them.
     #[arg(long, default_value = "25ms", value_parser = parse_duration)]
     pub batch_window: Duration,
+    /// Hybrid mode: peers each node pushes an origin's objects to at once
+    /// (each tree's eager degree, 1 to 64).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub eager_degree: u16,
     /// Kill -9 `k` random nodes at `t` and restart them after `d`: `k@t+d`,
     /// e.g. `2@10s+5s`. Repeatable.
     #[arg(long = "kill", value_parser = parse_kill)]

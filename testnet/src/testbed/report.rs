@@ -236,7 +236,11 @@ pub fn analyze(
     let bodies = if push {
         sum(&|s| s.gossip_msgs_unfiltered)
     } else {
-        sum(&counter("bodies_fetched")) + sum(&counter("duplicate_bodies"))
+        // Hybrid mode's eager pushes are bodies too (their duplicates are
+        // in duplicate_bodies already).
+        sum(&counter("bodies_fetched"))
+            + sum(&counter("duplicate_bodies"))
+            + sum(&counter("eager_received")).saturating_sub(sum(&counter("duplicate_eager")))
     };
     let duplicates = if push {
         sum(&|s| {
@@ -251,6 +255,7 @@ pub fn analyze(
         bodies_per_node_per_tx: per(bodies),
         announcements_per_node_per_tx: per(sum(&counter("announcements_in"))),
         gossip_copies_per_node_per_tx: per(sum(&|s| s.gossip_msgs_unfiltered)),
+        eager_bodies_per_node_per_tx: per(sum(&counter("eager_accepted"))),
         bytes: BytesPerObject {
             gossip_in: per(sum(&|s| s.gossip_bytes.inn)),
             gossip_out: per(sum(&|s| s.gossip_bytes.out)),
@@ -258,6 +263,8 @@ pub fn analyze(
             getdata_out: per(sum(&|s| s.getdata_bytes.out)),
             sync_in: per(sum(&|s| s.sync_bytes.inn)),
             sync_out: per(sum(&|s| s.sync_bytes.out)),
+            push_in: per(sum(&|s| s.push_bytes.inn)),
+            push_out: per(sum(&|s| s.push_bytes.out)),
             wire_in: per(sum(&|s| s.wire_bytes.inn)),
             wire_out: per(sum(&|s| s.wire_bytes.out)),
         },
@@ -268,6 +275,23 @@ pub fn analyze(
         .take(100)
         .map(|r| r.id.clone())
         .collect();
+    let mut notes = c.notes.clone();
+    if relay == Relay::Hybrid {
+        let n = |name| sum(&counter(name));
+        notes.push(format!(
+            "hybrid trees: {} pushes ({} first copies accepted, {} duplicates), {} prunes sent; {} grafts sent ({} agreed, {} refused, {} toward a faster parent); {} objects only announced (origin unknown); {} pushes failed",
+            n("eager_pushed"),
+            n("eager_accepted"),
+            n("duplicate_eager"),
+            n("prunes_sent"),
+            n("grafts_sent"),
+            n("grafts_accepted"),
+            n("grafts_refused"),
+            n("tree_optimised"),
+            n("eager_unknown_origin"),
+            n("push_failures"),
+        ));
+    }
     let collected_all = c.stats.iter().zip(&c.live).all(|(s, l)| !*l || s.is_some());
     let summary = Summary {
         schema: SCHEMA.into(),
@@ -295,7 +319,7 @@ pub fn analyze(
         lost_ids,
         memory: memory_summary(&c.memory),
         inflight_at_end: c.inflight_at_end.iter().sum(),
-        notes: c.notes.clone(),
+        notes,
     };
     (summary, rows)
 }

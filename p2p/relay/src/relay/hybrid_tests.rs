@@ -203,29 +203,32 @@ fn an_announcer_well_ahead_of_the_push_is_grafted_as_a_faster_parent() {
 }
 
 #[test]
-fn a_graft_is_agreed_only_while_the_tree_has_room() {
+fn a_graft_adds_the_peer_that_asked_beyond_the_picks() {
     let (mut r, t) = hybrid(2);
     r.on_eager_push('a', vec![item(O, 1)], t);
     r.on_verdict(tx(1), &accepted(), None, t);
-    let eager = pushed_to(&out(&mut r, t));
-    assert_eq!(eager.len(), 2);
+    let picked = pushed_to(&out(&mut r, t));
+    assert_eq!(picked.len(), 2, "the degree bounds the picks");
     let other = ['b', 'c', 'd', 'e']
         .into_iter()
-        .find(|p| !eager.contains(p))
+        .find(|p| !picked.contains(p))
         .unwrap();
-    // The origin is named either way; the tree is full, so it is refused.
-    assert_eq!(r.on_graft(other, &[tx(1)]), [Some(O)]);
-    assert_eq!(r.counters().grafts_refused, 1);
-    assert_eq!(r.on_graft(other, &[tx(99)]), [None], "unknown object");
-    // A prune makes room; the graft is then agreed and kept.
-    r.on_push_answer(eager[0], &[O], Duration::from_millis(1));
     assert_eq!(r.on_graft(other, &[tx(1)]), [Some(O)]);
     assert_eq!(r.counters().grafts_accepted, 1);
+    assert_eq!(r.on_graft(other, &[tx(99)]), [None], "unknown object");
     r.on_eager_push('a', vec![item(O, 2)], t);
     r.on_verdict(tx(2), &accepted(), None, t);
-    let mut now_eager = vec![eager[1], other];
+    let mut now_eager = picked.clone();
+    now_eager.push(other);
     now_eager.sort();
     assert_eq!(pushed_to(&out(&mut r, t)), now_eager);
+    // The pick that only got duplicates from us prunes itself out.
+    r.on_push_answer(picked[0], &[O], Duration::from_millis(1));
+    r.on_eager_push('a', vec![item(O, 3)], t);
+    r.on_verdict(tx(3), &accepted(), None, t);
+    let mut left = vec![picked[1], other];
+    left.sort();
+    assert_eq!(pushed_to(&out(&mut r, t)), left);
 }
 
 #[test]
@@ -274,7 +277,7 @@ fn a_push_that_fails_leaves_the_tree_and_grace_follows_round_trips() {
     assert_eq!(r.counters().push_failures, 1);
     // Measured round trips set the grace period.
     for p in ['a', 'b', 'c', 'e'] {
-        r.on_push_answer(p, &[], Duration::from_millis(20));
+        r.on_push_answer(p, &[], Duration::from_millis(40));
     }
     r.on_announcements('a', &[tx(3)], t);
     assert_eq!(r.next_deadline(t), Some(t + Duration::from_millis(20)));
@@ -359,4 +362,20 @@ fn a_pushed_body_of_the_wrong_kind_costs_its_pusher() {
             offence: Offence::MalformedBody
         }]
     );
+}
+
+#[test]
+fn an_object_of_unknown_origin_is_announced_but_not_pushed() {
+    // Fetched after the grace, accepted before the graft's answer came:
+    // pushing it along some tree would prune that tree for the wrong source.
+    let (mut r, t) = hybrid(2);
+    r.on_announcements('a', &[tx(1)], t);
+    let due = t + Duration::from_millis(50);
+    r.tick(due);
+    out(&mut r, due);
+    r.on_body('a', tx(1), body(1), due);
+    out(&mut r, due);
+    r.on_verdict(tx(1), &accepted(), None, due);
+    assert_eq!(out(&mut r, due), [announce(&[tx(1)])]);
+    assert_eq!(r.counters().eager_unknown_origin, 1);
 }

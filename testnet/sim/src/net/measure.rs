@@ -126,6 +126,7 @@ pub fn summarize(run: &NetRun, run_id: &str) -> (Summary, Vec<ObjectRow>) {
         bodies_per_node_per_tx: per(bodies),
         announcements_per_node_per_tx: per(sum_d(&|c| c.announcements_in)),
         gossip_copies_per_node_per_tx: per(sum_d(&|c| c.gossip_unfiltered)),
+        eager_bodies_per_node_per_tx: 0.0,
         bytes: BytesPerObject {
             gossip_in: per(sum_d(&|c| c.gossip_in)),
             gossip_out: per(sum_d(&|c| c.gossip_out)),
@@ -133,6 +134,8 @@ pub fn summarize(run: &NetRun, run_id: &str) -> (Summary, Vec<ObjectRow>) {
             getdata_out: per(sum_d(&|c| c.getdata_out)),
             sync_in: 0.0,
             sync_out: 0.0,
+            push_in: 0.0,
+            push_out: 0.0,
             wire_in: per(sum_d(&|c| c.wire_in)),
             wire_out: per(sum_d(&|c| c.wire_out)),
         },

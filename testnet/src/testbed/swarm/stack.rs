@@ -191,6 +191,7 @@ mod tests {
             mesh_d: 2,
             sync_interval: Duration::from_secs(2),
             batch_window: Duration::from_millis(25),
+            eager_degree: 3,
             link_delay: Duration::from_millis(50),
             link_jitter: Duration::ZERO,
             link_loss: 0.0,
