@@ -99,7 +99,7 @@ pub struct Settings {
     /// min(8, N/2) of them, kept for the node's own dials.
     #[arg(long, env = "RUMOR_MAX_PEERS", value_name = "N")]
     pub max_peers: Option<usize>,
-    /// Relay mode: `announce` (default), `push` or `batch`.
+    /// Relay mode: `announce` (default), `push`, `batch` or `hybrid`.
     #[arg(long, env = "RUMOR_RELAY")]
     pub relay: Option<RelayMode>,
     /// Gossipsub D, the eager-push fan-out (default 6).

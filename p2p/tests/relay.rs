@@ -143,9 +143,11 @@ async fn hybrid_mode_delivers_mostly_by_eager_push_with_few_duplicates() {
         before.push(n.stats().await);
     }
     submit(WARM, TXS).await;
-    wait_for(Duration::from_secs(60), "every node has every tx", || async {
-        nodes.iter().all(|n| n.state.mempool_len() == TXS as usize)
-    })
+    wait_for(
+        Duration::from_secs(60),
+        "every node has every tx",
+        || async { nodes.iter().all(|n| n.state.mempool_len() == TXS as usize) },
+    )
     .await;
     let (mut eager, mut fetched, mut dups, mut prunes, mut grafts) = (0, 0, 0, 0, 0);
     for (n, b) in nodes.iter().zip(&before) {

@@ -32,7 +32,7 @@ pub struct SimRelayArgs {
     /// gossipsub D [default: 6, or nodes-1 if fewer].
     #[arg(long)]
     pub mesh_d: Option<usize>,
-    /// Relay mode: announce, push or batch.
+    /// Relay mode: announce, push or batch (hybrid is not simulated yet).
     #[arg(long, default_value_t = Relay::Announce)]
     pub relay: Relay,
     /// Run announce, push and batch on the same seed and topology.

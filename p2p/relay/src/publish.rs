@@ -8,8 +8,10 @@
 //!   per message and no delay; under load the batches grow with the
 //!   backlog, so the per-message cost stays bounded (an adaptive window).
 //! - `batch`: the ids accepted during a fixed window, in one message.
-//! - `hybrid`: announced as in `announce` (the lazy path); the eager push
-//!   to the tree's peers is the relay's ([`crate::EagerTrees`]).
+//! - `hybrid`: announced as in `batch` (the lazy path, needed only where
+//!   a push did not come, so its ids wait for the window and share
+//!   messages); the eager push to the tree's peers is the relay's
+//!   ([`crate::EagerTrees`]).
 //!
 //! Blocks are announced at once in every mode: they are rare and their
 //! latency matters most.
@@ -72,8 +74,8 @@ impl Publisher {
     pub fn flush(&mut self, now: Instant) -> Option<Publication> {
         let due = match (self.mode, self.since) {
             (_, None) | (RelayMode::Push, _) => false,
-            (RelayMode::Announce | RelayMode::Hybrid, Some(_)) => true,
-            (RelayMode::Batch, Some(since)) => now >= since + self.window,
+            (RelayMode::Announce, Some(_)) => true,
+            (RelayMode::Batch | RelayMode::Hybrid, Some(since)) => now >= since + self.window,
         };
         due.then(|| self.take())
     }
@@ -81,7 +83,7 @@ impl Publisher {
     /// When batch mode's window ends.
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.mode {
-            RelayMode::Batch => self.since.map(|s| s + self.window),
+            RelayMode::Batch | RelayMode::Hybrid => self.since.map(|s| s + self.window),
             _ => None,
         }
     }

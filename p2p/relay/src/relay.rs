@@ -36,9 +36,6 @@ use crate::tree::{EagerTrees, Graft, Origin};
 /// How often the tracker looks at every waiting object.
 const SCAN_INTERVAL: Duration = Duration::from_millis(200);
 
-/// Most bytes of objects in one push (hybrid mode).
-const PUSH_BYTES: usize = 1 << 20;
-
 /// Reject label: an announcement past the peer's tracking cap.
 pub const ANNOUNCE_CAP: &str = "announce-cap";
 
@@ -67,11 +64,10 @@ pub struct Relay<P, M> {
     sync_peers: BTreeSet<P>,
     /// Object requests batched per peer until the driver is idle.
     requests: HashMap<P, Vec<Inv>>,
-    /// Hybrid mode: the push trees, this node's origin tag, and pushes and
-    /// grafts batched per peer until the driver is idle.
+    /// Hybrid mode: the push trees, this node's origin tag, and grafts
+    /// batched per peer until the driver is idle.
     trees: EagerTrees<P>,
     origin: Origin,
-    eager_out: HashMap<P, Vec<PushItem>>,
     grafts: HashMap<P, Vec<Inv>>,
     outbox: VecDeque<Action<P, M>>,
     counters: RelayCounters,
@@ -100,7 +96,6 @@ where
             requests: HashMap::new(),
             trees: EagerTrees::new(cfg.tree, cfg.seed),
             origin: cfg.origin,
-            eager_out: HashMap::new(),
             grafts: HashMap::new(),
             outbox: VecDeque::new(),
             counters: RelayCounters::default(),
@@ -224,7 +219,6 @@ where
         self.rebuilds.retain(|_, (p, _)| p != peer);
         self.requests.remove(peer);
         self.trees.peer_gone(peer);
-        self.eager_out.remove(peer);
         self.grafts.remove(peer);
         self.assign(now);
     }
@@ -768,7 +762,7 @@ where
         // Only batch mode's window ends on a timer; announce mode's pending
         // ids go out when the driver is idle ([`Relay::flush`]). The mode is
         // checked first: `flush` takes what is pending.
-        if self.mode() == RelayMode::Batch
+        if matches!(self.mode(), RelayMode::Batch | RelayMode::Hybrid)
             && let Some(p) = self.publisher.flush(now)
         {
             self.emit_publication(p);
@@ -788,11 +782,6 @@ where
                 });
             }
         }
-        let mut pushes: Vec<(P, Vec<PushItem>)> = self.eager_out.drain().collect();
-        pushes.sort_by_key(|(p, _)| *p);
-        for (peer, items) in pushes {
-            self.push_out(peer, items);
-        }
         let mut grafts: Vec<(P, Vec<Inv>)> = self.grafts.drain().collect();
         grafts.sort_by_key(|(p, _)| *p);
         for (peer, invs) in grafts {
@@ -803,7 +792,7 @@ where
                 });
             }
         }
-        if matches!(self.mode(), RelayMode::Announce | RelayMode::Hybrid)
+        if self.mode() == RelayMode::Announce
             && let Some(p) = self.publisher.flush(now)
         {
             self.emit_publication(p);
@@ -813,10 +802,8 @@ where
     /// Whether [`Relay::flush`] has anything to send.
     pub fn has_pending(&self) -> bool {
         !self.requests.is_empty()
-            || !self.eager_out.is_empty()
             || !self.grafts.is_empty()
-            || (matches!(self.mode(), RelayMode::Announce | RelayMode::Hybrid)
-                && self.publisher.has_pending())
+            || (self.mode() == RelayMode::Announce && self.publisher.has_pending())
     }
 
     /// When [`Relay::tick`] should next run.
@@ -1010,35 +997,14 @@ where
             },
         };
         let item = PushItem { origin, inv, body };
+        // At once, not at the next idle moment: the push is the fast path,
+        // and the validator's verdicts already come in batches.
         for peer in self.trees.targets(origin, from) {
             self.counters.eager_pushed += 1;
-            if inv.kind() == ObjectKind::Block {
-                self.push_out(peer, vec![item.clone()]);
-            } else {
-                self.eager_out.entry(peer).or_default().push(item.clone());
-            }
-        }
-    }
-
-    /// Pushes to one peer, in messages of at most [`MAX_INVS_PER_MESSAGE`]
-    /// objects and about [`PUSH_BYTES`].
-    fn push_out(&mut self, peer: P, items: Vec<PushItem>) {
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        for item in items {
-            let size = item.body.size();
-            if !batch.is_empty()
-                && (batch.len() >= MAX_INVS_PER_MESSAGE || bytes + size > PUSH_BYTES)
-            {
-                let items = std::mem::take(&mut batch);
-                self.outbox.push_back(Action::Push { peer, items });
-                bytes = 0;
-            }
-            bytes += size;
-            batch.push(item);
-        }
-        if !batch.is_empty() {
-            self.outbox.push_back(Action::Push { peer, items: batch });
+            self.outbox.push_back(Action::Push {
+                peer,
+                items: vec![item.clone()],
+            });
         }
     }
 

@@ -38,7 +38,7 @@ pub struct RunArgs {
     /// also the peer target with `--topology bootnode`.
     #[arg(long)]
     pub degree: Option<usize>,
-    /// Relay mode: announce, push or batch.
+    /// Relay mode: announce, push, batch or hybrid.
     #[arg(long, default_value_t = Relay::Announce)]
     pub relay: Relay,
     /// Run announce, push and batch on the same seed and topology, side by side.
