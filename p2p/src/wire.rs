@@ -91,8 +91,9 @@ pub const MAX_SYNC_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_SHORT_IDS: usize = 400_000;
 /// Most peer records in one exchange.
 pub const MAX_PEER_RECORDS: usize = 32;
-/// The largest `push` request (hybrid mode): about 1 MiB of objects, or one
-/// compact block of the largest block (8 bytes per transaction), and room.
+/// The largest `push` request (hybrid mode): nodes push one object per
+/// request, at most a transaction (100 kB) or the compact form of the
+/// largest block (8 bytes per transaction); batches are allowed up to this.
 pub const MAX_PUSH_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// The largest `push` response: prunes or origins for at most
 /// [`MAX_INVS_PER_REQUEST`] objects.
