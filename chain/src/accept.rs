@@ -254,6 +254,19 @@ impl<S: ChainStore> NodeState<S> {
 
     /// Step 3: accepts what passed the checks, in order.
     pub fn commit(&mut self, checked: Checked, now_ms: u64) -> Committed<S::Error> {
+        self.commit_with(checked, now_ms, &mut |_| {})
+    }
+
+    /// [`NodeState::commit`], calling `on_valid` with each block that joins
+    /// the best chain as soon as it passed every rule, before the store
+    /// writes it and the mempool is repaired (see
+    /// [`ChainState::accept_block_with`]): the moment a node may relay it.
+    pub fn commit_with(
+        &mut self,
+        checked: Checked,
+        now_ms: u64,
+        on_valid: &mut dyn FnMut(BlockHash),
+    ) -> Committed<S::Error> {
         let mut outcomes = Vec::with_capacity(checked.items.len());
         let mut notes = Vec::new();
         let mut failure = None;
@@ -265,7 +278,8 @@ impl<S: ChainStore> NodeState<S> {
             }
             match item {
                 Check::Done(o) => outcomes.push(o),
-                Check::Block(block) => match self.accept_block(block, now_ms, &mut notes) {
+                Check::Block(block) => match self.accept_block(block, now_ms, &mut notes, on_valid)
+                {
                     Ok(o) => outcomes.push(o),
                     Err(e) => {
                         failure = Some(e);
@@ -332,9 +346,10 @@ impl<S: ChainStore> NodeState<S> {
         block: CheckedBlock,
         now_ms: u64,
         notes: &mut Vec<Note>,
+        on_valid: &mut dyn FnMut(BlockHash),
     ) -> Result<Outcome, CommitError<S::Error>> {
         let hash = block.hash();
-        let accepted = match self.chain.accept_block(block, now_ms) {
+        let accepted = match self.chain.accept_block_with(block, now_ms, on_valid) {
             Ok(AcceptOutcome::AlreadyKnown) if self.chain.orphans().contains(&hash) => {
                 return Ok(Outcome::not_yet(
                     reasons::ORPHAN_BLOCK,

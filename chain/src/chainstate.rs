@@ -203,7 +203,7 @@ impl<S: ChainStore> ChainState<S> {
         {
             let mut result = BlockAccepted::default();
             state
-                .activate(best.hash, &mut result)
+                .activate(best.hash, &HashMap::new(), &mut result, &mut |_| {})
                 .map_err(|e| match e {
                     AcceptBlockError::Store(e) => OpenError::Store(e),
                     other => OpenError::Corrupt(other.to_string()),
@@ -362,6 +362,25 @@ impl<S: ChainStore> ChainState<S> {
         block: CheckedBlock,
         now_ms: u64,
     ) -> Result<AcceptOutcome, AcceptBlockError<S::Error>> {
+        self.accept_block_with(block, now_ms, &mut |_| {})
+    }
+
+    /// [`ChainState::accept_block`], calling `on_valid` with each block that
+    /// joins the best chain as soon as connecting it has passed every rule
+    /// (its inputs exist and are unspent, its amounts and its coinbase add
+    /// up), before its changes are written to the store: a node can relay a
+    /// fully validated block while the store is still writing it. A block
+    /// named there is valid whatever happens next (a later block of the same
+    /// branch may still fail, and a store failure stops the caller).
+    ///
+    /// # Errors
+    /// See [`ChainState::accept_block`].
+    pub fn accept_block_with(
+        &mut self,
+        block: CheckedBlock,
+        now_ms: u64,
+        on_valid: &mut dyn FnMut(BlockHash),
+    ) -> Result<AcceptOutcome, AcceptBlockError<S::Error>> {
         let hash = block.hash();
         if self.knows(&hash) {
             return Ok(AcceptOutcome::AlreadyKnown);
@@ -376,6 +395,10 @@ impl<S: ChainStore> ChainState<S> {
         let mut result = BlockAccepted::default();
         self.store_block(&block, now_ms)?;
         result.stored.push(hash);
+        // The blocks stored here, so that connecting them need not read
+        // them back from the store.
+        let mut fresh = HashMap::new();
+        fresh.insert(hash, block.shared());
         // Adopt orphans breadth-first. Their failures are reported, not raised.
         let mut queue = vec![hash];
         while let Some(parent) = queue.pop() {
@@ -384,6 +407,7 @@ impl<S: ChainStore> ChainState<S> {
                 match self.store_block(&child, now_ms) {
                     Ok(()) => {
                         result.stored.push(child_hash);
+                        fresh.insert(child_hash, child.shared());
                         queue.push(child_hash);
                     }
                     Err(AcceptBlockError::Invalid(e)) => result.invalid.push((child_hash, e)),
@@ -403,7 +427,7 @@ impl<S: ChainStore> ChainState<S> {
                 .max_by_key(|e| e.chain_work);
             match best {
                 Some(best) if best.chain_work > self.tip().chain_work => {
-                    self.activate(best.hash, &mut result)?;
+                    self.activate(best.hash, &fresh, &mut result, on_valid)?;
                 }
                 _ => break,
             }
@@ -473,11 +497,15 @@ impl<S: ChainStore> ChainState<S> {
 
     /// Reorganises the best chain to end at `target`. If a block on the way
     /// breaks a rule, it and its descendants are marked invalid and the old
-    /// best chain is restored.
+    /// best chain is restored. `fresh` holds blocks just stored (read from
+    /// the store otherwise); `on_valid` hears of each block of the new
+    /// branch that passed its connect rules, before it is written.
     fn activate(
         &mut self,
         target: BlockHash,
+        fresh: &HashMap<BlockHash, Arc<Block>>,
         result: &mut BlockAccepted,
+        on_valid: &mut dyn FnMut(BlockHash),
     ) -> Result<(), AcceptBlockError<S::Error>> {
         // The branch from the fork point (exclusive) up to target.
         let mut branch = Vec::new();
@@ -495,7 +523,7 @@ impl<S: ChainStore> ChainState<S> {
         }
         let mut connected = Vec::new();
         for (i, hash) in branch.iter().enumerate() {
-            match self.connect(hash)? {
+            match self.connect(hash, fresh.get(hash).cloned(), on_valid)? {
                 Ok(block) => connected.push(block),
                 Err(rule) => {
                     for bad in &branch[i..] {
@@ -511,7 +539,7 @@ impl<S: ChainStore> ChainState<S> {
                     }
                     for block in disconnected.iter().rev() {
                         let h = Block::hash(block);
-                        match self.connect(&h)? {
+                        match self.connect(&h, Some(Arc::clone(block)), &mut |_| {})? {
                             Ok(_) => {}
                             Err(rule) => {
                                 // A block that was connected before cannot become
@@ -530,18 +558,28 @@ impl<S: ChainStore> ChainState<S> {
         Ok(())
     }
 
-    /// Connects the stored block `hash` on top of the tip. The outer result is
-    /// a store failure; the inner one a broken rule (nothing was written).
+    /// Connects the stored block `hash` (`block`, when the caller has its
+    /// body at hand) on top of the tip, calling `on_valid` once every rule
+    /// passed and before the store writes it. The outer result is a store
+    /// failure; the inner one a broken rule (nothing was written).
     fn connect(
         &mut self,
         hash: &BlockHash,
+        block: Option<Arc<Block>>,
+        on_valid: &mut dyn FnMut(BlockHash),
     ) -> Result<Result<Arc<Block>, BlockError>, AcceptBlockError<S::Error>> {
         let entry = self.index[hash];
-        let block = self
-            .store
-            .block(hash)
-            .map_err(AcceptBlockError::Store)?
-            .ok_or_else(|| AcceptBlockError::Corrupt(format!("block {hash} has no body")))?;
+        let block = match block {
+            Some(b) => b,
+            None => Arc::new(
+                self.store
+                    .block(hash)
+                    .map_err(AcceptBlockError::Store)?
+                    .ok_or_else(|| {
+                        AcceptBlockError::Corrupt(format!("block {hash} has no body"))
+                    })?,
+            ),
+        };
         let outpoints: Vec<OutPoint> = block
             .txs
             .iter()
@@ -580,6 +618,7 @@ impl<S: ChainStore> ChainState<S> {
         if paid > allowed {
             return Ok(Err(BlockError::CoinbaseTooLarge { paid, allowed }));
         }
+        on_valid(*hash);
         let (created, spent) = cache.into_changes();
         let update = ChainUpdate {
             kind: UpdateKind::Connect {
@@ -596,7 +635,7 @@ impl<S: ChainStore> ChainState<S> {
         };
         self.store.apply(&update).map_err(AcceptBlockError::Store)?;
         self.active.push(*hash);
-        Ok(Ok(Arc::new(block)))
+        Ok(Ok(block))
     }
 
     /// Disconnects the best tip, restoring the coins it spent.

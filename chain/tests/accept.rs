@@ -268,3 +268,56 @@ fn a_block_from_the_future_is_not_yet_valid() {
     assert!(matches!(&out[0], Verdict::NotYet { fetch, .. } if fetch.is_empty()));
     assert_eq!(labels(&out), ["time-too-new"]);
 }
+
+/// Commits `items` through `commit_with`, returning the verdicts and the
+/// blocks reported valid on the way.
+fn accept_reporting(
+    n: &mut NodeState<MemStore>,
+    items: Vec<Result<Object, Outcome>>,
+) -> (Vec<&'static str>, Vec<BlockHash>) {
+    let checked = n
+        .screen(items)
+        .check(&n.chain().params().clone(), |_| false);
+    let mut valid = Vec::new();
+    let c = n.commit_with(checked, now(), &mut |h| valid.push(h));
+    assert!(c.failure.is_none());
+    let labels = c.outcomes.iter().map(|o| o.verdict.label()).collect();
+    (labels, valid)
+}
+
+#[test]
+fn each_block_joining_the_best_chain_is_reported_valid_once_and_no_other() {
+    let p = regtest(20);
+    let mut n = node(&p);
+    let genesis = n.chain().genesis_hash();
+    let t0 = now() - 60_000;
+    let a1 = block(&p, genesis, 1, t0, vec![faucet_tx(&p, 1, 1_000)]);
+    assert_eq!(
+        accept_reporting(&mut n, vec![block_item(&a1)]),
+        (vec!["accepted"], vec![a1.hash()])
+    );
+    // A side branch with no more work is stored, not connected: not reported.
+    let b1 = block(&p, genesis, 1, t0 + 1, vec![]);
+    assert_eq!(
+        accept_reporting(&mut n, vec![block_item(&b1)]),
+        (vec!["accepted"], vec![])
+    );
+    // Its child makes it the best chain: both are reported, in order.
+    let b2 = block(&p, b1.hash(), 2, t0 + 2, vec![]);
+    assert_eq!(
+        accept_reporting(&mut n, vec![block_item(&b2)]),
+        (vec!["accepted"], vec![b1.hash(), b2.hash()])
+    );
+    // A block that breaks a connect rule (it spends a coin the chain does
+    // not have) is never reported.
+    let missing = spend(
+        OutPoint::new(Txid([7; 32]), 0),
+        &KeyPair::from_seed([7; 32]),
+        1_000,
+    );
+    let bad = block(&p, b2.hash(), 3, t0 + 3, vec![missing]);
+    let (labels, valid) = accept_reporting(&mut n, vec![block_item(&bad)]);
+    assert_eq!(labels, ["bad-tx-inputs-in-block"]);
+    assert_eq!(valid, vec![]);
+    assert_eq!(n.chain().tip().hash, b2.hash());
+}

@@ -5,7 +5,8 @@
 //! Exported (prefix `rumor_`): peers and mesh size; tip height; mempool
 //! count, bytes and orphans; accepted and rejected objects by kind, origin
 //! and reason; duplicate bodies; seen-set size, hits and misses; validation
-//! time per batch; resident size and the allocator's counts; and block
+//! time per batch; the stages of a block connect (queue, validate until
+//! relayed, write); resident size and the allocator's counts; and block
 //! propagation delay (acceptance time minus the block's header time) as the
 //! fetch-latency proxy: the p2p layer does not expose per-fetch latency.
 
@@ -63,6 +64,15 @@ pub struct BatchLabels {
     pub kind: &'static str,
 }
 
+/// A stage of a block's way through the validator.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BlockStageLabels {
+    /// `queue` (waiting for the validator), `validate` (decode, checks and
+    /// connect rules, until it is handed to the p2p layer to relay) or
+    /// `write` (the store's write and the mempool repair, after that).
+    pub stage: &'static str,
+}
+
 /// A memory reading (see [`crate::memory_info`]).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MemoryLabels {
@@ -82,6 +92,10 @@ type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn validation_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
+}
+
+fn block_stage_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_5, 2.0, 16))
 }
 
 /// The node's metrics.
@@ -106,6 +120,8 @@ pub struct NodeMetrics {
     pub validation_seconds: HistogramFamily<BatchLabels>,
     /// Block header time to acceptance here, for blocks from peers.
     pub block_delay_seconds: Histogram,
+    /// Each stage of a block that joined the best chain, by stage.
+    pub block_stage_seconds: HistogramFamily<BlockStageLabels>,
     /// Connected peers.
     pub peers: Gauge,
     /// Mesh peers per topic.
@@ -153,6 +169,7 @@ impl NodeMetrics {
             refused: Family::default(),
             validation_seconds: Family::new_with_constructor(validation_histogram),
             block_delay_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            block_stage_seconds: Family::new_with_constructor(block_stage_histogram),
             peers: Gauge::default(),
             mesh_peers: Family::default(),
             duplicate_bodies: Counter::default(),
@@ -204,6 +221,12 @@ impl NodeMetrics {
             "Time from a peer block's header time to its acceptance here (fetch-latency proxy)",
             m.block_delay_seconds.clone(),
         );
+        registry.register(
+            "block_connect_seconds",
+            "Stages of a block that joined the best chain: queue (waiting for the validator), \
+             validate (until handed to the p2p layer to relay), write (store and mempool, after)",
+            m.block_stage_seconds.clone(),
+        );
         registry.register("peers", "Connected peers", m.peers.clone());
         registry.register(
             "mesh_peers",
@@ -249,6 +272,21 @@ impl NodeMetrics {
         self.refused
             .get_or_create(&RefusedLabels { reason })
             .inc_by(n as u64);
+    }
+
+    /// Records the stages of a block that joined the best chain (see
+    /// [`BlockStageLabels`]).
+    pub fn record_block_stages(
+        &self,
+        queue: std::time::Duration,
+        validate: std::time::Duration,
+        write: std::time::Duration,
+    ) {
+        for (stage, d) in [("queue", queue), ("validate", validate), ("write", write)] {
+            self.block_stage_seconds
+                .get_or_create(&BlockStageLabels { stage })
+                .observe(d.as_secs_f64());
+        }
     }
 
     /// Counts a validated batch: each object accepted (by kind and origin)

@@ -15,11 +15,12 @@
 //! [`Busy`], never queued without end. The thread measures how long each
 //! batch waited, which is admission's main signal.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rumor_chain::{Inv, Object, ObjectKind, Outcome, Verdict, decode_body};
+use rumor_chain::{BlockHash, Inv, Object, ObjectKind, Outcome, Verdict, decode_body};
 use rumor_p2p::{Accepted, CompactBlock, Judgement, P2pHandle, ValidationRequest};
 use tokio::sync::{mpsc, oneshot};
 
@@ -55,6 +56,13 @@ impl Job {
         match self {
             Self::Local(s) => s.object.inv().kind() == ObjectKind::Block,
             Self::Net(r) => r.inv.kind() == ObjectKind::Block,
+        }
+    }
+
+    fn inv(&self) -> Inv {
+        match self {
+            Self::Local(s) => s.object.inv(),
+            Self::Net(r) => r.inv,
         }
     }
 
@@ -266,7 +274,11 @@ impl Worker {
         let n = jobs.len();
         let mut items = Vec::with_capacity(n);
         let mut metas = Vec::with_capacity(n);
+        let mut queued_of = HashMap::new();
         for job in jobs {
+            if let Inv::Block(hash) = job.inv() {
+                queued_of.insert(hash, job.queued());
+            }
             let (item, meta) = match job {
                 Job::Local(s) => {
                     let inv = s.object.inv();
@@ -296,7 +308,42 @@ impl Worker {
             .iter()
             .map(|(m, _, _)| matches!(m, Meta::Net { .. }))
             .collect();
-        let processed = self.core.process(items);
+        // A block that joins the best chain is handed to the p2p layer as
+        // soon as it passed every rule, before the store writes it: the
+        // write and the mempool repair are most of a connect, and its
+        // peers need not wait for them.
+        let mut early: HashMap<BlockHash, Early> = metas
+            .iter()
+            .filter_map(|(meta, compact, _)| match (meta.inv(), compact) {
+                (Inv::Block(hash), Some(compact)) => Some((hash, Early::of(meta, compact))),
+                _ => None,
+            })
+            .collect();
+        let mut relayed: HashMap<BlockHash, Instant> = HashMap::new();
+        let p2p = &self.p2p;
+        let processed = self.core.process(items, &mut |hash| {
+            if let Some(e) = early.remove(&hash) {
+                relayed.insert(hash, Instant::now());
+                e.send(p2p);
+            }
+        });
+        let written = Instant::now();
+        for (hash, at) in &relayed {
+            let queued = queued_of.get(hash).copied().unwrap_or(started);
+            let (queue, valid, write) = (
+                started.saturating_duration_since(queued),
+                at.saturating_duration_since(started),
+                written.saturating_duration_since(*at),
+            );
+            self.metrics.record_block_stages(queue, valid, write);
+            tracing::debug!(
+                block = %hash,
+                queue_ms = queue.as_secs_f64() * 1e3,
+                validate_ms = valid.as_secs_f64() * 1e3,
+                write_ms = write.as_secs_f64() * 1e3,
+                "block relayed after validation, then written"
+            );
+        }
         self.metrics
             .record_batch(&kinds, &from_peer, &processed.outcomes, started.elapsed());
         let now = now_ms();
@@ -310,14 +357,18 @@ impl Worker {
                     .block_delay_seconds
                     .observe(now.saturating_sub(t) as f64 / 1000.0);
             }
+            // Already handed over as it became valid (a store failure after
+            // that stops the node; the block itself was valid).
+            let sent = matches!(meta.inv(), Inv::Block(h) if relayed.contains_key(&h));
             match meta {
+                Meta::Net { .. } if sent => {}
                 Meta::Net { inv } => judgements.push(Judgement {
                     inv,
                     verdict: outcome.verdict,
                     compact: compact.filter(|_| is_accepted),
                 }),
                 Meta::Local { inv, bytes, reply } => {
-                    if is_accepted {
+                    if is_accepted && !sent {
                         accepted.push(Accepted {
                             inv,
                             bytes,
@@ -338,6 +389,38 @@ impl Worker {
         for (reply, outcome) in replies {
             let _ = reply.send(outcome);
         }
+    }
+}
+
+/// What the p2p layer is told of a block the moment it is found valid.
+enum Early {
+    /// A peer's block: its verdict.
+    Judged(Judgement),
+    /// This node's block: to spread.
+    Accepted(Accepted),
+}
+
+impl Early {
+    fn of(meta: &Meta, compact: &CompactBlock) -> Self {
+        match meta {
+            Meta::Net { inv } => Self::Judged(Judgement {
+                inv: *inv,
+                verdict: Verdict::Accepted { also: Vec::new() },
+                compact: Some(compact.clone()),
+            }),
+            Meta::Local { inv, bytes, .. } => Self::Accepted(Accepted {
+                inv: *inv,
+                bytes: bytes.clone(),
+                compact: Some(compact.clone()),
+            }),
+        }
+    }
+
+    fn send(self, p2p: &P2pHandle) {
+        let _ = match self {
+            Self::Judged(j) => p2p.judge_blocking(vec![j]),
+            Self::Accepted(a) => p2p.accepted_blocking(vec![a]),
+        };
     }
 }
 

@@ -49,11 +49,14 @@ fn a_panic_under_the_lock_stops_the_node() {
     assert!(hit.is_err());
     assert!(matches!(core.chain_info(), Err(CoreError::Stopped)));
     assert!(matches!(core.shutdown.reason(), Some(StopReason::Fatal(_))));
-    let p = core.process(vec![item(&spend(
-        OutPoint::new(rumor_chain::Txid([0; 32]), 0),
-        &KeyPair::from_seed([1; 32]),
-        1,
-    ))]);
+    let p = core.process(
+        vec![item(&spend(
+            OutPoint::new(rumor_chain::Txid([0; 32]), 0),
+            &KeyPair::from_seed([1; 32]),
+            1,
+        ))],
+        &mut |_| {},
+    );
     assert_eq!(p.outcomes[0].verdict.label(), "internal-error");
 }
 
@@ -70,9 +73,9 @@ fn an_adopted_orphan_comes_back_with_its_body_and_a_mined_block_connects() {
         p.genesis_output_amount.units() - 1_000,
     );
     let child = spend(OutPoint::new(parent.txid(), 0), &key, 1_000_000);
-    let out = c.process(vec![item(&child)]);
+    let out = c.process(vec![item(&child)], &mut |_| {});
     assert_eq!(out.outcomes[0].verdict.label(), "orphan-tx");
-    let out = c.process(vec![item(&parent)]);
+    let out = c.process(vec![item(&parent)], &mut |_| {});
     assert_eq!(
         out.outcomes[0].verdict,
         Verdict::Accepted {
@@ -88,8 +91,17 @@ fn an_adopted_orphan_comes_back_with_its_body_and_a_mined_block_connects() {
     let block = c
         .mine_block(KeyPair::from_seed([9; 32]).address(), [1; 56])
         .unwrap();
-    let out = c.process(vec![decode_body(Inv::Block(block.hash()), &block.encode())]);
+    // It is reported valid once, before the store holds it: the moment
+    // the node may relay it.
+    let coinbase = block.txs[0].txid();
+    let mut valid = Vec::new();
+    let out = c.process(
+        vec![decode_body(Inv::Block(block.hash()), &block.encode())],
+        &mut |hash| valid.push((hash, c.reader().tx_block(&coinbase).unwrap())),
+    );
     assert_eq!(out.outcomes[0].verdict.label(), "accepted");
+    assert_eq!(valid, vec![(block.hash(), None)]);
+    assert_eq!(c.reader().tx_block(&coinbase).unwrap(), Some(block.hash()));
     assert_eq!(c.pool_summary().unwrap().txs, 0);
     assert_eq!(c.missing(&[Inv::Tx(child.txid())]), vec![], "confirmed");
     assert_eq!(c.compact(&block.hash()).unwrap().short_ids.len(), 2);

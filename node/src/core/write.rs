@@ -6,11 +6,15 @@
 //!    block's transactions the mempool already verified;
 //! 2. check, without the lock: the context-free rules and one signature
 //!    batch (the CPU-heavy part);
-//! 3. commit, under the lock, in order.
+//! 3. commit, under the lock, in order. A block that joins the best chain
+//!    is reported (the `on_valid` hook of [`NodeCore::process`]) as soon as
+//!    it passed every rule, before the store writes it: the caller relays
+//!    it while the write and the mempool repair go on.
 
 use bytes::Bytes;
 use rumor_chain::{
-    Address, Block, BlockSpec, Inv, Note, Object, Outcome, Transaction, Verdict, build_block,
+    Address, Block, BlockHash, BlockSpec, Inv, Note, Object, Outcome, Transaction, Verdict,
+    build_block,
 };
 use rumor_p2p::{Accepted, CompactBlock};
 
@@ -34,7 +38,15 @@ impl NodeCore {
     /// Validates and accepts `items` in order (a transaction may spend one
     /// earlier in the batch). `Err` items are bodies that did not decode as
     /// what they claimed; their outcome passes through.
-    pub fn process(&self, items: Vec<Result<Object, Outcome>>) -> Processed {
+    ///
+    /// `on_valid` hears of each block that joins the best chain once it
+    /// passed every rule (inputs included) and before the store writes it,
+    /// under the chain lock: it must be quick and must not wait on the node.
+    pub fn process(
+        &self,
+        items: Vec<Result<Object, Outcome>>,
+        on_valid: &mut dyn FnMut(BlockHash),
+    ) -> Processed {
         let now = now_ms();
         let n = items.len();
         let stopped = || Processed {
@@ -53,7 +65,7 @@ impl NodeCore {
         let Some(state) = guard.as_mut() else {
             return stopped();
         };
-        let committed = state.commit(checked, now);
+        let committed = state.commit_with(checked, now, on_valid);
         let also: Vec<Inv> = committed
             .outcomes
             .iter()
