@@ -32,7 +32,7 @@ pub struct SimRelayArgs {
     /// gossipsub D [default: 6, or nodes-1 if fewer].
     #[arg(long)]
     pub mesh_d: Option<usize>,
-    /// Relay mode: announce, push or batch (hybrid is not simulated yet).
+    /// Relay mode: announce, push, batch or hybrid.
     #[arg(long, default_value_t = Relay::Announce)]
     pub relay: Relay,
     /// Run announce, push and batch on the same seed and topology.
@@ -123,7 +123,7 @@ impl SimRelayArgs {
     /// The runs the flags describe (one per mode with `--compare`).
     fn params(&self, nodes: usize) -> Vec<NetParams> {
         let modes = if self.compare {
-            Relay::SIMULATED.to_vec()
+            Relay::ALL.to_vec()
         } else {
             vec![self.relay]
         };

@@ -45,9 +45,6 @@ pub enum Relay {
 impl Relay {
     /// Every mode, in the order `--compare` runs them.
     pub const ALL: [Self; 4] = [Self::Announce, Self::Push, Self::Batch, Self::Hybrid];
-    /// The modes the relay-driven simulator models (hybrid's pushes and
-    /// grafts are not carried by its links yet).
-    pub const SIMULATED: [Self; 3] = [Self::Announce, Self::Push, Self::Batch];
 
     /// The name `rumord --relay` takes.
     pub fn as_str(self) -> &'static str {

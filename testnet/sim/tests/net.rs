@@ -85,7 +85,7 @@ fn on_a_quiet_line_every_hop_costs_exactly_its_protocol() {
 
 #[test]
 fn on_a_random_graph_everyone_gets_everything_along_shortest_paths() {
-    for relay in Relay::SIMULATED {
+    for relay in Relay::ALL {
         let p = NetParams {
             relay,
             txs: 40,
@@ -95,21 +95,41 @@ fn on_a_random_graph_everyone_gets_everything_along_shortest_paths() {
         let run = net::simulate(&p).unwrap();
         let (s, _) = net::summarize(&run, "random");
         assert_eq!(s.txs.lost, 0, "{relay}");
+        let mut longer = 0;
         for k in 0..p.txs {
             let dist = distances(&p, run.origins[k]);
             for (v, &d) in dist.iter().enumerate() {
-                // ±5 ms of jitter cannot make a longer path win against
-                // 50 ms links.
-                assert_eq!(run.hop_count(v, k) as usize, d, "{relay} node {v} tx {k}");
+                let hops = run.hop_count(v, k) as usize;
+                if relay == Relay::Hybrid {
+                    // A tree's first objects go to a few peers each, so a
+                    // node may get one over a longer path until its tree
+                    // has grown (never a shorter one).
+                    assert!(hops >= d, "{relay} node {v} tx {k}");
+                    longer += usize::from(hops > d);
+                } else {
+                    // ±5 ms of jitter cannot make a longer path win against
+                    // 50 ms links.
+                    assert_eq!(hops, d, "{relay} node {v} tx {k}");
+                }
             }
         }
+        // 40 transactions from 16 origins are all among their origin's
+        // first three, while its tree forms: at most a fifth of the
+        // deliveries take a longer path (70 of 640 at this seed).
+        let deliveries = p.txs * p.nodes;
+        assert!(
+            longer * 5 < deliveries,
+            "{relay}: {longer} of {deliveries} over longer paths"
+        );
         let dup = s.redundancy.unwrap().duplicate_bodies_per_node_per_tx;
         match relay {
             // One request at a time per object: no duplicate bodies.
             Relay::Announce | Relay::Batch => assert_eq!(dup, 0.0, "{relay}"),
             // Flooding: copies cross on links; gossipsub drops them.
             Relay::Push => assert!(dup > 0.5, "push duplicates {dup}"),
-            Relay::Hybrid => unreachable!("not simulated"),
+            // Trees: duplicates while each origin's tree forms, which is
+            // all of this short run (0.83 at this seed; push floods ~2).
+            Relay::Hybrid => assert!(dup < 1.0, "hybrid duplicates {dup}"),
         }
     }
 }
@@ -280,7 +300,7 @@ fn a_testnet_params_json_becomes_the_same_run() {
     compare["compare"] = true.into();
     assert_eq!(
         NetParams::testnet_relays(&compare).unwrap(),
-        Relay::SIMULATED.to_vec()
+        Relay::ALL.to_vec()
     );
     let mut killed = args.clone();
     killed["kills"] = serde_json::json!([{"count": 2, "at": 5, "down_for": 5}]);

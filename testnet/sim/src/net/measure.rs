@@ -114,7 +114,7 @@ pub fn summarize(run: &NetRun, run_id: &str) -> (Summary, Vec<ObjectRow>) {
     let bodies = if push {
         sum_d(&|c| c.gossip_unfiltered)
     } else {
-        sum_r(&|c| c.bodies_fetched + c.duplicate_bodies)
+        sum_r(&|c| c.bodies_fetched + c.duplicate_bodies + c.eager_received - c.duplicate_eager)
     };
     let duplicates = if push {
         sum_d(&|c| c.gossip_unfiltered - c.gossip_filtered) + sum_r(&|c| c.duplicate_bodies)
@@ -126,7 +126,7 @@ pub fn summarize(run: &NetRun, run_id: &str) -> (Summary, Vec<ObjectRow>) {
         bodies_per_node_per_tx: per(bodies),
         announcements_per_node_per_tx: per(sum_d(&|c| c.announcements_in)),
         gossip_copies_per_node_per_tx: per(sum_d(&|c| c.gossip_unfiltered)),
-        eager_bodies_per_node_per_tx: 0.0,
+        eager_bodies_per_node_per_tx: per(sum_r(&|c| c.eager_accepted)),
         bytes: BytesPerObject {
             gossip_in: per(sum_d(&|c| c.gossip_in)),
             gossip_out: per(sum_d(&|c| c.gossip_out)),
@@ -134,8 +134,8 @@ pub fn summarize(run: &NetRun, run_id: &str) -> (Summary, Vec<ObjectRow>) {
             getdata_out: per(sum_d(&|c| c.getdata_out)),
             sync_in: 0.0,
             sync_out: 0.0,
-            push_in: 0.0,
-            push_out: 0.0,
+            push_in: per(sum_d(&|c| c.push_in)),
+            push_out: per(sum_d(&|c| c.push_out)),
             wire_in: per(sum_d(&|c| c.wire_in)),
             wire_out: per(sum_d(&|c| c.wire_out)),
         },

@@ -199,9 +199,7 @@ pub enum NetParamError {
     /// A zero fetch timeout.
     #[error("--fetch-timeout must be positive")]
     FetchTimeout,
-    /// A relay mode the simulator does not model yet.
-    #[error("relay mode {0} is not modelled by the simulator (announce, push and batch are)")]
-    Unmodelled(crate::results::Relay),
+
     /// Something in `params.json` that the simulator cannot take.
     #[error("params.json: {0}")]
     Testnet(String),
@@ -233,9 +231,7 @@ impl NetParams {
         if self.mesh_d == 0 {
             return Err(NetParamError::MeshD);
         }
-        if !crate::results::Relay::SIMULATED.contains(&self.relay) {
-            return Err(NetParamError::Unmodelled(self.relay));
-        }
+
         if self.txs == 0 || !(self.tx_rate.is_finite() && self.tx_rate > 0.0) {
             return Err(NetParamError::Workload);
         }
@@ -352,7 +348,7 @@ impl NetParams {
     /// [`NetParamError::Testnet`] when `relay` is missing or unknown.
     pub fn testnet_relays(args: &serde_json::Value) -> Result<Vec<Relay>, NetParamError> {
         if args.get("compare").and_then(serde_json::Value::as_bool) == Some(true) {
-            return Ok(Relay::SIMULATED.to_vec());
+            return Ok(Relay::ALL.to_vec());
         }
         let r: Relay = args
             .get("relay")

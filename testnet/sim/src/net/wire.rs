@@ -27,6 +27,24 @@ pub(crate) enum Msg {
     /// The request was lost on its way (the serving side dropped it): the
     /// requester's request-response layer reports a failure.
     RequestFailed(Vec<TxIndex>),
+    /// Hybrid mode's push of bodies with their origins, sent at `sent` ns.
+    EagerPush {
+        /// (transaction, origin tag).
+        items: Vec<(TxIndex, u64)>,
+        /// When it was sent, echoed in the answer (the round trip).
+        sent: u64,
+    },
+    /// Its answer: the origins pruned.
+    PushAck {
+        /// Origins to stop pushing.
+        prune: Vec<u64>,
+        /// The push's `sent`.
+        sent: u64,
+    },
+    /// GRAFT, naming objects fetched from the peer.
+    Graft(Vec<TxIndex>),
+    /// Its answer: each object's origin where known.
+    Grafted(Vec<(TxIndex, Option<u64>)>),
 }
 
 /// Which protocol a message belongs to, for byte counts.
@@ -36,6 +54,8 @@ pub(crate) enum Protocol {
     Gossip,
     /// getdata request-response.
     GetData,
+    /// push request-response (hybrid mode).
+    Push,
 }
 
 impl Msg {
@@ -44,6 +64,9 @@ impl Msg {
         match self {
             Self::Announce(_) | Self::Push(_) => Protocol::Gossip,
             Self::GetData(_) | Self::Objects { .. } | Self::RequestFailed(_) => Protocol::GetData,
+            Self::EagerPush { .. } | Self::PushAck { .. } | Self::Graft(_) | Self::Grafted(_) => {
+                Protocol::Push
+            }
         }
     }
 
@@ -57,6 +80,10 @@ impl Msg {
                 s.request_header + found.len() * (s.inv + s.tx + 2) + notfound.len() * s.inv
             }
             Self::RequestFailed(_) => 0,
+            Self::EagerPush { items, .. } => s.request_header + items.len() * (s.inv + 8 + s.tx),
+            Self::PushAck { prune, .. } => s.request_header + 8 * prune.len(),
+            Self::Graft(ids) => s.request_header + ids.len() * s.inv,
+            Self::Grafted(o) => s.request_header + 9 * o.len(),
         }
     }
 
@@ -65,7 +92,7 @@ impl Msg {
         match self.protocol() {
             _ if matches!(self, Self::RequestFailed(_)) => s.request_frame / 2,
             Protocol::Gossip => self.payload(s) + s.gossip_frame,
-            Protocol::GetData => self.payload(s) + s.request_frame,
+            Protocol::GetData | Protocol::Push => self.payload(s) + s.request_frame,
         }
     }
 }

@@ -37,7 +37,8 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rumor_chain::{Inv, Txid, Verdict};
 use rumor_relay::{
-    Acceptance, Action, Publication, Relay, RelayConfig, Request, SyncLimits, TrackerLimits,
+    Acceptance, Action, Publication, PushItem, Pushed, Relay, RelayConfig, Request, SyncLimits,
+    TrackerLimits,
 };
 
 use super::cpu::Cpu;
@@ -74,6 +75,10 @@ pub struct DriverCounters {
     pub getdata_in: u64,
     /// See `getdata_in`.
     pub getdata_out: u64,
+    /// push payload bytes received / sent (hybrid mode).
+    pub push_in: u64,
+    /// See `push_in`.
+    pub push_out: u64,
     /// Bytes on the wire received / sent (payloads and framing).
     pub wire_in: u64,
     /// See `wire_in`.
@@ -363,6 +368,7 @@ fn relay_config(p: &NetParams, v: usize) -> RelayConfig {
         },
         sync: SyncLimits::default(),
         seed: mix64(p.seed ^ (v as u64).wrapping_mul(0x9e37_79b9)),
+        origin: v as u64,
         ..RelayConfig::default()
     }
 }
@@ -485,7 +491,10 @@ impl World {
         if self.first[i] == NEVER {
             self.first[i] = now;
             self.hops[i] = hops;
-            if self.p.relay == crate::results::Relay::Batch {
+            if matches!(
+                self.p.relay,
+                crate::results::Relay::Batch | crate::results::Relay::Hybrid
+            ) {
                 self.nodes[v as usize].unannounced += 1;
             }
         }
@@ -505,6 +514,7 @@ impl World {
                 c.gossip_unfiltered += 1;
             }
             Protocol::GetData => c.getdata_in += msg.payload(&sizes) as u64,
+            Protocol::Push => c.push_in += msg.payload(&sizes) as u64,
         }
         if let Msg::Push(k) = msg
             && !s.gossip_seen.insert(k)
@@ -580,6 +590,37 @@ impl World {
                 for k in ids {
                     self.nodes[v].relay.request_failed(from, inv(k), t);
                 }
+            }
+            Msg::EagerPush { items, sent } => {
+                let items = items
+                    .into_iter()
+                    .map(|(k, origin)| PushItem {
+                        origin,
+                        inv: inv(k),
+                        body: Pushed::Body(self.body.clone()),
+                    })
+                    .collect();
+                let prune = self.nodes[v].relay.on_eager_push(from, items, t);
+                self.send(now, to, from, Msg::PushAck { prune, sent });
+            }
+            Msg::PushAck { prune, sent } => {
+                let rtt = Duration::from_nanos(now.saturating_sub(sent));
+                self.nodes[v].relay.on_push_answer(from, &prune, rtt);
+            }
+            Msg::Graft(ids) => {
+                let invs: Vec<Inv> = ids.iter().map(|k| inv(*k)).collect();
+                let origins = self.nodes[v].relay.on_graft(from, &invs);
+                self.send(
+                    now,
+                    to,
+                    from,
+                    Msg::Grafted(ids.into_iter().zip(origins).collect()),
+                );
+            }
+            Msg::Grafted(answer) => {
+                let (ids, origins): (Vec<Inv>, Vec<Option<u64>>) =
+                    answer.into_iter().map(|(k, o)| (inv(k), o)).unzip();
+                self.nodes[v].relay.on_graft_answer(&ids, &origins);
             }
         }
         self.after(to, now);
@@ -675,6 +716,17 @@ impl World {
                         self.announce(now, v, vec![k]);
                     }
                 }
+                Action::Push { peer, items } => {
+                    let items = items
+                        .iter()
+                        .filter_map(|i| index_of(&i.inv).map(|k| (k, i.origin)))
+                        .collect();
+                    self.send(now, v, peer, Msg::EagerPush { items, sent: now });
+                }
+                Action::Graft { peer, invs } => {
+                    let ids = invs.iter().filter_map(index_of).collect();
+                    self.send(now, v, peer, Msg::Graft(ids));
+                }
                 Action::Penalize { .. } => self.nodes[v as usize].counters.penalties += 1,
                 _ => self.nodes[v as usize].counters.unmodelled += 1,
             }
@@ -701,6 +753,7 @@ impl World {
         match msg.protocol() {
             Protocol::Gossip => s.counters.gossip_out += msg.payload(&sizes) as u64,
             Protocol::GetData => s.counters.getdata_out += msg.payload(&sizes) as u64,
+            Protocol::Push => s.counters.push_out += msg.payload(&sizes) as u64,
         }
         let at = s.lines[i].release(now, wire, &link, &mut self.jitter_rng);
         self.push(at, Event::Arrive { to, from, msg });
