@@ -560,7 +560,7 @@ where
                 || self.rebuilds.contains_key(&inv)
             {
                 self.duplicate(|c| &mut c.duplicate_eager);
-                if !prune.contains(&origin) {
+                if !prune.contains(&origin) && self.trees.should_prune(origin, peer) {
                     self.counters.prunes_sent += 1;
                     prune.push(origin);
                 }
@@ -573,8 +573,10 @@ where
                 && now.saturating_duration_since(at) >= self.trees.limits().lead
             {
                 self.counters.tree_optimised += 1;
+                self.trees.unprune(origin, &first);
                 self.grafts.entry(first).or_default().push(inv);
             }
+            self.trees.first_copy(origin, peer);
             match (inv, body) {
                 (Inv::Tx(_), Pushed::Body(bytes)) => {
                     self.rebuilds.remove(&inv);
@@ -640,11 +642,13 @@ where
             .collect()
     }
 
-    /// `peer`'s answer to a graft: the origins of the objects named.
-    pub fn on_graft_answer(&mut self, invs: &[Inv], origins: &[Option<Origin>]) {
+    /// `peer`'s answer to a graft: the origins of the objects named (it
+    /// pushes those origins to us from now on).
+    pub fn on_graft_answer(&mut self, peer: P, invs: &[Inv], origins: &[Option<Origin>]) {
         for (inv, origin) in invs.iter().zip(origins) {
             if let Some(o) = origin {
                 self.trees.learn(*inv, *o);
+                self.trees.unprune(*o, &peer);
             }
         }
     }

@@ -89,6 +89,19 @@ pub enum Graft {
     UnknownPeer,
 }
 
+/// Where one origin's pushes come from, as this node sees it.
+#[derive(Debug)]
+struct Upstream<P> {
+    /// The peer whose push came first last time, unless it was pruned.
+    parent: Option<P>,
+    /// Peers told to stop (PRUNE); a push of theirs still under way when
+    /// the prune left is stale, not a new parent.
+    pruned: Vec<P>,
+}
+
+/// Most pruned peers remembered per origin.
+const PRUNED_KEPT: usize = 64;
+
 /// The eager peers per origin, what origin each object has, and the
 /// measured round trips that set the grace period.
 #[derive(Debug)]
@@ -97,6 +110,8 @@ pub struct EagerTrees<P> {
     /// Connected peers that take pushes, in the order they came.
     peers: Vec<P>,
     trees: LruCache<Origin, Vec<P>>,
+    /// Per origin, where this node's pushes come from.
+    upstream: LruCache<Origin, Upstream<P>>,
     origins: LruCache<Inv, Origin>,
     /// Smoothed round trip of a push and its answer, per peer.
     srtt: HashMap<P, Duration>,
@@ -110,6 +125,7 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
             limits,
             peers: Vec::new(),
             trees: LruCache::new(limits.origins),
+            upstream: LruCache::new(limits.origins),
             origins: LruCache::new(limits.objects),
             srtt: HashMap::new(),
             rng: Rng::new(seed ^ 0x7472_6565),
@@ -134,6 +150,12 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
         self.srtt.remove(peer);
         for (_, eager) in self.trees.iter_mut() {
             eager.retain(|p| p != peer);
+        }
+        for (_, up) in self.upstream.iter_mut() {
+            if up.parent.as_ref() == Some(peer) {
+                up.parent = None;
+            }
+            up.pruned.retain(|p| p != peer);
         }
     }
 
@@ -199,6 +221,48 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
             eager.push(peer);
         }
         Graft::Accepted
+    }
+
+    /// `from`'s push brought this node its first copy of an object of
+    /// `origin`: `from` is its parent in that tree, unless it was pruned
+    /// (its push crossed the prune, and it will not push again).
+    pub fn first_copy(&mut self, origin: Origin, from: P) {
+        let up = self.upstream.get_or_insert_mut(origin, || Upstream {
+            parent: None,
+            pruned: Vec::new(),
+        });
+        if !up.pruned.contains(&from) {
+            up.parent = Some(from);
+        }
+    }
+
+    /// `from`'s push of an object of `origin` was a duplicate: whether to
+    /// PRUNE it. Never the parent: when the first copy came by a stale push
+    /// of a pruned peer, the parent's push is the one that keeps coming (two
+    /// pushes of one origin a few milliseconds apart, crossing a prune, would
+    /// otherwise cut a node off its tree).
+    pub fn should_prune(&mut self, origin: Origin, from: P) -> bool {
+        let up = self.upstream.get_or_insert_mut(origin, || Upstream {
+            parent: None,
+            pruned: Vec::new(),
+        });
+        if up.parent == Some(from) {
+            return false;
+        }
+        if !up.pruned.contains(&from) {
+            if up.pruned.len() >= PRUNED_KEPT {
+                up.pruned.remove(0);
+            }
+            up.pruned.push(from);
+        }
+        true
+    }
+
+    /// This node grafted `peer` for `origin`: its pushes are wanted again.
+    pub fn unprune(&mut self, origin: Origin, peer: &P) {
+        if let Some(up) = self.upstream.peek_mut(&origin) {
+            up.pruned.retain(|p| p != peer);
+        }
     }
 
     /// A round trip to `peer` was measured (a push and its answer, or a
@@ -340,6 +404,27 @@ mod tests {
             t.rtt_sample(2, Duration::from_micros(10));
         }
         assert_eq!(t.grace(), TreeLimits::default().grace_min);
+    }
+
+    #[test]
+    fn the_parent_is_never_pruned_and_a_stale_push_is_no_parent() {
+        let mut t = trees(2);
+        t.first_copy(7, 1);
+        assert!(t.should_prune(7, 2), "a second pusher is pruned");
+        // Its push crossed the prune and came first: 1 stays the parent,
+        // and 1's push, now the duplicate, is not pruned.
+        t.first_copy(7, 2);
+        assert!(!t.should_prune(7, 1));
+        // A graft of 2 makes it a parent candidate again.
+        t.unprune(7, &2);
+        t.first_copy(7, 2);
+        assert!(t.should_prune(7, 1));
+        // Another origin is another tree.
+        assert!(t.should_prune(8, 2));
+        // A parent that leaves is no parent.
+        t.peer_gone(&2);
+        t.first_copy(7, 3);
+        assert!(!t.should_prune(7, 3));
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl EventLoop {
                         self.relay.on_push_answer(peer, &prune, rtt);
                     }
                     (PushAsked::Graft(invs), PushResponse::Grafted(origins)) => {
-                        self.relay.on_graft_answer(&invs, &origins);
+                        self.relay.on_graft_answer(peer, &invs, &origins);
                     }
                     (PushAsked::Objects { origins, .. }, PushResponse::Refused) => {
                         self.relay.on_push_failed(peer, &origins);

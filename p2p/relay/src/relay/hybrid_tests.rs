@@ -155,7 +155,7 @@ fn an_announcement_waits_for_the_grace_then_is_fetched_and_grafts_its_announcer(
     );
     assert_eq!(r.counters().grafts_sent, 1);
     // The graft's answer names the origin: the object travels its tree.
-    r.on_graft_answer(&[tx(1)], &[Some(O)]);
+    r.on_graft_answer('a', &[tx(1)], &[Some(O)]);
     r.on_body('a', tx(1), body(1), due);
     out(&mut r, due);
     r.on_verdict(tx(1), &accepted(), None, due);

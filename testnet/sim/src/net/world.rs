@@ -620,7 +620,7 @@ impl World {
             Msg::Grafted(answer) => {
                 let (ids, origins): (Vec<Inv>, Vec<Option<u64>>) =
                     answer.into_iter().map(|(k, o)| (inv(k), o)).unzip();
-                self.nodes[v].relay.on_graft_answer(&ids, &origins);
+                self.nodes[v].relay.on_graft_answer(from, &ids, &origins);
             }
         }
         self.after(to, now);
