@@ -17,7 +17,11 @@
 //!   came from.
 //! - **PRUNE**: a peer that pushes an object the node already has is told
 //!   to stop pushing that origin's objects to it (in the push's answer); the
-//!   pusher drops the node from that origin's eager peers.
+//!   pusher drops the node from that origin's eager peers. Never the
+//!   node's parent for that origin (the peer whose push came first, unless
+//!   it was pruned): a pruned peer's push that crossed the prune may come
+//!   first once, and pruning the parent then would leave the node with no
+//!   pusher at all.
 //! - **GRAFT**: an announcement whose object has not come by push within a
 //!   grace period (about one round trip, measured) is fetched from the
 //!   announcer, which is asked to push that origin's objects from now on.
