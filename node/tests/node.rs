@@ -1,6 +1,6 @@
 //! Multi-process tests of `rumord` through the real binary on 127.0.0.1:
-//! RPC bad input, crash and restart, refused data directories, config
-//! precedence, metrics, health and peer-id.
+//! RPC bad input, crash and restart, refused data directories and p2p
+//! ports, config precedence, metrics, health and peer-id.
 
 mod support;
 
@@ -274,6 +274,27 @@ fn corrupt_foreign_or_locked_datadirs_are_refused_untouched() {
         std::fs::read_to_string(d2.join("node_key")).unwrap(),
         "not hex"
     );
+}
+
+/// A second node on a p2p port in use is refused at start, naming the
+/// port (libp2p's listeners set `SO_REUSEPORT`: both used to listen).
+#[test]
+fn a_p2p_port_in_use_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(rumord(), &dir.path().join("a"), &[]);
+    let taken = a.listen[0].clone();
+    let port = taken.rsplit('/').next().unwrap().to_owned();
+    let mut args = support::base_args(&dir.path().join("b"));
+    let i = args.iter().position(|x| x == "--listen").unwrap();
+    args[i + 1] = taken;
+    let (status, log) = run_to_exit(rumord(), &args, Duration::from_secs(20));
+    assert!(!status.success());
+    assert!(
+        log.contains(&format!("port {port} is in use by another process")),
+        "{log}"
+    );
+    assert_eq!(a.peers(), 0, "nothing took the first node's connections");
+    assert_eq!(a.height(), 0, "the first node still serves");
 }
 
 #[test]
