@@ -12,6 +12,8 @@
 //!   submissions, the miner and bodies from the network.
 //! - `admission`: when clients' transactions are refused ([`Busy`], RPC
 //!   −28 "node busy, retry") rather than queued past what the node carries.
+//! - `mempool_file`: [`MempoolFile`], `mempool.dat`: the mempool written at
+//!   shutdown and loaded through the validator at start.
 //! - `answers`: answers to the p2p layer's questions, off the async runtime.
 //! - [`reasons`]: stable labels for every rejection (rumor-chain's).
 //! - `miner`: `--mine` and `generatetoaddress`.
@@ -31,6 +33,7 @@ mod config;
 mod core;
 mod datadir;
 mod memory;
+mod mempool_file;
 mod metrics;
 mod miner;
 pub use rumor_chain::reasons;
@@ -55,6 +58,10 @@ pub use core::{
 pub use datadir::{COOKIE_USER, DataDir, DataDirError};
 pub use memory::{
     Allocator, AllocatorStats, MemoryInfo, allocator_dump, memory_info, set_allocator,
+};
+pub use mempool_file::{
+    LoadReport, MEMPOOL_FILE, MEMPOOL_FILE_VERSION, MempoolFile, MempoolFileError, SaveError,
+    decode_mempool_file, encode_mempool_file, read_mempool_file, write_mempool_file,
 };
 pub use metrics::{
     AcceptedLabels, BatchLabels, MemoryLabels, NodeMetrics, RefusedLabels, RejectedLabels,

@@ -444,26 +444,14 @@ fn mine_flag_mines_at_the_interval_to_the_given_address() {
 /// `sendrawtransaction`'s codes; what it accepts is in the mempool.
 #[test]
 fn sendrawtransactions_answers_each_transaction_in_order() {
-    use rumor_chain::{Amount, Network, OutPoint, Params, Transaction, TxIn, TxOut};
     let dir = tempfile::tempdir().unwrap();
     let node = start(rumord(), &dir.path().join("n"), &[]);
-    let params = Params::new(Network::Regtest)
-        .with_genesis_outputs(200)
-        .unwrap();
+    let params = support::params();
     let genesis = params.genesis_block().txs[0].txid();
     let amount = params.genesis_output_amount.units();
     let spend = |i: u32, fee: u64| {
-        let key = params.faucet_key(i);
-        let mut tx = Transaction {
-            version: 1,
-            inputs: vec![TxIn::unsigned(OutPoint::new(genesis, i), key.public())],
-            outputs: vec![TxOut {
-                amount: Amount::new(amount - fee).unwrap(),
-                address: key.address(),
-            }],
-        };
-        tx.sign(&[&key]).unwrap();
-        tx
+        let prev = rumor_chain::OutPoint::new(genesis, i);
+        support::faucet_spend(&params, prev, i, amount, fee)
     };
     let a = spend(0, 1_000);
     let b = spend(1, 1_000);
