@@ -172,6 +172,10 @@ rumor_relay::counters!(
         peers_banned,
         /// Peers dropped by failure detection (ping timeout).
         peers_failed,
+        /// Anti-entropy rounds that brought nothing: the status request
+        /// failed (the peer does not speak the sync protocol, timed out or
+        /// went away) or was refused.
+        sync_rounds_wasted,
     }
 );
 

@@ -490,3 +490,25 @@ async fn inbound_identities_cannot_take_the_slots_kept_for_our_own_dials() {
         t.abort();
     }
 }
+
+/// Anti-entropy rounds with a peer that refuses them (here a raw peer with
+/// no status to give) bring nothing; they are counted as wasted, and
+/// rounds with the honest neighbour are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_anti_entropy_rounds_are_counted_as_wasted() {
+    let (nodes, mut raw, _target) = setup().await;
+    let mut s = nodes[0].stats().await;
+    for _ in 0..50 {
+        let wasted = counter(&s, "sync_rounds_wasted");
+        if wasted > 0 && counter(&s, "sync_rounds") > wasted {
+            break;
+        }
+        raw.drive(Duration::from_millis(100)).await;
+        s = nodes[0].stats().await;
+    }
+    let wasted = counter(&s, "sync_rounds_wasted");
+    assert!(wasted > 0, "{:?}", s.counters);
+    assert!(counter(&s, "sync_rounds") > wasted, "{:?}", s.counters);
+    // The honest neighbour answers every round.
+    assert_eq!(counter(&nodes[1].stats().await, "sync_rounds_wasted"), 0);
+}
