@@ -619,6 +619,11 @@ impl EventLoop {
         }
         let payload = match GossipPayload::decode(&data) {
             Ok(p) => p,
+            Err(_) if GossipPayload::is_future(&data) => {
+                // A later version's payload (docs/protocol.md, "Versioning").
+                self.counters.future_payloads += 1;
+                return self.report(&message, &source, Acceptance::Ignore);
+            }
             Err(e) => {
                 tracing::debug!(peer = %source, error = %e, "undecodable gossip");
                 self.counters.undecodable += 1;

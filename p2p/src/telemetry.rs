@@ -158,6 +158,9 @@ rumor_relay::counters!(
         undecodable,
         /// Gossip messages over the topic's size limit.
         oversized,
+        /// Gossip payloads of a later protocol version (a variant tag this
+        /// version does not know): ignored, not punished.
+        future_payloads,
         /// Events dropped because the event stream was full.
         events_dropped,
         /// Questions to the node not asked because too many were open.
