@@ -1161,6 +1161,12 @@ impl EventLoop {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), *v))
                 .collect(),
+            penalties: self
+                .peers
+                .penalties()
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
             seen: self.relay.seen_stats(),
             inflight: self.relay.in_flight(),
             validation_backlog: self.relay.validating(),

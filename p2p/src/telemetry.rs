@@ -210,6 +210,8 @@ pub struct RelayStats {
     pub rejects: BTreeMap<String, u64>,
     /// Policy refusals by reason.
     pub refusals: BTreeMap<String, u64>,
+    /// Penalties charged to peers, by fault (every fault, from zero).
+    pub penalties: BTreeMap<String, u64>,
     /// Seen-set counters.
     pub seen: SeenStats,
     /// Objects being fetched or validated now.
