@@ -18,7 +18,8 @@
 //! - [`reasons`]: stable labels for every rejection (rumor-chain's).
 //! - `miner`: `--mine` and `generatetoaddress`.
 //! - [`rpc`]: JSON-RPC server, auth, methods, submission batching.
-//! - `metrics`: Prometheus registry and the `/metrics` server.
+//! - `metrics`: Prometheus registry and the `/metrics` server (every family
+//!   in `docs/metrics.md`); `process_metrics`: the `process_*` families from `/proc`.
 //! - `status`: the operator's status line, once a minute at info level.
 //! - `memory`: resident size and the allocator's counts ([`memory_info`]).
 //! - `run`: start-up and graceful shutdown ([`run()`], [`start`]); `shutdown`: the stop signal.
@@ -36,6 +37,7 @@ mod memory;
 mod mempool_file;
 mod metrics;
 mod miner;
+mod process_metrics;
 pub use rumor_chain::reasons;
 pub mod rpc;
 mod run;
@@ -64,8 +66,8 @@ pub use mempool_file::{
     decode_mempool_file, encode_mempool_file, read_mempool_file, write_mempool_file,
 };
 pub use metrics::{
-    AcceptedLabels, BatchLabels, MemoryLabels, NodeMetrics, RefusedLabels, RejectedLabels,
-    TopicLabels,
+    AcceptedLabels, AllocatorLabels, BatchLabels, BytesLabels, EventLabels, FaultLabels,
+    NodeMetrics, ReasonLabels, RefusedLabels, RejectedLabels, TopicLabels,
 };
 pub use miner::{MineError, generate, mine_one};
 pub use run::{NodeError, RunningNode, run, start};

@@ -406,8 +406,8 @@ fn config_precedence_metrics_and_peer_id() {
         "rumor_seen_set_size",
         "rumor_duplicate_bodies_total",
         "rumor_validation_seconds",
-        "rumor_memory_bytes{kind=\"rss\"}",
-        "rumor_memory_bytes{kind=\"allocated\"}",
+        "process_resident_memory_bytes",
+        "rumor_allocator_bytes{kind=\"allocated\"}",
         "libp2p_",
         "# EOF",
     ] {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use libp2p::core::Transport;
+use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::upgrade::Version;
 use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
@@ -93,8 +94,17 @@ pub async fn start(cfg: P2pConfig, key: Keypair) -> Result<P2p, StartError> {
     let topics = Topics::new(&cfg.network);
     let link = Arc::new(LinkCounters::default());
     let protocols = ProtocolCounterSet::default();
-    let mut registry = Registry::with_prefix("libp2p");
-    let behaviour = Behaviour::new(&key, &cfg, &topics, &protocols, &mut registry)?;
+    // libp2p's families: gossipsub's under `libp2p_gossipsub_`; `Metrics`
+    // and the bandwidth transport add their own `libp2p_` prefix (with a
+    // prefixed registry they came out as `libp2p_libp2p_*`).
+    let mut registry = Registry::default();
+    let behaviour = Behaviour::new(
+        &key,
+        &cfg,
+        &topics,
+        &protocols,
+        registry.sub_registry_with_prefix("libp2p"),
+    )?;
     let metrics = libp2p::metrics::Metrics::new(&mut registry);
 
     let shaping = cfg.link;
@@ -112,7 +122,10 @@ pub async fn start(cfg: P2pConfig, key: Keypair) -> Result<P2p, StartError> {
         .upgrade(Version::V1Lazy)
         .authenticate(noise::Config::new(&key)?)
         .multiplex(yamux::Config::default())
-        .timeout(Duration::from_secs(20))
+        .timeout(Duration::from_secs(20));
+    // Bytes per direction on the muxed streams (`libp2p_bandwidth_bytes_total`).
+    let transport = libp2p::metrics::BandwidthTransport::new(transport, &mut registry)
+        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
         .boxed();
     let peer_id = key.public().to_peer_id();
     let mut swarm = Swarm::new(
