@@ -57,6 +57,7 @@ fn fixture() -> &'static Fixture {
                 p2p.handle.clone(),
                 p2p.bodies,
                 Arc::new(rumor_node::NodeMetrics::new()),
+                rumor_node::AdmissionLimits::default(),
                 shutdown.clone(),
             )
             .expect("validator");
@@ -68,6 +69,7 @@ fn fixture() -> &'static Fixture {
                 shutdown,
                 relay: rumor_p2p::RelayMode::Announce,
                 link: rumor_p2p::LinkConfig::default(),
+                mempool_file: rumor_node::MempoolFile::new(dir.path().join("mempool.dat")),
             };
             std::mem::forget(p2p.task);
             module(ctx)

@@ -305,6 +305,9 @@ pub enum RpcAuth {
 /// The effective, validated node configuration.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
+    /// The config file the settings were read from ([`Settings::load`]
+    /// sets it when it read one), for the start-up log.
+    pub config_file: Option<PathBuf>,
     /// The data directory.
     pub datadir: PathBuf,
     /// The consensus parameters (network and genesis).
@@ -429,9 +432,11 @@ impl Settings {
                 false,
             ),
         };
-        let file = match std::fs::read_to_string(&path) {
-            Ok(text) => Settings::from_toml(&text, &path)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Settings::default(),
+        let (file, read) = match std::fs::read_to_string(&path) {
+            Ok(text) => (Settings::from_toml(&text, &path)?, true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                (Settings::default(), false)
+            }
             Err(source) => return Err(ConfigError::ReadFile { path, source }),
         };
         let defaulted_dir = self.datadir.is_none() && file.datadir.is_none();
@@ -446,7 +451,10 @@ impl Settings {
                 dir: dir_network,
             });
         }
-        Ok(self.over(file))
+        let mut merged = self.over(file);
+        // The file read, if any, for the start-up log.
+        merged.config = read.then_some(path);
+        Ok(merged)
     }
 
     /// Validates the merged settings into a [`NodeConfig`].
@@ -597,6 +605,7 @@ impl Settings {
             )));
         }
         Ok(NodeConfig {
+            config_file: self.config,
             datadir,
             params,
             p2p,
@@ -643,30 +652,77 @@ pub fn parse_seed(text: &str) -> Option<[u8; 32]> {
 }
 
 impl NodeConfig {
-    /// The configuration as JSON for the start-up log line, secrets redacted.
-    pub fn summary(&self) -> serde_json::Value {
-        serde_json::json!({
-            "datadir": self.datadir,
-            "network": self.params.network,
-            "genesis_outputs": self.params.genesis_outputs,
-            "p2p": self.p2p,
-            "node_key": self.node_key.map(|_| "<given>"),
-            "rpc_bind": self.rpc_bind,
-            "rpc_auth": match &self.rpc_auth {
-                RpcAuth::Cookie => "cookie".to_owned(),
-                RpcAuth::UserPassword { user, .. } => format!("user {user}"),
+    /// Logs the effective configuration once, at info level, as structured
+    /// fields named like the `rumord.toml` keys (snake_case), secrets
+    /// redacted: the node's settings and the config file read, then the p2p
+    /// layer's. JSON logs carry each as its own field.
+    pub fn log_effective(&self) {
+        let ms = |d: Duration| d.as_millis() as u64;
+        let list = |addrs: &[Multiaddr]| {
+            addrs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let config_file = self
+            .config_file
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+        let rpc_auth = match &self.rpc_auth {
+            RpcAuth::Cookie => "cookie".to_owned(),
+            RpcAuth::UserPassword { user, .. } => format!("user {user}"),
+        };
+        tracing::info!(
+            config_file,
+            datadir = %self.datadir.display(),
+            network = %self.params.network,
+            genesis_outputs = self.params.genesis_outputs,
+            node_key = if self.node_key.is_some() { "given" } else { "datadir" },
+            rpc_bind = %self.rpc_bind,
+            rpc_auth,
+            metrics = %self.metrics.map_or_else(|| "off".to_owned(), |a| a.to_string()),
+            mine = self.mine,
+            block_interval_ms = ms(self.block_interval),
+            mine_address = %self
+                .mine_address
+                .map_or_else(|| "miner_key".to_owned(), |a| a.encode(self.params.network)),
+            max_mempool_bytes = self.max_mempool_bytes,
+            busy_wait_ms = ms(self.admission.max_wait),
+            busy_backlog = self.admission.max_relay_backlog,
+            db_cache_mib = self.db_cache_bytes / (1024 * 1024),
+            log_format = match self.log_format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
             },
-            "metrics": self.metrics,
-            "mine": self.mine,
-            "block_interval_ms": self.block_interval.as_millis() as u64,
-            "mine_address": self.mine_address.map(|a| a.encode(self.params.network)),
-            "max_mempool_bytes": self.max_mempool_bytes,
-            "busy_wait_ms": self.admission.max_wait.as_millis() as u64,
-            "busy_backlog": self.admission.max_relay_backlog,
-            "db_cache_mib": self.db_cache_bytes / (1024 * 1024),
-            "log_format": self.log_format,
-            "threads": self.threads,
-        })
+            threads = self.threads,
+            "effective configuration"
+        );
+        let p = &self.p2p;
+        tracing::info!(
+            listen = %list(&p.listen),
+            bootnode = %list(&p.bootnodes),
+            discovery = p.discovery,
+            target_peers = p.target_peers,
+            max_peers = p.max_peers,
+            relay = %p.relay,
+            mesh_d = p.mesh.d,
+            mesh_d_low = p.mesh.d_low,
+            mesh_d_high = p.mesh.d_high,
+            mesh_d_lazy = p.mesh.d_lazy,
+            heartbeat_ms = ms(p.mesh.heartbeat),
+            seen_capacity = p.seen_capacity,
+            first_seen_capacity = p.first_seen_capacity,
+            relay_cache_mib = p.relay_cache_bytes / (1024 * 1024),
+            sync_interval_ms = ms(p.sync_interval),
+            fetch_timeout_ms = ms(p.fetch_timeout),
+            batch_window_ms = ms(p.batch_window),
+            link_delay_ms = ms(p.link.delay),
+            link_jitter_ms = ms(p.link.jitter),
+            link_bandwidth_bps = p.link.bandwidth_bps,
+            link_loss = p.link.loss,
+            "effective p2p configuration"
+        );
     }
 }
 

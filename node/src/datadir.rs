@@ -8,6 +8,7 @@
 //!   node_key     p2p identity seed, hex, mode 0600
 //!   miner_key    default coinbase key seed, hex, mode 0600
 //!   .cookie      `__cookie__:<64 hex>`, mode 0600, rewritten at each start
+//!   mempool.dat  the mempool, written at shutdown, loaded at start (`mempool_file`)
 //!   rumord.toml  optional config file
 //! ```
 
@@ -109,6 +110,11 @@ impl DataDir {
     /// The chain database file.
     pub fn chain_db(&self) -> PathBuf {
         self.path.join("chain.redb")
+    }
+
+    /// The mempool file.
+    pub fn mempool_file(&self) -> PathBuf {
+        self.path.join(crate::mempool_file::MEMPOOL_FILE)
     }
 
     /// The cookie file.

@@ -12,11 +12,14 @@
 //!   submissions, the miner and bodies from the network.
 //! - `admission`: when clients' transactions are refused ([`Busy`], RPC
 //!   −28 "node busy, retry") rather than queued past what the node carries.
+//! - `mempool_file`: [`MempoolFile`], `mempool.dat`: the mempool written at
+//!   shutdown and loaded through the validator at start.
 //! - `answers`: answers to the p2p layer's questions, off the async runtime.
 //! - [`reasons`]: stable labels for every rejection (rumor-chain's).
 //! - `miner`: `--mine` and `generatetoaddress`.
 //! - [`rpc`]: JSON-RPC server, auth, methods, submission batching.
-//! - `metrics`: Prometheus registry and the `/metrics` server.
+//! - `metrics`: Prometheus registry and the `/metrics` server (every family
+//!   in `docs/metrics.md`); `process_metrics`: the `process_*` families from `/proc`.
 //! - `status`: the operator's status line, once a minute at info level.
 //! - `memory`: resident size and the allocator's counts ([`memory_info`]).
 //! - `run`: start-up and graceful shutdown ([`run()`], [`start`]); `shutdown`: the stop signal.
@@ -31,8 +34,10 @@ mod config;
 mod core;
 mod datadir;
 mod memory;
+mod mempool_file;
 mod metrics;
 mod miner;
+mod process_metrics;
 pub use rumor_chain::reasons;
 pub mod rpc;
 mod run;
@@ -56,9 +61,13 @@ pub use datadir::{COOKIE_USER, DataDir, DataDirError};
 pub use memory::{
     Allocator, AllocatorStats, MemoryInfo, allocator_dump, memory_info, set_allocator,
 };
+pub use mempool_file::{
+    LoadReport, MEMPOOL_FILE, MEMPOOL_FILE_VERSION, MempoolFile, MempoolFileError, SaveError,
+    decode_mempool_file, encode_mempool_file, read_mempool_file, write_mempool_file,
+};
 pub use metrics::{
-    AcceptedLabels, BatchLabels, MemoryLabels, NodeMetrics, RefusedLabels, RejectedLabels,
-    TopicLabels,
+    AcceptedLabels, AllocatorLabels, BatchLabels, BytesLabels, EventLabels, FaultLabels,
+    NodeMetrics, ReasonLabels, RefusedLabels, RejectedLabels, TopicLabels,
 };
 pub use miner::{MineError, generate, mine_one};
 pub use run::{NodeError, RunningNode, run, start};

@@ -208,7 +208,7 @@ fn run(settings: Settings) -> anyhow::Result<ExitCode> {
     });
     let config = settings.load()?.resolve()?;
     init_tracing(config.log_format);
-    tracing::info!(config = %config.summary(), "effective configuration");
+    config.log_effective();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if config.threads > 0 {
         builder.worker_threads(config.threads);

@@ -7,7 +7,7 @@
 //! that hold it (the gap is fragmentation), `resident` what the allocator
 //! has touched and not yet returned (the gap to `active` is freed pages not
 //! yet purged, plus metadata). Served by RPC `getmemoryinfo` and as the
-//! `rumor_memory_*` and `rumor_allocator_bytes` metrics.
+//! `process_resident_memory_bytes` and `rumor_allocator_bytes` metrics.
 
 use std::sync::OnceLock;
 

@@ -1,14 +1,21 @@
 //! Prometheus metrics: the node's own registry ([`NodeMetrics`]) plus
 //! libp2p's (through [`rumor_p2p::P2pHandle::metrics_text`]), served as
-//! OpenMetrics text at `/metrics` by a small hyper server.
+//! OpenMetrics text at `/metrics` by a small hyper server. Every family is
+//! listed, with its type, labels and meaning, in `docs/metrics.md` (a test
+//! scrapes a node and compares).
 //!
-//! Exported (prefix `rumor_`): peers and mesh size; tip height; mempool
-//! count, bytes and orphans; accepted and rejected objects by kind, origin
-//! and reason; duplicate bodies; seen-set size, hits and misses; validation
-//! time per batch; the stages of a block connect (queue, validate until
-//! relayed, write); resident size and the allocator's counts; and block
-//! propagation delay (acceptance time minus the block's header time) as the
-//! fetch-latency proxy: the p2p layer does not expose per-fetch latency.
+//! Exported: the node's families (prefix `rumor_`): peers and mesh size;
+//! tip height; mempool count, bytes and orphans; accepted and rejected
+//! objects by kind, origin and reason; duplicate bodies; seen-set size,
+//! hits and misses; validation time per batch; the stages of a block
+//! connect (queue, validate until relayed, write); the allocator's counts;
+//! block propagation delay (acceptance time minus the block's header time)
+//! as the fetch-latency proxy; the p2p layer's counters (relay events,
+//! bans, penalties by fault, rejects and refusals by reason, bytes by
+//! protocol); `rumor_build_info`. Then the standard `process_*` families
+//! (`process_metrics`), then libp2p's. Families whose label values are
+//! known up front start at zero; those labelled by a refusal reason
+//! appear with their first occurrence.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -73,13 +80,62 @@ pub struct BlockStageLabels {
     pub stage: &'static str,
 }
 
-/// A memory reading (see [`crate::memory_info`]).
+/// One of the allocator's counts (see [`crate::AllocatorStats`]).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct MemoryLabels {
-    /// `rss`, or the allocator's `allocated`, `active`, `resident`,
-    /// `mapped`, `retained` or `metadata`.
+pub struct AllocatorLabels {
+    /// `allocated`, `active`, `resident`, `mapped`, `retained` or `metadata`.
     pub kind: &'static str,
 }
+
+/// A p2p counter, by its `getrelaystats` name.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// The counter's name.
+    pub event: String,
+}
+
+/// Why something a peer did was refused or charged.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// The stable reason label.
+    pub reason: String,
+}
+
+/// A penalty's fault.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FaultLabels {
+    /// The fault's label.
+    pub fault: String,
+}
+
+/// Bytes of one protocol in one direction.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BytesLabels {
+    /// `wire` (every byte of every connection), `gossip`, `getdata` or `sync`.
+    pub protocol: &'static str,
+    /// `in` or `out`.
+    pub direction: &'static str,
+}
+
+/// `rumor_build_info`'s labels.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    commit: &'static str,
+}
+
+/// The allocator's counts, in `getmemoryinfo`'s order.
+const ALLOCATOR_KINDS: [&str; 6] = [
+    "allocated",
+    "active",
+    "resident",
+    "mapped",
+    "retained",
+    "metadata",
+];
+
+/// p2p counters exported as families of their own, not as relay events.
+const OWN_FAMILY_COUNTERS: [&str; 3] = ["duplicate_bodies", "fetch_timeouts", "peers_banned"];
 
 /// A gossip topic.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -136,8 +192,20 @@ pub struct NodeMetrics {
     pub seen_misses: Counter,
     /// Fetch attempts that timed out.
     pub fetch_timeouts: Counter,
-    /// Resident size and the allocator's counts, bytes.
-    pub memory_bytes: Family<MemoryLabels, Gauge>,
+    /// The allocator's counts, bytes (none with the system allocator).
+    pub allocator_bytes: Family<AllocatorLabels, Gauge>,
+    /// The p2p layer's counters, by name.
+    pub relay_events: Family<EventLabels, Counter>,
+    /// Peers banned for misbehaviour.
+    pub peer_bans: Counter,
+    /// Penalties charged to peers, by fault.
+    pub peer_penalties: Family<FaultLabels, Counter>,
+    /// What peers sent that broke a rule, by reason.
+    pub relay_rejects: Family<ReasonLabels, Counter>,
+    /// What peers sent that local policy refused, by reason.
+    pub relay_refusals: Family<ReasonLabels, Counter>,
+    /// Bytes by protocol and direction.
+    pub p2p_bytes: Family<BytesLabels, Counter>,
 }
 
 impl Default for NodeMetrics {
@@ -154,10 +222,22 @@ fn mirror(counter: &Counter, value: u64) {
     }
 }
 
+/// Mirrors each named value into its series of `family`.
+fn mirror_each<'a, L: Clone + std::hash::Hash + Eq>(
+    family: &Family<L, Counter>,
+    values: impl IntoIterator<Item = (&'a String, &'a u64)>,
+    label: impl Fn(&str) -> L,
+) {
+    for (name, value) in values {
+        mirror(&family.get_or_create(&label(name)), *value);
+    }
+}
+
 impl NodeMetrics {
     /// Fresh metrics, registered.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("rumor");
+        let mut root = Registry::default();
+        let registry = root.sub_registry_with_prefix("rumor");
         let m = Self {
             registry: Registry::default(),
             tip_height: Gauge::default(),
@@ -177,8 +257,35 @@ impl NodeMetrics {
             seen_hits: Counter::default(),
             seen_misses: Counter::default(),
             fetch_timeouts: Counter::default(),
-            memory_bytes: Family::default(),
+            allocator_bytes: Family::default(),
+            relay_events: Family::default(),
+            peer_bans: Counter::default(),
+            peer_penalties: Family::default(),
+            relay_rejects: Family::default(),
+            relay_refusals: Family::default(),
+            p2p_bytes: Family::default(),
         };
+        // Label values known up front start at zero, so a scrape shows 0
+        // rather than nothing before the first event.
+        for kind in ["tx", "block"] {
+            for origin in ["peer", "local"] {
+                let _ = m.accepted.get_or_create(&AcceptedLabels { kind, origin });
+            }
+        }
+        for kind in ["tx", "block", "mixed"] {
+            let _ = m.validation_seconds.get_or_create(&BatchLabels { kind });
+        }
+        for topic in ["tx", "block"] {
+            let _ = m.mesh_peers.get_or_create(&TopicLabels { topic });
+        }
+        for protocol in ["wire", "gossip", "getdata", "sync"] {
+            for direction in ["in", "out"] {
+                let _ = m.p2p_bytes.get_or_create(&BytesLabels {
+                    protocol,
+                    direction,
+                });
+            }
+        }
         registry.register("tip_height", "Best-chain height", m.tip_height.clone());
         registry.register("mempool_txs", "Mempool transactions", m.mempool_txs.clone());
         registry.register(
@@ -251,12 +358,54 @@ impl NodeMetrics {
             m.fetch_timeouts.clone(),
         );
         registry.register(
-            "memory_bytes",
-            "Resident size (rss) and the allocator's allocated, active, resident, mapped, \
-             retained and metadata bytes",
-            m.memory_bytes.clone(),
+            "allocator_bytes",
+            "The allocator's counts: allocated (live heap), active (pages holding it), \
+             resident, mapped, retained and metadata bytes",
+            m.allocator_bytes.clone(),
         );
-        Self { registry, ..m }
+        registry.register(
+            "relay_events",
+            "The p2p layer's counters (getrelaystats counters), by name",
+            m.relay_events.clone(),
+        );
+        registry.register(
+            "peer_bans",
+            "Peers disconnected and banned for misbehaviour",
+            m.peer_bans.clone(),
+        );
+        registry.register(
+            "peer_penalties",
+            "Penalties charged to peers' scores, by fault",
+            m.peer_penalties.clone(),
+        );
+        registry.register(
+            "relay_rejects",
+            "What peers sent that broke a rule (the sender is charged), by reason",
+            m.relay_rejects.clone(),
+        );
+        registry.register(
+            "relay_refusals",
+            "What peers sent that local policy refused (never charged), by reason",
+            m.relay_refusals.clone(),
+        );
+        registry.register(
+            "p2p_bytes",
+            "Bytes by protocol (wire: every byte of every connection) and direction",
+            m.p2p_bytes.clone(),
+        );
+        registry.register(
+            "build",
+            "The running build: crate version and git commit",
+            prometheus_client::metrics::info::Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                commit: env!("RUMOR_COMMIT"),
+            }),
+        );
+        root.register_collector(Box::new(crate::process_metrics::ProcessCollector));
+        Self {
+            registry: root,
+            ..m
+        }
     }
 
     /// Client submissions refused by admission control so far, all reasons.
@@ -354,26 +503,63 @@ impl NodeMetrics {
             let counter = |name: &str| stats.counters.get(name).copied().unwrap_or(0);
             mirror(&self.duplicate_bodies, counter("duplicate_bodies"));
             mirror(&self.fetch_timeouts, counter("fetch_timeouts"));
+            mirror(&self.peer_bans, counter("peers_banned"));
             self.seen_size.set(stats.seen.len as i64);
             mirror(&self.seen_hits, stats.seen.hits);
             mirror(&self.seen_misses, stats.seen.misses);
+            self.refresh_p2p(&stats);
         }
-        let mem = crate::memory_info();
-        let set = |kind, bytes: u64| {
-            self.memory_bytes
-                .get_or_create(&MemoryLabels { kind })
-                .set(bytes as i64);
-        };
-        if let Some(rss) = mem.rss {
-            set("rss", rss);
+        if let Some(a) = crate::memory_info().stats {
+            let counts = [
+                a.allocated,
+                a.active,
+                a.resident,
+                a.mapped,
+                a.retained,
+                a.metadata,
+            ];
+            for (kind, bytes) in ALLOCATOR_KINDS.into_iter().zip(counts) {
+                self.allocator_bytes
+                    .get_or_create(&AllocatorLabels { kind })
+                    .set(bytes as i64);
+            }
         }
-        if let Some(a) = mem.stats {
-            set("allocated", a.allocated);
-            set("active", a.active);
-            set("resident", a.resident);
-            set("mapped", a.mapped);
-            set("retained", a.retained);
-            set("metadata", a.metadata);
+    }
+
+    /// The p2p layer's counters, rejects, refusals, penalties and bytes.
+    fn refresh_p2p(&self, stats: &rumor_p2p::RelayStats) {
+        let events = stats
+            .counters
+            .iter()
+            .filter(|(name, _)| !OWN_FAMILY_COUNTERS.contains(&name.as_str()));
+        mirror_each(&self.relay_events, events, |n| EventLabels {
+            event: n.to_owned(),
+        });
+        mirror_each(&self.relay_rejects, &stats.rejects, |n| ReasonLabels {
+            reason: n.to_owned(),
+        });
+        mirror_each(&self.relay_refusals, &stats.refusals, |n| ReasonLabels {
+            reason: n.to_owned(),
+        });
+        mirror_each(&self.peer_penalties, &stats.penalties, |n| FaultLabels {
+            fault: n.to_owned(),
+        });
+        let bytes = [
+            ("wire", stats.wire_bytes),
+            ("gossip", stats.gossip_bytes),
+            ("getdata", stats.getdata_bytes),
+            ("sync", stats.sync_bytes),
+        ];
+        for (protocol, b) in bytes {
+            for (direction, value) in [("in", b.inn), ("out", b.out)] {
+                mirror(
+                    &self.p2p_bytes.get_or_create(&BytesLabels {
+                        protocol,
+                        direction,
+                    }),
+                    value,
+                );
+            }
         }
     }
 

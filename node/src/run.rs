@@ -13,6 +13,7 @@ use rumor_p2p::Keypair;
 use crate::config::{ConfigError, NodeConfig, RpcAuth};
 use crate::core::NodeCore;
 use crate::datadir::{COOKIE_USER, DataDir, DataDirError};
+use crate::mempool_file::{MempoolFile, SaveError};
 use crate::metrics::NodeMetrics;
 use crate::rpc::{self, RpcContext};
 use crate::shutdown::{Shutdown, StopReason};
@@ -95,6 +96,7 @@ pub struct RunningNode {
     p2p_task: tokio::task::JoinHandle<()>,
     validator: std::thread::JoinHandle<()>,
     rpc: rpc::RpcServer,
+    mempool_file: MempoolFile,
     shutdown: Shutdown,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -139,6 +141,15 @@ pub async fn start(config: NodeConfig, shutdown: Shutdown) -> Result<RunningNode
         Arc::clone(&core),
         p2p.events,
     )));
+    // The mempool saved at the last shutdown, through the validator like
+    // any submission, while the node already serves.
+    let mempool_file = MempoolFile::new(datadir.mempool_file());
+    {
+        let (file, core, validator) = (mempool_file.clone(), Arc::clone(&core), validator.clone());
+        tasks.push(tokio::spawn(async move {
+            file.load(&core, &validator).await;
+        }));
+    }
 
     let (user, password) = match &config.rpc_auth {
         RpcAuth::Cookie => (COOKIE_USER.to_owned(), datadir.write_cookie()?),
@@ -151,6 +162,7 @@ pub async fn start(config: NodeConfig, shutdown: Shutdown) -> Result<RunningNode
         shutdown: shutdown.clone(),
         relay: config.p2p.relay,
         link: config.p2p.link,
+        mempool_file: mempool_file.clone(),
     };
     let rpc = rpc::start(config.rpc_bind, &user, &password, ctx)
         .await
@@ -210,6 +222,7 @@ pub async fn start(config: NodeConfig, shutdown: Shutdown) -> Result<RunningNode
         p2p_task: p2p.task,
         validator: validator_thread,
         rpc,
+        mempool_file,
         shutdown,
         tasks,
     })
@@ -226,7 +239,8 @@ impl RunningNode {
         &self.core
     }
 
-    /// Shuts down in order: miner and metrics, RPC, p2p, then the store.
+    /// Shuts down in order: miner and metrics, RPC, p2p, the validator;
+    /// then saves the mempool and closes the store.
     ///
     /// # Errors
     /// [`NodeError::Fatal`] if the node stopped because of a fatal error.
@@ -246,6 +260,7 @@ impl RunningNode {
         // The validator stops on the shutdown signal, after its batch.
         let validator = self.validator;
         let _ = tokio::task::spawn_blocking(move || validator.join()).await;
+        save_mempool(&self.mempool_file, &self.core).await;
         self.core.close();
         self.datadir.remove_cookie();
         tracing::info!("stopped");
@@ -253,5 +268,20 @@ impl RunningNode {
             StopReason::Fatal(m) => Err(NodeError::Fatal(m)),
             StopReason::Requested(_) => Ok(()),
         }
+    }
+}
+
+/// Writes the mempool file at shutdown, once nothing can change the mempool.
+async fn save_mempool(file: &MempoolFile, core: &Arc<NodeCore>) {
+    let (f, c) = (file.clone(), Arc::clone(core));
+    let path = file.path().display().to_string();
+    match tokio::task::spawn_blocking(move || f.save(&c)).await {
+        Ok(Ok(txs)) => tracing::info!(path, txs, "mempool saved"),
+        Ok(Err(SaveError::NotLoaded)) => tracing::warn!(
+            path,
+            "mempool not saved: loading it had not finished; the file is kept for the next start"
+        ),
+        Ok(Err(e)) => tracing::warn!(path, error = %e, "mempool not saved"),
+        Err(e) => tracing::warn!(path, error = %e, "mempool not saved"),
     }
 }

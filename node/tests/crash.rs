@@ -18,19 +18,12 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use rumor_chain::{Amount, Network, OutPoint, Params, Transaction, TxIn, TxOut};
+use rumor_chain::{OutPoint, Params, Transaction};
 use serde_json::{Value, json};
-use support::{Node, base_args, spawn, start, start_with, wait_until};
+use support::{Node, base_args, params, spawn, start, start_with, wait_until};
 
 fn rumord() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_rumord"))
-}
-
-/// The network of `support::base_args`.
-fn params() -> Params {
-    Params::new(Network::Regtest)
-        .with_genesis_outputs(200)
-        .unwrap()
 }
 
 /// Faucet coins that move from transaction to transaction: coin `i` is
@@ -60,17 +53,10 @@ impl Wallet {
         let i = self.next % self.coins.len();
         self.next += 1;
         let (prev, value) = self.coins[i];
-        let key = self.params.faucet_key(i as u32);
-        let mut tx = Transaction {
-            version: 1,
-            inputs: vec![TxIn::unsigned(prev, key.public())],
-            outputs: vec![TxOut {
-                amount: Amount::new(value - 1_000).unwrap(),
-                address: key.address(),
-            }],
-        };
-        tx.sign(&[&key]).unwrap();
-        (i, tx)
+        (
+            i,
+            support::faucet_spend(&self.params, prev, i as u32, value, 1_000),
+        )
     }
 
     /// Submits the next transaction to `node`; the coin moves only if accepted.

@@ -1,6 +1,6 @@
 //! Multi-process tests of `rumord` through the real binary on 127.0.0.1:
-//! RPC bad input, crash and restart, refused data directories, config
-//! precedence, metrics, health and peer-id.
+//! RPC bad input, crash and restart, refused data directories and p2p
+//! ports, config precedence, metrics, health and peer-id.
 
 mod support;
 
@@ -276,6 +276,27 @@ fn corrupt_foreign_or_locked_datadirs_are_refused_untouched() {
     );
 }
 
+/// A second node on a p2p port in use is refused at start, naming the
+/// port (libp2p's listeners set `SO_REUSEPORT`: both used to listen).
+#[test]
+fn a_p2p_port_in_use_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(rumord(), &dir.path().join("a"), &[]);
+    let taken = a.listen[0].clone();
+    let port = taken.rsplit('/').next().unwrap().to_owned();
+    let mut args = support::base_args(&dir.path().join("b"));
+    let i = args.iter().position(|x| x == "--listen").unwrap();
+    args[i + 1] = taken;
+    let (status, log) = run_to_exit(rumord(), &args, Duration::from_secs(20));
+    assert!(!status.success());
+    assert!(
+        log.contains(&format!("port {port} is in use by another process")),
+        "{log}"
+    );
+    assert_eq!(a.peers(), 0, "nothing took the first node's connections");
+    assert_eq!(a.height(), 0, "the first node still serves");
+}
+
 #[test]
 fn config_precedence_metrics_and_peer_id() {
     let dir = tempfile::tempdir().unwrap();
@@ -385,8 +406,8 @@ fn config_precedence_metrics_and_peer_id() {
         "rumor_seen_set_size",
         "rumor_duplicate_bodies_total",
         "rumor_validation_seconds",
-        "rumor_memory_bytes{kind=\"rss\"}",
-        "rumor_memory_bytes{kind=\"allocated\"}",
+        "process_resident_memory_bytes",
+        "rumor_allocator_bytes{kind=\"allocated\"}",
         "libp2p_",
         "# EOF",
     ] {
@@ -423,26 +444,14 @@ fn mine_flag_mines_at_the_interval_to_the_given_address() {
 /// `sendrawtransaction`'s codes; what it accepts is in the mempool.
 #[test]
 fn sendrawtransactions_answers_each_transaction_in_order() {
-    use rumor_chain::{Amount, Network, OutPoint, Params, Transaction, TxIn, TxOut};
     let dir = tempfile::tempdir().unwrap();
     let node = start(rumord(), &dir.path().join("n"), &[]);
-    let params = Params::new(Network::Regtest)
-        .with_genesis_outputs(200)
-        .unwrap();
+    let params = support::params();
     let genesis = params.genesis_block().txs[0].txid();
     let amount = params.genesis_output_amount.units();
     let spend = |i: u32, fee: u64| {
-        let key = params.faucet_key(i);
-        let mut tx = Transaction {
-            version: 1,
-            inputs: vec![TxIn::unsigned(OutPoint::new(genesis, i), key.public())],
-            outputs: vec![TxOut {
-                amount: Amount::new(amount - fee).unwrap(),
-                address: key.address(),
-            }],
-        };
-        tx.sign(&[&key]).unwrap();
-        tx
+        let prev = rumor_chain::OutPoint::new(genesis, i);
+        support::faucet_spend(&params, prev, i, amount, fee)
     };
     let a = spend(0, 1_000);
     let b = spend(1, 1_000);

@@ -100,6 +100,7 @@ fn fixture() -> &'static Fixture {
                 shutdown,
                 relay: rumor_p2p::RelayMode::Announce,
                 link: rumor_p2p::LinkConfig::default(),
+                mempool_file: rumor_node::MempoolFile::new(dir.path().join("mempool.dat")),
             };
             module(ctx)
         });

@@ -546,6 +546,12 @@ impl EventLoop {
 
     fn upkeep(&mut self) {
         let now = Instant::now();
+        // The relay's timers run at least once a second. Its first
+        // anti-entropy round is set by its first tick, and with nothing
+        // tracked it names no deadline: the loop's idle wake-up, recomputed
+        // after every event, never came while gossipsub's heartbeat (100 ms
+        // in tests) kept the loop busy, so a quiet network never synced.
+        self.relay.tick(now);
         let up = self.peers.upkeep(now);
         for (peer, score) in up.scores {
             self.swarm
@@ -624,6 +630,11 @@ impl EventLoop {
         }
         let payload = match GossipPayload::decode(&data) {
             Ok(p) => p,
+            Err(_) if GossipPayload::is_future(&data) => {
+                // A later version's payload (docs/protocol.md, "Versioning").
+                self.counters.future_payloads += 1;
+                return self.report(&message, &source, Acceptance::Ignore);
+            }
             Err(e) => {
                 tracing::debug!(peer = %source, error = %e, "undecodable gossip");
                 self.counters.undecodable += 1;
@@ -858,8 +869,10 @@ impl EventLoop {
                 self.on_sync_response(peer, asked, response);
             }
             Some(Rr::Failure { peer, id, error }) => {
-                if let Some(SyncAsked::Headers) = self.outbound.sync_done(&id) {
-                    self.relay.on_headers_failed(&peer);
+                match self.outbound.sync_done(&id) {
+                    Some(SyncAsked::Headers) => self.relay.on_headers_failed(&peer),
+                    Some(SyncAsked::Status(_)) => self.counters.sync_rounds_wasted += 1,
+                    _ => {}
                 }
                 tracing::debug!(%peer, %error, "sync request failed");
             }
@@ -953,6 +966,7 @@ impl EventLoop {
             }
             (SyncAsked::Peers, SyncResponse::Peers(records)) => self.peers.learn(records),
             (SyncAsked::Headers, SyncResponse::Refused) => self.relay.on_headers_failed(&peer),
+            (SyncAsked::Status(_), SyncResponse::Refused) => self.counters.sync_rounds_wasted += 1,
             (_, SyncResponse::Refused) => {}
             (asked, _) => {
                 if let SyncAsked::Headers = asked {
@@ -1155,6 +1169,12 @@ impl EventLoop {
             refusals: self
                 .relay
                 .refusals()
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
+            penalties: self
+                .peers
+                .penalties()
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), *v))
                 .collect(),

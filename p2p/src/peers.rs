@@ -4,7 +4,7 @@
 //! with time as a parameter; the event loop applies its answers to the
 //! swarm (gossipsub application scores, disconnects, dials).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
@@ -39,8 +39,15 @@ const MAX_CONNECTIONS_PER_PEER: u32 = 2;
 /// `max_peers` minus this, so a flood of inbound identities cannot eclipse
 /// the node.
 const OUTBOUND_RESERVE: usize = 8;
-/// Longest wait between dials of one address.
+/// Longest wait between dials of a bootnode named with its PeerId. Such a
+/// bootnode is never dialled while it is connected, so this only paces
+/// dials to one that is down.
 const MAX_DIAL_BACKOFF: Duration = Duration::from_secs(5);
+/// Longest wait between dials of a bootnode given without `/p2p/<id>`: the
+/// node cannot tell it is connected until a dial to it succeeded once, and
+/// the address may never answer (or answer as something else), so the
+/// waits keep doubling, up to this.
+const MAX_ANONYMOUS_DIAL_BACKOFF: Duration = Duration::from_secs(300);
 /// Request items a peer may ask for per second (sustained).
 const RATE_PER_SEC: f64 = 50_000.0;
 /// Request items a peer may ask for in a burst.
@@ -63,6 +70,31 @@ pub(crate) enum Fault {
 }
 
 impl Fault {
+    /// Every fault, for metrics that start at zero.
+    pub(crate) const ALL: [Fault; 10] = [
+        Self::Relay(Offence::InvalidObject),
+        Self::Relay(Offence::MalformedBody),
+        Self::Relay(Offence::Unrequested),
+        Self::Relay(Offence::Timeout),
+        Self::Relay(Offence::BadCompact),
+        Self::Relay(Offence::BadHeaders),
+        Self::BadGossip,
+        Self::OversizedRequest,
+        Self::Flood,
+        Self::BadResponse,
+    ];
+
+    /// A stable label (the `fault` of `rumor_peer_penalties_total`).
+    pub(crate) const fn label(self) -> &'static str {
+        match self {
+            Self::Relay(o) => o.label(),
+            Self::BadGossip => "bad-gossip",
+            Self::OversizedRequest => "oversized-request",
+            Self::Flood => "flood",
+            Self::BadResponse => "bad-response",
+        }
+    }
+
     /// The misbehaviour it adds.
     pub(crate) fn cost(self) -> f64 {
         match self {
@@ -147,6 +179,11 @@ pub(crate) struct PeerBook {
     misbehaviour: HashMap<PeerId, f64>,
     buckets: HashMap<PeerId, Bucket>,
     dial_after: HashMap<Multiaddr, (Instant, Duration)>,
+    /// The peer behind each bootnode given without a PeerId, once a dial
+    /// to it succeeded.
+    bootnode_peers: HashMap<Multiaddr, PeerId>,
+    /// Penalties charged, by fault.
+    penalties: BTreeMap<&'static str, u64>,
     ticks: u64,
 }
 
@@ -172,6 +209,8 @@ impl PeerBook {
             misbehaviour: HashMap::new(),
             buckets: HashMap::new(),
             dial_after: HashMap::new(),
+            bootnode_peers: HashMap::new(),
+            penalties: Fault::ALL.iter().map(|f| (f.label(), 0)).collect(),
             ticks: 0,
         }
     }
@@ -196,6 +235,9 @@ impl PeerBook {
         }
         if n > 1 || self.connected.contains_key(&peer) {
             return Admission::Another;
+        }
+        if outbound && peer_of(&addr).is_none() && self.bootnodes.contains(&addr) {
+            self.bootnode_peers.insert(addr.clone(), peer);
         }
         if self.connected.len() >= self.max_peers {
             return Admission::Full;
@@ -259,9 +301,15 @@ impl PeerBook {
 
     /// Charges `peer` for `fault`. Returns its new application score.
     pub(crate) fn penalize(&mut self, peer: PeerId, fault: Fault) -> f64 {
+        *self.penalties.entry(fault.label()).or_default() += 1;
         let m = self.misbehaviour.entry(peer).or_default();
         *m += fault.cost();
         app_score(*m)
+    }
+
+    /// Penalties charged so far, by fault (every fault, from zero).
+    pub(crate) fn penalties(&self) -> &BTreeMap<&'static str, u64> {
+        &self.penalties
     }
 
     /// `peer`'s application score now.
@@ -338,7 +386,8 @@ impl PeerBook {
     pub(crate) fn bootnodes_to_dial(&mut self, now: Instant) -> Vec<Multiaddr> {
         let mut out = Vec::new();
         for addr in self.bootnodes.clone() {
-            if peer_of(&addr)
+            if self
+                .peer_at(&addr)
                 .is_some_and(|p| self.connected.contains_key(&p) || self.is_banned(&p, now))
             {
                 continue;
@@ -350,8 +399,20 @@ impl PeerBook {
         out
     }
 
-    /// Whether `addr` may be dialled now; if so its backoff doubles.
+    /// The peer at `addr`: its `/p2p/<id>`, or the peer a dial to this
+    /// id-less bootnode reached.
+    fn peer_at(&self, addr: &Multiaddr) -> Option<PeerId> {
+        peer_of(addr).or_else(|| self.bootnode_peers.get(addr).copied())
+    }
+
+    /// Whether `addr` may be dialled now; if so its backoff doubles (up to
+    /// 5 s for an address with a PeerId, 5 min without).
     fn due(&mut self, addr: &Multiaddr, now: Instant) -> bool {
+        let cap = if peer_of(addr).is_some() {
+            MAX_DIAL_BACKOFF
+        } else {
+            MAX_ANONYMOUS_DIAL_BACKOFF
+        };
         let (after, backoff) = self
             .dial_after
             .get(addr)
@@ -360,10 +421,8 @@ impl PeerBook {
         if after > now {
             return false;
         }
-        self.dial_after.insert(
-            addr.clone(),
-            (now + backoff, (backoff * 2).min(MAX_DIAL_BACKOFF)),
-        );
+        self.dial_after
+            .insert(addr.clone(), (now + backoff, (backoff * 2).min(cap)));
         true
     }
 
@@ -377,9 +436,13 @@ impl PeerBook {
             out.scores.push((*peer, app_score(*m)));
             *m > 0.01
         });
-        let connected = &self.connected;
-        self.dial_after
-            .retain(|a, _| peer_of(a).is_none_or(|p| !connected.contains_key(&p)));
+        // A connected address starts from the shortest wait once it is lost.
+        let (connected, learned) = (&self.connected, &self.bootnode_peers);
+        self.dial_after.retain(|a, _| {
+            peer_of(a)
+                .or_else(|| learned.get(a).copied())
+                .is_none_or(|p| !connected.contains_key(&p))
+        });
         if self.connected.len() < self.target_peers {
             out.dial = self.bootnodes_to_dial(now);
             if self.discovery {
@@ -511,6 +574,81 @@ mod tests {
         let s0 = b.app_score(&q);
         b.upkeep(now);
         assert!(b.app_score(&q) > s0);
+    }
+
+    /// Issue 15: a bootnode given without `/p2p/<id>` was dialled every 5 s
+    /// for ever, connected or not.
+    #[test]
+    fn a_bootnode_without_peer_id_is_dialled_with_backoff_and_not_while_connected() {
+        let anonymous: Multiaddr = "/ip4/127.0.0.1/tcp/9".parse().unwrap();
+        let named = addr().with_p2p(PeerId::random()).unwrap();
+        let cfg = P2pConfig {
+            bootnodes: vec![anonymous.clone(), named.clone()],
+            ..P2pConfig::default()
+        };
+        let mut b = PeerBook::new(&cfg, PeerId::random());
+        let t0 = Instant::now();
+        let dials_in = |b: &mut PeerBook, from: u64, to: u64, which: &Multiaddr| {
+            (from..to)
+                .filter(|s| {
+                    b.bootnodes_to_dial(t0 + Duration::from_millis(s * 250))
+                        .contains(which)
+                })
+                .map(|s| s * 250)
+                .collect::<Vec<u64>>()
+        };
+        // Twenty minutes of an address that never answers, checked four
+        // times a second.
+        let unanswered = dials_in(&mut b, 0, 4 * 1200, &anonymous);
+        let gaps: Vec<u64> = unanswered.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(
+            gaps,
+            [
+                500, 1000, 2000, 4000, 8000, 16_000, 32_000, 64_000, 128_000, 256_000, 300_000,
+                300_000
+            ],
+            "{unanswered:?}"
+        );
+        // A bootnode with a PeerId keeps its 5 s cap.
+        let mut c = PeerBook::new(&cfg, PeerId::random());
+        let named_dials = dials_in(&mut c, 0, 4 * 60, &named);
+        assert!(named_dials.len() >= 15, "{named_dials:?}");
+
+        // Once a dial reached a peer there, it is not dialled while that
+        // peer is connected, and from the shortest wait once it is gone.
+        let p = PeerId::random();
+        let t1 = t0 + Duration::from_secs(1200);
+        assert_eq!(
+            b.admit(p, anonymous.clone(), true, 1, t1),
+            Admission::NewPeer
+        );
+        b.upkeep(t1);
+        assert!(dials_in(&mut b, 4 * 1200, 4 * 1800, &anonymous).is_empty());
+        assert!(b.remove(&p));
+        let t2 = t0 + Duration::from_secs(1800);
+        assert!(b.bootnodes_to_dial(t2).contains(&anonymous));
+        assert!(
+            !b.bootnodes_to_dial(t2 + Duration::from_millis(250))
+                .contains(&anonymous)
+        );
+        assert!(
+            b.bootnodes_to_dial(t2 + Duration::from_millis(500))
+                .contains(&anonymous)
+        );
+    }
+
+    #[test]
+    fn penalties_are_counted_by_fault_from_zero() {
+        let mut b = book(8);
+        assert_eq!(b.penalties().len(), Fault::ALL.len(), "labels are distinct");
+        assert!(b.penalties().values().all(|n| *n == 0));
+        let p = PeerId::random();
+        b.penalize(p, Fault::Flood);
+        b.penalize(p, Fault::Flood);
+        b.penalize(p, Fault::Relay(Offence::Timeout));
+        assert_eq!(b.penalties()["flood"], 2);
+        assert_eq!(b.penalties()["request-timeout"], 1);
+        assert_eq!(b.penalties().values().sum::<u64>(), 3);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use libp2p::core::Transport;
+use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::upgrade::Version;
 use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
@@ -93,8 +94,17 @@ pub async fn start(cfg: P2pConfig, key: Keypair) -> Result<P2p, StartError> {
     let topics = Topics::new(&cfg.network);
     let link = Arc::new(LinkCounters::default());
     let protocols = ProtocolCounterSet::default();
-    let mut registry = Registry::with_prefix("libp2p");
-    let behaviour = Behaviour::new(&key, &cfg, &topics, &protocols, &mut registry)?;
+    // libp2p's families: gossipsub's under `libp2p_gossipsub_`; `Metrics`
+    // and the bandwidth transport add their own `libp2p_` prefix (with a
+    // prefixed registry they came out as `libp2p_libp2p_*`).
+    let mut registry = Registry::default();
+    let behaviour = Behaviour::new(
+        &key,
+        &cfg,
+        &topics,
+        &protocols,
+        registry.sub_registry_with_prefix("libp2p"),
+    )?;
     let metrics = libp2p::metrics::Metrics::new(&mut registry);
 
     let shaping = cfg.link;
@@ -112,7 +122,10 @@ pub async fn start(cfg: P2pConfig, key: Keypair) -> Result<P2p, StartError> {
         .upgrade(Version::V1Lazy)
         .authenticate(noise::Config::new(&key)?)
         .multiplex(yamux::Config::default())
-        .timeout(Duration::from_secs(20))
+        .timeout(Duration::from_secs(20));
+    // Bytes per direction on the muxed streams (`libp2p_bandwidth_bytes_total`).
+    let transport = libp2p::metrics::BandwidthTransport::new(transport, &mut registry)
+        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
         .boxed();
     let peer_id = key.public().to_peer_id();
     let mut swarm = Swarm::new(
@@ -129,6 +142,7 @@ pub async fn start(cfg: P2pConfig, key: Keypair) -> Result<P2p, StartError> {
     );
     let mut listen_addrs = Vec::new();
     for addr in &cfg.listen {
+        refuse_if_taken(addr)?;
         swarm
             .listen_on(addr.clone())
             .map_err(|source| StartError::Listen {
@@ -188,6 +202,41 @@ pub async fn start(cfg: P2pConfig, key: Keypair) -> Result<P2p, StartError> {
         bodies: body_rx,
         task,
     })
+}
+
+/// Fails if another process listens on `addr`'s TCP port already.
+///
+/// libp2p's TCP transport sets `SO_REUSEPORT` on its listeners, so a second
+/// node on a port in use would listen beside the first (the kernel then
+/// splits incoming connections between them) instead of failing. A plain
+/// socket (`SO_REUSEADDR` only) cannot bind a port that has a listener, so
+/// binding and dropping one first tells. Port 0 and non-IP addresses are
+/// not checked.
+fn refuse_if_taken(addr: &Multiaddr) -> Result<(), StartError> {
+    use libp2p::multiaddr::Protocol;
+    let mut parts = addr.iter();
+    let ip: std::net::IpAddr = match parts.next() {
+        Some(Protocol::Ip4(ip)) => ip.into(),
+        Some(Protocol::Ip6(ip)) => ip.into(),
+        _ => return Ok(()),
+    };
+    let port = match parts.next() {
+        Some(Protocol::Tcp(port)) if port != 0 => port,
+        _ => return Ok(()),
+    };
+    match std::net::TcpListener::bind((ip, port)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(StartError::Listen {
+            addr: addr.clone(),
+            source: libp2p::TransportError::Other(std::io::Error::new(
+                e.kind(),
+                format!("port {port} is in use by another process ({e})"),
+            )),
+        }),
+        // Anything else (no such address, no permission) the real listen
+        // reports in its own words.
+        Err(_) => Ok(()),
+    }
 }
 
 /// Spawns the event loop. A plain function (not async, not generic), so the

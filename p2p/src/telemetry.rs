@@ -158,6 +158,9 @@ rumor_relay::counters!(
         undecodable,
         /// Gossip messages over the topic's size limit.
         oversized,
+        /// Gossip payloads of a later protocol version (a variant tag this
+        /// version does not know): ignored, not punished.
+        future_payloads,
         /// Events dropped because the event stream was full.
         events_dropped,
         /// Questions to the node not asked because too many were open.
@@ -172,6 +175,10 @@ rumor_relay::counters!(
         peers_banned,
         /// Peers dropped by failure detection (ping timeout).
         peers_failed,
+        /// Anti-entropy rounds that brought nothing: the status request
+        /// failed (the peer does not speak the sync protocol, timed out or
+        /// went away) or was refused.
+        sync_rounds_wasted,
     }
 );
 
@@ -203,6 +210,8 @@ pub struct RelayStats {
     pub rejects: BTreeMap<String, u64>,
     /// Policy refusals by reason.
     pub refusals: BTreeMap<String, u64>,
+    /// Penalties charged to peers, by fault (every fault, from zero).
+    pub penalties: BTreeMap<String, u64>,
     /// Seen-set counters.
     pub seen: SeenStats,
     /// Objects being fetched or validated now.

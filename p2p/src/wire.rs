@@ -134,6 +134,37 @@ pub enum GossipPayload {
 }
 
 impl GossipPayload {
+    /// The first variant tag this version does not know. The protocol grows
+    /// by new variants at the end, never by new fields in old ones: a
+    /// payload whose leading tag is at least this and below
+    /// [`GossipPayload::END_OF_FUTURE_TAGS`] comes from a later version and
+    /// is ignored (not forwarded, not punished, counted as
+    /// `future_payloads`); a known variant that does not decode exactly, or
+    /// any other tag, is malformed. `docs/protocol.md`, "Versioning".
+    pub const FIRST_UNKNOWN_TAG: u32 = 3;
+    /// Tags from [`GossipPayload::FIRST_UNKNOWN_TAG`] up to (not including)
+    /// this are kept for later versions of this topic; past them a change
+    /// needs a new topic version. Bounded so that random bytes (whose first
+    /// byte is a tag up to 250) are still malformed and cost their sender.
+    pub const END_OF_FUTURE_TAGS: u32 = 16;
+
+    /// This payload's variant tag (its first encoded byte).
+    pub fn tag(&self) -> u32 {
+        match self {
+            Self::Announce(_) => 0,
+            Self::Push(_) => 1,
+            Self::Batch(_) => 2,
+        }
+    }
+
+    /// Whether `bytes` is a payload of a later version: its leading tag
+    /// (a canonical varint) is one this version does not know.
+    pub fn is_future(bytes: &[u8]) -> bool {
+        rumor_chain::decode_prefix::<u32>(bytes).is_ok_and(|(tag, _)| {
+            (Self::FIRST_UNKNOWN_TAG..Self::END_OF_FUTURE_TAGS).contains(&tag)
+        })
+    }
+
     /// Decodes a payload, rejecting anything over [`MAX_GOSSIP_BYTES`].
     ///
     /// # Errors
@@ -388,6 +419,50 @@ mod tests {
             GossipPayload::decode(&bytes),
             Err(DecodeError::TrailingBytes(1))
         ));
+    }
+
+    #[test]
+    fn only_tags_past_the_known_ones_are_future_payloads() {
+        let inv = Inv::Tx(Txid([3; 32]));
+        let known = [
+            GossipPayload::Announce(inv),
+            GossipPayload::Push(Body {
+                inv,
+                bytes: Bytes::from_static(b"x"),
+            }),
+            GossipPayload::Batch(Batch {
+                nonce: 1,
+                invs: vec![inv],
+            }),
+        ];
+        for p in &known {
+            let bytes = p.encode();
+            assert_eq!(u32::from(bytes[0]), p.tag(), "{p:?}");
+            assert!(!GossipPayload::is_future(&bytes));
+            // A known variant with one byte more is malformed, not future.
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(GossipPayload::decode(&longer).is_err());
+            assert!(!GossipPayload::is_future(&longer));
+        }
+        let highest = known.iter().map(GossipPayload::tag).max().unwrap();
+        assert_eq!(highest + 1, GossipPayload::FIRST_UNKNOWN_TAG);
+        // A later version's variants: any body after a tag kept for them.
+        for future in [vec![3u8], vec![9, 1, 2, 3], vec![15, 0xff]] {
+            assert!(GossipPayload::decode(&future).is_err());
+            assert!(GossipPayload::is_future(&future), "{future:?}");
+        }
+        // Tags past those, a tag that is no canonical varint (a 3-byte
+        // form of 3), or nothing: malformed.
+        for bad in [
+            vec![16u8],
+            vec![0xde, 0xad],
+            vec![251, 0x10, 0x27],
+            vec![251, 3, 0],
+            vec![],
+        ] {
+            assert!(!GossipPayload::is_future(&bad), "{bad:?}");
+        }
     }
 
     /// The encodings peers already speak did not change with the typed ids.

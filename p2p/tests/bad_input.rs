@@ -59,33 +59,46 @@ async fn honest_traffic_flows(nodes: &[TestNode], i: u32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undecodable_unknown_kind_wrong_topic_and_oversized_gossip() {
     let (nodes, mut raw, target) = setup().await;
-    // A 512 KiB message on the transaction topic (limit in announce mode:
-    // one batch of announcements, 64 KiB), first: gossipsub refuses it as
-    // invalid (P4); together the four cost the sender its connection.
-    raw.publish(ObjectKind::Tx, vec![0u8; 512 * 1024]).unwrap();
+    // Until `want` of what the raw peer sent is counted (at most 5 s).
+    async fn counted(nodes: &[TestNode], raw: &mut RawPeer, want: u64) -> rumor_p2p::RelayStats {
+        let mut s = nodes[0].stats().await;
+        for _ in 0..50 {
+            let seen = reject_count(&s, "undecodable-gossip")
+                + reject_count(&s, "wrong-topic")
+                + counter(&s, "invalid_gossip_frames")
+                + counter(&s, "future_payloads");
+            if seen >= want {
+                break;
+            }
+            raw.drive(Duration::from_millis(100)).await;
+            s = nodes[0].stats().await;
+        }
+        s
+    }
+    // A payload with a tag kept for a later version: ignored, not punished.
+    raw.publish(ObjectKind::Tx, vec![9, 1, 2, 3]).unwrap();
     raw.publish(ObjectKind::Tx, vec![0xde, 0xad, 0xbe, 0xef])
         .unwrap();
-    // an enum tag no GossipPayload has ("unknown kind")
-    raw.publish(ObjectKind::Tx, vec![9, 1, 2, 3]).unwrap();
     // a block announcement on the transaction topic
     let wrong = GossipPayload::Announce(Inv::Block(BlockHash([3; 32]))).encode();
     raw.publish(ObjectKind::Tx, wrong).unwrap();
-
-    raw.drive(Duration::from_millis(100)).await;
-    let mut s = nodes[0].stats().await;
-    for _ in 0..50 {
-        let seen = reject_count(&s, "undecodable-gossip")
-            + reject_count(&s, "wrong-topic")
-            + counter(&s, "invalid_gossip_frames");
-        if seen >= 4 {
-            break;
-        }
-        raw.drive(Duration::from_millis(100)).await;
-        s = nodes[0].stats().await;
-    }
+    counted(&nodes, &mut raw, 3).await;
+    // Together the four bad ones cost the sender its connection. Three at
+    // once already pass -100, and a message behind the one that does may be
+    // dropped with the connection: the last two go out once the first
+    // two's cost has decayed a little (8 s), so the fourth brings the ban.
+    raw.drive(Duration::from_secs(8)).await;
+    // A 512 KiB message on the transaction topic (limit in announce mode:
+    // one batch of announcements, 64 KiB): gossipsub refuses it as invalid
+    // (P4). Then an enum tag no GossipPayload has, past those kept for
+    // later versions.
+    raw.publish(ObjectKind::Tx, vec![0u8; 512 * 1024]).unwrap();
+    raw.publish(ObjectKind::Tx, vec![40, 1, 2, 3]).unwrap();
+    let s = counted(&nodes, &mut raw, 5).await;
     assert_eq!(reject_count(&s, "undecodable-gossip"), 2, "{:?}", s.rejects);
     assert_eq!(reject_count(&s, "wrong-topic"), 1);
     assert_eq!(counter(&s, "invalid_gossip_frames"), 1, "{:?}", s.counters);
+    assert_eq!(counter(&s, "future_payloads"), 1, "{:?}", s.counters);
     let score = nodes[0]
         .handle
         .peers()
@@ -489,4 +502,26 @@ async fn inbound_identities_cannot_take_the_slots_kept_for_our_own_dials() {
     for t in flood {
         t.abort();
     }
+}
+
+/// Anti-entropy rounds with a peer that refuses them (here a raw peer with
+/// no status to give) bring nothing; they are counted as wasted, and
+/// rounds with the honest neighbour are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_anti_entropy_rounds_are_counted_as_wasted() {
+    let (nodes, mut raw, _target) = setup().await;
+    let mut s = nodes[0].stats().await;
+    for _ in 0..50 {
+        let wasted = counter(&s, "sync_rounds_wasted");
+        if wasted > 0 && counter(&s, "sync_rounds") > wasted {
+            break;
+        }
+        raw.drive(Duration::from_millis(100)).await;
+        s = nodes[0].stats().await;
+    }
+    let wasted = counter(&s, "sync_rounds_wasted");
+    assert!(wasted > 0, "{:?}", s.counters);
+    assert!(counter(&s, "sync_rounds") > wasted, "{:?}", s.counters);
+    // The honest neighbour answers every round.
+    assert_eq!(counter(&nodes[1].stats().await, "sync_rounds_wasted"), 0);
 }

@@ -209,8 +209,21 @@ pub const METHODS: &[MethodDoc] = &[
         name: "getmempoolinfo",
         summary: "The mempool's size and policy.",
         params: &[],
-        result: "`{size, bytes, orphans, maxmempool, minrelayfee_per_byte}` (`size` in transactions; fees in base units per encoded byte)",
+        result: "`{size, bytes, orphans, maxmempool, minrelayfee_per_byte, loaded}` (`size` in transactions; fees in base units per encoded byte; `loaded`: the mempool file saved at the last shutdown has been loaded)",
         errors: &[],
+    },
+    MethodDoc {
+        name: "savemempool",
+        summary: "Writes the mempool to `mempool.dat` in the data directory now, as the node does at shutdown; the next start loads it through the usual validation.",
+        params: &[],
+        result: "`{filename}`: the file written",
+        errors: &[
+            (
+                MISC_ERROR,
+                "The mempool was not loaded yet (start-up is still loading the file)",
+            ),
+            (MISC_ERROR, "Unable to dump mempool to disk"),
+        ],
     },
     MethodDoc {
         name: "getmempoolentry",

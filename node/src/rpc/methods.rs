@@ -56,6 +56,8 @@ pub struct RpcContext {
     pub relay: RelayMode,
     /// Link emulation, for `getnetworkinfo`.
     pub link: LinkConfig,
+    /// The mempool file (`savemempool`, `getmempoolinfo`'s `loaded`).
+    pub mempool_file: crate::MempoolFile,
 }
 
 type RpcResult<T> = Result<T, ErrorObjectOwned>;
@@ -559,7 +561,26 @@ impl RpcContext {
             "orphans": s.orphans,
             "maxmempool": s.max_bytes,
             "minrelayfee_per_byte": self.core.params().min_relay_fee_per_byte,
+            "loaded": self.mempool_file.is_loaded(),
         }))
+    }
+
+    /// `savemempool`: writes the mempool file now (as at shutdown).
+    async fn savemempool(&self) -> RpcResult<Value> {
+        let (file, core) = (self.mempool_file.clone(), Arc::clone(&self.core));
+        let saved = tokio::task::spawn_blocking(move || file.save(&core))
+            .await
+            .map_err(internal)?;
+        match saved {
+            Ok(_) => Ok(json!({ "filename": self.mempool_file.path().display().to_string() })),
+            Err(crate::SaveError::NotLoaded) => {
+                Err(err(MISC_ERROR, "The mempool was not loaded yet"))
+            }
+            Err(e) => Err(err(
+                MISC_ERROR,
+                format!("Unable to dump mempool to disk: {e}"),
+            )),
+        }
     }
 
     fn getmemoryinfo(&self, p: Params<'_>) -> RpcResult<Value> {
@@ -749,6 +770,11 @@ pub fn module(ctx: RpcContext) -> RpcModule<RpcContext> {
     sync_method_noargs!(m, "getmempoolinfo", getmempoolinfo);
     sync_method!(m, "getmempoolentry", getmempoolentry);
     sync_method!(m, "getmemoryinfo", getmemoryinfo);
+    m.register_async_method("savemempool", |p, ctx, _| async move {
+        no_args(&p)?;
+        ctx.savemempool().await
+    })
+    .expect("unique method name");
     m.register_async_method("sendrawtransaction", |p, ctx, _| async move {
         ctx.sendrawtransaction(p).await
     })

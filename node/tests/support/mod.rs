@@ -374,3 +374,32 @@ pub fn burn_address() -> String {
         .address()
         .encode(rumor_chain::Network::Regtest)
 }
+
+/// The network of [`base_args`]: regtest with 200 genesis outputs.
+pub fn params() -> rumor_chain::Params {
+    rumor_chain::Params::new(rumor_chain::Network::Regtest)
+        .with_genesis_outputs(200)
+        .expect("valid genesis")
+}
+
+/// A signed transaction spending `prev` (worth `value`, paid to faucet key
+/// `key`) back to that key's address, paying `fee`.
+pub fn faucet_spend(
+    params: &rumor_chain::Params,
+    prev: rumor_chain::OutPoint,
+    key: u32,
+    value: u64,
+    fee: u64,
+) -> rumor_chain::Transaction {
+    let key = params.faucet_key(key);
+    let mut tx = rumor_chain::Transaction {
+        version: 1,
+        inputs: vec![rumor_chain::TxIn::unsigned(prev, key.public())],
+        outputs: vec![rumor_chain::TxOut {
+            amount: rumor_chain::Amount::new(value - fee).expect("an amount"),
+            address: key.address(),
+        }],
+    };
+    tx.sign(&[&key]).expect("the key signs its input");
+    tx
+}

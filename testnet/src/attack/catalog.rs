@@ -52,10 +52,18 @@ pub const CLASSES: &[ClassSpec] = &[
     ),
     class!(
         "unknown-kind",
-        "payload tags and object kinds no version defines",
+        "payload tags past those kept for later versions, and object kinds no version defines",
         Punish,
         ["undecodable-gossip"],
         CORE_INVALID_MSG,
+        false
+    ),
+    class!(
+        "future-payload",
+        "payload tags kept for later protocol versions (3..=15), each with a body",
+        Tolerate,
+        ["future_payloads"],
+        "docs/protocol.md, Versioning (Core ignores unknown message types)",
         false
     ),
     class!(

@@ -89,6 +89,26 @@ fn announce(steps: &mut Vec<Step>, inv: Inv, body: Vec<u8>) {
     steps.push(Step::Drive(Duration::from_millis(150)));
 }
 
+/// The transaction topic for even `i`, the block topic for odd.
+fn alternate_topic(i: u64) -> ObjectKind {
+    if i.is_multiple_of(2) {
+        ObjectKind::Tx
+    } else {
+        ObjectKind::Block
+    }
+}
+
+/// Ten payloads of random bytes on alternating topics, the first byte of
+/// the `i`th being `tag(i)`.
+fn random_payloads(steps: &mut Vec<Step>, tag: impl Fn(u64) -> u8) {
+    for i in 0..10u64 {
+        let mut data = pseudo_random(i, 40 + i as usize * 7);
+        data[0] = tag(i);
+        steps.push(Step::Publish(alternate_topic(i), data));
+        steps.push(Step::Drive(Duration::from_millis(50)));
+    }
+}
+
 fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     (0..len)
@@ -190,29 +210,15 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip, probes: &[Txid
         return s;
     }
     match class.name {
-        "undecodable-gossip" => {
-            for i in 0..10u64 {
-                let kind = if i % 2 == 0 {
-                    ObjectKind::Tx
-                } else {
-                    ObjectKind::Block
-                };
-                let mut junk = pseudo_random(i, 40 + i as usize * 7);
-                junk[0] = 0xff; // never a valid payload tag
-                steps.push(Step::Publish(kind, junk));
-                steps.push(Step::Drive(Duration::from_millis(50)));
-            }
-        }
+        // 0xff is never a valid payload tag.
+        "undecodable-gossip" => random_payloads(steps, |_| 0xff),
         "unknown-kind" => {
             for i in 0..10u64 {
-                let kind = if i % 2 == 0 {
-                    ObjectKind::Tx
-                } else {
-                    ObjectKind::Block
-                };
+                let kind = alternate_topic(i);
                 let mut data = GossipPayload::Announce(Inv::Tx(Txid(id(0x11, i)))).encode();
                 if i < 5 {
-                    data[0] = 3 + i as u8; // payload variants 0..=2 exist
+                    // Variants 0..=2 exist; 3..=15 are kept for later versions.
+                    data[0] = 16 + i as u8;
                 } else {
                     data[1] = 2 + i as u8; // object kinds 0..=1 exist
                 }
@@ -220,6 +226,8 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip, probes: &[Txid
                 steps.push(Step::Drive(Duration::from_millis(50)));
             }
         }
+        // Tags 3..=15 are kept for later versions.
+        "future-payload" => random_payloads(steps, |i| 3 + (i % 13) as u8),
         "oversized-gossip" => {
             // Past the topics' limits, within the frame limit: read, refused
             // by gossipsub as invalid, charged to the sender.
