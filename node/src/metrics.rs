@@ -278,7 +278,7 @@ impl NodeMetrics {
         for topic in ["tx", "block"] {
             let _ = m.mesh_peers.get_or_create(&TopicLabels { topic });
         }
-        for protocol in ["wire", "gossip", "getdata", "sync"] {
+        for protocol in ["wire", "gossip", "getdata", "sync", "push"] {
             for direction in ["in", "out"] {
                 let _ = m.p2p_bytes.get_or_create(&BytesLabels {
                     protocol,
@@ -549,6 +549,7 @@ impl NodeMetrics {
             ("gossip", stats.gossip_bytes),
             ("getdata", stats.getdata_bytes),
             ("sync", stats.sync_bytes),
+            ("push", stats.push_bytes),
         ];
         for (protocol, b) in bytes {
             for (direction, value) in [("in", b.inn), ("out", b.out)] {
