@@ -98,16 +98,6 @@ pub enum Pushed {
     Compact(Arc<CompactBlock>),
 }
 
-impl Pushed {
-    /// Bytes on the wire, about.
-    pub fn size(&self) -> usize {
-        match self {
-            Self::Body(b) => b.len(),
-            Self::Compact(c) => 80 + c.coinbase.len() + 8 * c.short_ids.len(),
-        }
-    }
-}
-
 /// Misbehaviour the relay saw; the driver decides what each costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Offence {

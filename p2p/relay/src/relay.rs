@@ -576,15 +576,16 @@ where
                 self.trees.unprune(origin, &first);
                 self.grafts.entry(first).or_default().push(inv);
             }
-            self.trees.first_copy(origin, peer);
             match (inv, body) {
                 (Inv::Tx(_), Pushed::Body(bytes)) => {
+                    self.trees.first_copy(origin, peer);
                     self.rebuilds.remove(&inv);
                     if self.tracker.adopt(inv, peer, Purpose::Announce, now) {
                         self.validate(peer, inv, bytes, Via::Push, None, now);
                     }
                 }
                 (Inv::Block(_), Pushed::Compact(cb)) => {
+                    self.trees.first_copy(origin, peer);
                     if self.tracker.expect(inv, peer, Purpose::Announce, now) {
                         self.on_compact(peer, inv, Some((*cb).clone()), now);
                     }
