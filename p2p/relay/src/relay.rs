@@ -764,9 +764,10 @@ where
         for (peer, ids) in self.sync.due_pulls(now) {
             self.outbox.push_back(Action::Recheck { peer, ids });
         }
-        // Only batch mode's window ends on a timer; announce mode's pending
-        // ids go out when the driver is idle ([`Relay::flush`]). The mode is
-        // checked first: `flush` takes what is pending.
+        // Only batch and hybrid mode's window ends on a timer; announce
+        // mode's pending ids go out when the driver is idle
+        // ([`Relay::flush`]). The mode is checked first: `flush` takes what
+        // is pending.
         if matches!(self.mode(), RelayMode::Batch | RelayMode::Hybrid)
             && let Some(p) = self.publisher.flush(now)
         {
@@ -978,8 +979,8 @@ where
         }
     }
 
-    /// Hybrid mode: queue `inv` for its origin's eager peers (a block goes
-    /// at once, as its compact form).
+    /// Hybrid mode: push `inv` to its origin's eager peers (a block as its
+    /// compact form).
     fn push_eager(&mut self, inv: Inv, bytes: &Bytes, from: Option<P>) {
         // An object accepted here travels this node's own tree. One that
         // came from a peer with no origin known (fetched before the graft's
