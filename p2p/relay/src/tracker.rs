@@ -588,9 +588,13 @@ impl<P: Copy + Eq + Hash> RequestTracker<P> {
 
     /// A compact block for `inv` came from `peer` unasked (hybrid mode's
     /// push): it now counts as requested from `peer`, so that its missing
-    /// transactions can be asked of it. Returns false if a body is held.
+    /// transactions can be asked of it. Returns false if a body is held,
+    /// or if a new entry would pass the tracker's or the peer's cap (unasked
+    /// pushes count against the peer's cap like its announcements).
     pub fn expect(&mut self, inv: Inv, peer: P, purpose: Purpose, now: Instant) -> bool {
         let deadline = now + self.limits.timeout;
+        let announced = self.peers.get(&peer).map_or(0, |s| s.announced);
+        let capped = announced >= self.limits.max_announced_per_peer;
         match self.entries.get_mut(&inv) {
             Some(e) => match e.stage.clone() {
                 Stage::Holding { .. } => return false,
@@ -600,6 +604,10 @@ impl<P: Copy + Eq + Hash> RequestTracker<P> {
                     self.release(&asked);
                 }
                 Stage::Waiting => {
+                    if !e.names(&peer) {
+                        // Counted as its announcement, as `remove` uncounts it.
+                        self.peers.entry(peer).or_default().announced += 1;
+                    }
                     e.candidates.retain(|p| *p != peer);
                     if !e.tried.contains(&peer) {
                         e.tried.push(peer);
@@ -609,6 +617,14 @@ impl<P: Copy + Eq + Hash> RequestTracker<P> {
                 }
             },
             None => {
+                if self.entries.len() >= self.limits.capacity {
+                    self.stats.full += 1;
+                    return false;
+                }
+                if capped {
+                    self.stats.peer_capped += 1;
+                    return false;
+                }
                 self.entries.insert(
                     inv,
                     Entry {

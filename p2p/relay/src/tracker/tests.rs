@@ -211,3 +211,35 @@ fn a_pushed_body_is_adopted_once() {
     );
     assert_eq!(t.inflight(&'a'), 0);
 }
+
+#[test]
+fn unasked_compact_pushes_count_against_the_peers_cap_and_the_capacity() {
+    let mut t = RequestTracker::new(limits());
+    let now = Instant::now();
+    for i in 0..5 {
+        assert!(t.expect(tx(i), 'a', Purpose::Announce, now));
+    }
+    assert_eq!(t.announced_by(&'a'), 5);
+    assert!(
+        !t.expect(tx(5), 'a', Purpose::Announce, now),
+        "past a's cap"
+    );
+    assert!(!t.contains(&tx(5)));
+    // Another peer may still take over an object a holds a request for.
+    assert!(t.expect(tx(0), 'b', Purpose::Announce, now));
+    // Removing what was pushed gives the cap back.
+    for i in 0..5 {
+        t.remove(&tx(i));
+    }
+    assert_eq!(t.announced_by(&'a'), 0);
+    let mut t = RequestTracker::new(TrackerLimits {
+        capacity: 2,
+        ..limits()
+    });
+    assert!(t.expect(tx(1), 'a', Purpose::Announce, now));
+    assert!(t.expect(tx(2), 'b', Purpose::Announce, now));
+    assert!(
+        !t.expect(tx(3), 'c', Purpose::Announce, now),
+        "the tracker is full"
+    );
+}
