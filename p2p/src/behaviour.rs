@@ -240,8 +240,17 @@ impl Behaviour {
             )],
             rr_cfg.clone(),
         );
-        // Hybrid mode's eager pushes and grafts. Every node serves it (a
-        // network runs one relay mode; only hybrid nodes send on it).
+        // Hybrid mode's eager pushes and grafts. Only a hybrid node serves
+        // it: a network runs one relay mode, and a node of another mode would
+        // otherwise validate bodies nobody asked it for, outside the getdata
+        // budget its mode relies on. Elsewhere the protocol is not offered,
+        // so a push is refused at stream negotiation, before any byte of it
+        // is read.
+        let push_support = if cfg.relay == crate::config::RelayMode::Hybrid {
+            ProtocolSupport::Full
+        } else {
+            ProtocolSupport::Outbound
+        };
         let push = request_response::Behaviour::with_codec(
             BincodeCodec::new(
                 Limits {
@@ -250,10 +259,7 @@ impl Behaviour {
                 },
                 Arc::clone(&counters.push),
             ),
-            [(
-                protocol(format!("/rumor/{net}/push/1"))?,
-                ProtocolSupport::Full,
-            )],
+            [(protocol(format!("/rumor/{net}/push/1"))?, push_support)],
             rr_cfg,
         );
         let identify = identify::Behaviour::new(

@@ -47,6 +47,8 @@ pub enum RawProtocol {
     GetData,
     /// `/rumor/<net>/sync/1`.
     Sync,
+    /// `/rumor/<net>/push/1` (hybrid mode).
+    Push,
 }
 
 /// Why a raw peer could not be set up or a request of it failed.
@@ -138,6 +140,7 @@ struct RawBehaviour {
     main: Behaviour,
     raw_getdata: request_response::Behaviour<RawFrames>,
     raw_sync: request_response::Behaviour<RawFrames>,
+    raw_push: request_response::Behaviour<RawFrames>,
 }
 
 fn raw_protocol(name: String) -> Result<request_response::Behaviour<RawFrames>, RawPeerError> {
@@ -196,6 +199,7 @@ impl RawPeer {
             main,
             raw_getdata: raw_protocol(format!("/rumor/{network}/getdata/1"))?,
             raw_sync: raw_protocol(format!("/rumor/{network}/sync/1"))?,
+            raw_push: raw_protocol(format!("/rumor/{network}/push/1"))?,
         };
         let transport = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
             .upgrade(Version::V1Lazy)
@@ -395,6 +399,7 @@ impl RawPeer {
         let id = match protocol {
             RawProtocol::GetData => b.raw_getdata.send_request(&peer, bytes),
             RawProtocol::Sync => b.raw_sync.send_request(&peer, bytes),
+            RawProtocol::Push => b.raw_push.send_request(&peer, bytes),
         };
         self.responses.insert(id, Reply::Raw(None));
         let deadline = Instant::now() + within;
@@ -417,6 +422,7 @@ impl RawPeer {
         match protocol {
             RawProtocol::GetData => b.raw_getdata.send_request(&peer, bytes),
             RawProtocol::Sync => b.raw_sync.send_request(&peer, bytes),
+            RawProtocol::Push => b.raw_push.send_request(&peer, bytes),
         };
     }
 
@@ -477,7 +483,9 @@ impl RawPeer {
             }
             SwarmEvent::Behaviour(RawBehaviourEvent::Main(ev)) => self.handle_main(ev),
             SwarmEvent::Behaviour(
-                RawBehaviourEvent::RawGetdata(ev) | RawBehaviourEvent::RawSync(ev),
+                RawBehaviourEvent::RawGetdata(ev)
+                | RawBehaviourEvent::RawSync(ev)
+                | RawBehaviourEvent::RawPush(ev),
             ) => match ev {
                 request_response::Event::Message {
                     message:

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use rumor_chain::{Block, BlockHash, Txid};
 use rumor_p2p::{
-    Body, GetDataRequest, GetDataResponse, GossipPayload, Inv, ObjectKind, RawPeer, RelayMode,
-    Serve,
+    Body, GetDataRequest, GetDataResponse, GossipPayload, Inv, ObjectKind, PushBody, PushRequest,
+    PushedObject, RawPeer, RawPeerError, RawProtocol, RelayMode, Serve,
 };
 use support::*;
 
@@ -30,7 +30,12 @@ async fn disconnected(raw: &mut RawPeer, target: rumor_p2p::PeerId) -> bool {
 
 /// Target (node 0) with an honest neighbour (node 1), plus a raw peer.
 async fn setup() -> (Vec<TestNode>, RawPeer, rumor_p2p::PeerId) {
-    let cfg = config(RelayMode::Announce);
+    setup_in(RelayMode::Announce).await
+}
+
+/// As [`setup`], the nodes running `mode`.
+async fn setup_in(mode: RelayMode) -> (Vec<TestNode>, RawPeer, rumor_p2p::PeerId) {
+    let cfg = config(mode);
     let nodes = start_graph(2, &line(2), &cfg).await;
     wait_for_mesh(&nodes, 1).await;
     let mut raw = RawPeer::new("regtest").await.unwrap();
@@ -524,4 +529,85 @@ async fn refused_anti_entropy_rounds_are_counted_as_wasted() {
     assert!(counter(&s, "sync_rounds") > wasted, "{:?}", s.counters);
     // The honest neighbour answers every round.
     assert_eq!(counter(&nodes[1].stats().await, "sync_rounds_wasted"), 0);
+}
+
+/// A push (hybrid mode's protocol) to a node of another mode is refused at
+/// stream negotiation: the node does not offer the protocol, so the body is
+/// never read, validated or accepted. The same push to a hybrid node is
+/// answered and its transaction accepted (the control: the request itself
+/// is well formed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_are_refused_outside_hybrid_mode() {
+    for mode in [RelayMode::Announce, RelayMode::Hybrid] {
+        let (nodes, mut raw, target) = setup_in(mode).await;
+        let tx = faucet_tx(&params(), 5);
+        let txid = tx.txid();
+        let request = PushRequest::Objects(vec![PushedObject {
+            origin: 7,
+            body: PushBody::Tx(Body {
+                inv: Inv::Tx(txid),
+                bytes: tx.encode().into(),
+            }),
+        }]);
+        let message = rumor_chain::encode(&request);
+        let mut frame = (message.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&message);
+        let answer = raw
+            .raw_request(target, RawProtocol::Push, frame, Duration::from_secs(10))
+            .await;
+        if mode == RelayMode::Hybrid {
+            let bytes = answer.expect("a hybrid node answers a push");
+            assert!(!bytes.is_empty(), "an answer, not a closed stream");
+            wait_for(
+                Duration::from_secs(10),
+                "the pushed transaction is accepted",
+                || async { nodes[0].state.has_tx(&txid) },
+            )
+            .await;
+        } else {
+            let err = answer.expect_err("an announce-mode node does not take pushes");
+            assert!(matches!(err, RawPeerError::Request(_)), "{err}");
+            assert!(!nodes[0].state.has_tx(&txid), "nothing pushed was accepted");
+            honest_traffic_flows(&nodes, 6).await;
+        }
+    }
+}
+
+/// Payloads with a tag kept for later versions (3 to 15) are what a newer
+/// peer may send: each is counted and ignored (not relayed), and costs its
+/// sender nothing: no reject, no penalty, no ban, a score not below zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn future_payloads_are_ignored_not_punished() {
+    let (nodes, mut raw, target) = setup().await;
+    let tags = 3u8..=15;
+    let sent = tags.clone().count() as u64;
+    for tag in tags {
+        raw.publish(ObjectKind::Tx, vec![tag, 1, 2, 3]).unwrap();
+    }
+    let mut s = nodes[0].stats().await;
+    for _ in 0..100 {
+        if counter(&s, "future_payloads") >= sent {
+            break;
+        }
+        raw.drive(Duration::from_millis(100)).await;
+        s = nodes[0].stats().await;
+    }
+    assert_eq!(counter(&s, "future_payloads"), sent, "{:?}", s.counters);
+    assert!(s.rejects.values().all(|n| *n == 0), "{:?}", s.rejects);
+    assert_eq!(counter(&s, "peers_banned"), 0, "{:?}", s.counters);
+    assert!(s.penalties.values().all(|n| *n == 0), "{:?}", s.penalties);
+    // A heartbeat later (scores are applied there) it is still a peer in
+    // good standing.
+    raw.drive(Duration::from_secs(2)).await;
+    assert!(raw.is_connected(&target), "still connected");
+    let score = nodes[0]
+        .handle
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.peer_id == raw.peer_id().to_string())
+        .map(|p| p.score);
+    assert!(score.is_some_and(|s| s >= 0.0), "score {score:?}");
+    assert_eq!(counter(&nodes[1].stats().await, "announcements_in"), 0);
 }

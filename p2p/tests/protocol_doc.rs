@@ -12,8 +12,8 @@ use rumor_chain::{
     Work,
 };
 use rumor_p2p::{
-    Batch, Body, GetDataRequest, GetDataResponse, GossipPayload, SyncRequest, SyncStatus,
-    object_message_id,
+    Batch, Body, GetDataRequest, GetDataResponse, GossipPayload, PushBody, PushRequest,
+    PushResponse, PushedObject, SyncRequest, SyncStatus, object_message_id,
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -129,6 +129,30 @@ fn examples() -> Vec<(&'static str, String)> {
             wrapped(&hex(&frame(&rumor_chain::encode(&SyncRequest::Status(
                 status,
             ))))),
+        ),
+        (
+            "push-objects",
+            wrapped(&hex(&frame(&rumor_chain::encode(&PushRequest::Objects(
+                vec![PushedObject {
+                    origin: 0x0102,
+                    body: PushBody::Tx(Body {
+                        inv: Inv::Tx(tx.txid()),
+                        bytes: Bytes::from(tx.encode()),
+                    }),
+                }],
+            ))))),
+        ),
+        (
+            "push-graft",
+            wrapped(&hex(&frame(&rumor_chain::encode(&PushRequest::Graft(
+                vec![tx_inv],
+            ))))),
+        ),
+        (
+            "push-ack-prune",
+            hex(&frame(&rumor_chain::encode(&PushResponse::Ack {
+                prune: vec![0x0102],
+            }))),
         ),
         (
             "sync-headers",
