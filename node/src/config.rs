@@ -39,6 +39,9 @@ pub const DEFAULT_BLOCK_INTERVAL_MS: u64 = 10_000;
 /// is meant to idle in little memory.
 pub const DEFAULT_DB_CACHE_MIB: usize = 16;
 
+/// How often, in seconds, the status line is logged unless configured.
+pub(crate) const DEFAULT_STATUS_INTERVAL_SECS: u64 = 60;
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -207,6 +210,10 @@ pub struct Settings {
     /// (default 16; 1 to 65536).
     #[arg(long, env = "RUMOR_DB_CACHE_MIB", value_name = "N")]
     pub db_cache_mib: Option<usize>,
+    /// Log the status line (tip, mempool, peers, relay backlog, refusals)
+    /// every this many seconds (default 60; 1 to 86400).
+    #[arg(long, env = "RUMOR_STATUS_INTERVAL_SECS", value_name = "N")]
+    pub status_interval_secs: Option<u64>,
     /// `text` (default) or `json` log lines.
     #[arg(long, env = "RUMOR_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -334,6 +341,8 @@ pub struct NodeConfig {
     pub admission: AdmissionLimits,
     /// The chain database's page cache in bytes.
     pub db_cache_bytes: usize,
+    /// How often the status line is logged.
+    pub status_interval: Duration,
     /// Log format.
     pub log_format: LogFormat,
     /// Async runtime worker threads (0: one per core).
@@ -391,6 +400,7 @@ impl Settings {
             busy_wait_ms,
             busy_backlog,
             db_cache_mib,
+            status_interval_secs,
             log_format,
             threads,
         )
@@ -604,6 +614,14 @@ impl Settings {
                 "--db-cache-mib must be 1 to 65536, not {db_cache_mib}"
             )));
         }
+        let status_interval_secs = self
+            .status_interval_secs
+            .unwrap_or(DEFAULT_STATUS_INTERVAL_SECS);
+        if !(1..=86_400).contains(&status_interval_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "--status-interval-secs must be 1 to 86400, not {status_interval_secs}"
+            )));
+        }
         Ok(NodeConfig {
             config_file: self.config,
             datadir,
@@ -619,6 +637,7 @@ impl Settings {
             max_mempool_bytes,
             admission,
             db_cache_bytes: db_cache_mib * 1024 * 1024,
+            status_interval: Duration::from_secs(status_interval_secs),
             log_format: self.log_format.unwrap_or_default(),
             threads: self.threads.unwrap_or(0),
         })
@@ -691,6 +710,7 @@ impl NodeConfig {
             busy_wait_ms = ms(self.admission.max_wait),
             busy_backlog = self.admission.max_relay_backlog,
             db_cache_mib = self.db_cache_bytes / (1024 * 1024),
+            status_interval_s = self.status_interval.as_secs(),
             log_format = match self.log_format {
                 LogFormat::Text => "text",
                 LogFormat::Json => "json",

@@ -500,10 +500,6 @@ impl NodeMetrics {
             self.mesh_peers
                 .get_or_create(&TopicLabels { topic: "block" })
                 .set(stats.mesh_block as i64);
-            let counter = |name: &str| stats.counters.get(name).copied().unwrap_or(0);
-            mirror(&self.duplicate_bodies, counter("duplicate_bodies"));
-            mirror(&self.fetch_timeouts, counter("fetch_timeouts"));
-            mirror(&self.peer_bans, counter("peers_banned"));
             self.seen_size.set(stats.seen.len as i64);
             mirror(&self.seen_hits, stats.seen.hits);
             mirror(&self.seen_misses, stats.seen.misses);
@@ -528,6 +524,10 @@ impl NodeMetrics {
 
     /// The p2p layer's counters, rejects, refusals, penalties and bytes.
     fn refresh_p2p(&self, stats: &rumor_p2p::RelayStats) {
+        let counter = |name: &str| stats.counters.get(name).copied().unwrap_or(0);
+        mirror(&self.duplicate_bodies, counter("duplicate_bodies"));
+        mirror(&self.fetch_timeouts, counter("fetch_timeouts"));
+        mirror(&self.peer_bans, counter("peers_banned"));
         let events = stats
             .counters
             .iter()
@@ -641,4 +641,47 @@ pub(crate) async fn serve(
 /// The address cannot be bound.
 pub(crate) async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(text: &str, name: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// Bans, penalties by fault and rejects by reason are the p2p layer's
+    /// counts, and stay monotonic when a later reading is lower (a counter
+    /// never goes back).
+    #[test]
+    fn bans_penalties_and_rejects_mirror_the_p2p_counts() {
+        let m = NodeMetrics::new();
+        let mut stats = rumor_p2p::RelayStats::default();
+        stats.counters.insert("peers_banned".into(), 2);
+        stats.counters.insert("fetch_timeouts".into(), 5);
+        stats.penalties.insert("bad-gossip".into(), 3);
+        stats.penalties.insert("flood".into(), 0);
+        stats.rejects.insert("undecodable-gossip".into(), 4);
+        m.refresh_p2p(&stats);
+        let text = m.encode();
+        assert_eq!(sample(&text, "rumor_peer_bans_total"), Some(2.0), "{text}");
+        assert_eq!(sample(&text, "rumor_fetch_timeouts_total"), Some(5.0));
+        let bad_gossip = "rumor_peer_penalties_total{fault=\"bad-gossip\"}";
+        assert_eq!(sample(&text, bad_gossip), Some(3.0), "{text}");
+        let flood = "rumor_peer_penalties_total{fault=\"flood\"}";
+        assert_eq!(sample(&text, flood), Some(0.0), "{text}");
+        let undecodable = "rumor_relay_rejects_total{reason=\"undecodable-gossip\"}";
+        assert_eq!(sample(&text, undecodable), Some(4.0), "{text}");
+        // "peers_banned" has its own family, not a relay event as well.
+        assert!(!text.contains("event=\"peers_banned\""), "{text}");
+
+        stats.counters.insert("peers_banned".into(), 3);
+        stats.penalties.insert("bad-gossip".into(), 1);
+        m.refresh_p2p(&stats);
+        let text = m.encode();
+        assert_eq!(sample(&text, "rumor_peer_bans_total"), Some(3.0));
+        assert_eq!(sample(&text, bad_gossip), Some(3.0), "never backwards");
+    }
 }

@@ -181,6 +181,7 @@ pub async fn start(config: NodeConfig, shutdown: Shutdown) -> Result<RunningNode
     tracing::info!(addrs = ?addrs, peer_id = %handle.peer_id(), "p2p listening");
 
     tasks.push(tokio::spawn(crate::status::run(
+        config.status_interval,
         Arc::clone(&core),
         handle.clone(),
         Arc::clone(&metrics),

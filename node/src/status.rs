@@ -1,7 +1,8 @@
-//! The operator's periodic status line: once a minute at info level, the
-//! tip, the mempool, the peers and what admission control refused, so a
-//! node's log says it is alive and how it is doing between events (new
-//! tips, peers up and down are logged as they happen).
+//! The operator's periodic status line: every minute (the default of
+//! `--status-interval-secs`) at info level, the tip, the mempool, the peers
+//! and what admission control refused, so a node's log says it is alive and
+//! how it is doing between events (new tips, peers up and down are logged
+//! as they happen).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,17 +13,15 @@ use crate::core::NodeCore;
 use crate::metrics::NodeMetrics;
 use crate::shutdown::Shutdown;
 
-/// How often the line is written.
-pub(crate) const STATUS_INTERVAL: Duration = Duration::from_secs(60);
-
-/// Writes the status line every [`STATUS_INTERVAL`] until `shutdown`.
+/// Writes the status line every `interval` until `shutdown`.
 pub(crate) async fn run(
+    interval: Duration,
     core: Arc<NodeCore>,
     p2p: P2pHandle,
     metrics: Arc<NodeMetrics>,
     shutdown: Shutdown,
 ) {
-    let mut every = tokio::time::interval(STATUS_INTERVAL);
+    let mut every = tokio::time::interval(interval);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick is immediate: skip it, start-up already logged.
     every.tick().await;

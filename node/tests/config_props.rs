@@ -176,6 +176,7 @@ const BOUNDS: &[(&str, u64, u64, &str)] = &[
     ("busy-wait-ms", 1, 60_000, "--busy-wait-ms"),
     ("busy-backlog", 1, 1_000_000, "--busy-backlog"),
     ("db-cache-mib", 1, 65_536, "--db-cache-mib"),
+    ("status-interval-secs", 1, 86_400, "--status-interval-secs"),
     ("seen-capacity", 1, 10_000_000, "seen_capacity"),
     ("first-seen-capacity", 0, 10_000_000, "first_seen_capacity"),
     ("relay-cache-mib", 0, 1 << 14, "relay_cache_bytes"),

@@ -157,6 +157,36 @@ fn listunspent_marks_immature_coinbase_outputs() {
     assert_eq!(first["spendable"], json!(true), "{first}");
 }
 
+/// The status line comes at its configured interval, at the default log
+/// level, and says what the node's state is (here: height 2, an empty
+/// mempool, no peers).
+#[test]
+fn the_status_line_reports_the_tip_at_its_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(
+        rumord(),
+        &dir.path().join("a"),
+        &["--status-interval-secs", "1"],
+    );
+    a.ok("generatetoaddress", json!([2, support::burn_address()]));
+    let at_two = |text: &str| {
+        text.lines()
+            .filter(|l| l.contains(" status height=2 "))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    // Two lines at height 2: the line repeats, it is not a one-off.
+    wait_until(
+        Duration::from_secs(30),
+        "two status lines at height 2",
+        || at_two(&a.log_text()).len() >= 2,
+    );
+    let line = at_two(&a.log_text()).remove(0);
+    for field in ["mempool_txs=0", "orphans=0", "peers=0", "refused_busy=0"] {
+        assert!(line.contains(field), "{field} in {line}");
+    }
+}
+
 #[test]
 fn crash_restart_keeps_the_tip_and_catches_up() {
     let dir = tempfile::tempdir().unwrap();
