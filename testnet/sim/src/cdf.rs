@@ -362,7 +362,7 @@ pub fn write_compare_cdf(
         path,
         &title(&modes.join(" vs "), first),
         &format!(
-            "run {run_id} · c100: every live node had it · ideal = eccentricity × L (push), 3L (announce, batch)"
+            "run {run_id} · c100: every live node had it · ideal = eccentricity × L (push, hybrid), 3L (announce, batch)"
         ),
         &curves,
     )
