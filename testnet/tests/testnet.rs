@@ -377,15 +377,16 @@ fn impossible_parameters_are_refused_before_anything_starts() {
 
 #[test]
 fn any_degree_up_to_n_minus_1_gets_ready() {
-    // Nodes used to stop at 8 peers whatever the topology asked for.
+    // Nodes used to stop at 8 peers whatever the topology asked for. The
+    // largest degree there is, n − 1 (past those 8): the complete graph.
     let tmp = tempfile::tempdir().unwrap();
     let out = run(
         tmp.path(),
         &[
             "--nodes",
-            "12",
-            "--degree",
             "10",
+            "--degree",
+            "9",
             "--txs",
             "20",
             "--tx-rate",
@@ -395,9 +396,16 @@ fn any_degree_up_to_n_minus_1_gets_ready() {
         ],
     );
     assert!(out.status.success(), "exit {:?}", out.status);
-    let s = summary(&results_dir(tmp.path()));
+    let dir = results_dir(tmp.path());
+    let params: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("params.json")).unwrap()).unwrap();
+    assert_eq!(params["args"]["degree"], 9);
+    let s = summary(&dir);
     assert!(s.ok);
-    assert!(s.graph.mean_degree >= 9.5, "{:?}", s.graph);
+    // Every node linked to every other: 10 × 9 / 2 links, degree 9.
+    assert_eq!(s.graph.links, 45, "{:?}", s.graph);
+    assert_eq!(s.graph.mean_degree, 9.0, "{:?}", s.graph);
+    assert_eq!(s.graph.diameter, Some(1), "{:?}", s.graph);
 }
 
 #[test]
