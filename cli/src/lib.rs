@@ -65,9 +65,11 @@ pub enum CliError {
     BadCredential,
     /// No credential could be read.
     #[error(
-        "no RPC credential: cannot read cookie {path}: {reason} (pass --datadir, --cookie, or --rpc-user and --rpc-password)"
+        "no RPC credential for rumord at {url}: cannot read cookie {path}: {reason} (is it running? pass --network for a node of another network, or --datadir, --cookie, or --rpc-user and --rpc-password)"
     )]
     NoCredential {
+        /// The node's URL the credential was for.
+        url: String,
         /// The cookie file tried.
         path: PathBuf,
         /// Why.

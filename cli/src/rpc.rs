@@ -34,20 +34,24 @@ pub enum Credential {
 }
 
 impl Credential {
-    fn resolve(&self) -> Result<(String, String), CliError> {
+    /// The user and password for the node at `url`.
+    fn resolve(&self, url: &str) -> Result<(String, String), CliError> {
         match self {
             Self::UserPassword(u, p) => Ok((u.clone(), p.clone())),
-            Self::Cookie(path) => read_cookie(path),
+            Self::Cookie(path) => read_cookie(path, url),
         }
     }
 }
 
-/// Reads `user:password` from a cookie file.
+/// Reads `user:password` from a cookie file, the credential for the node
+/// at `url`.
 ///
 /// # Errors
-/// [`CliError::NoCredential`] if it is missing or malformed.
-pub fn read_cookie(path: &Path) -> Result<(String, String), CliError> {
+/// [`CliError::NoCredential`] (naming the file and `url`) if it is missing
+/// or malformed.
+pub fn read_cookie(path: &Path, url: &str) -> Result<(String, String), CliError> {
     let no = |reason: String| CliError::NoCredential {
+        url: url.to_owned(),
         path: path.to_owned(),
         reason,
     };
@@ -82,7 +86,7 @@ impl Rpc {
     /// # Errors
     /// No credential, or an invalid URL.
     pub fn connect(endpoint: &Endpoint) -> Result<Self, CliError> {
-        let (user, password) = endpoint.auth.resolve()?;
+        let (user, password) = endpoint.auth.resolve(&endpoint.url)?;
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         let mut headers = HeaderMap::new();
         headers.insert(

@@ -138,7 +138,10 @@ fn the_node_is_found_from_its_datadir_and_config() {
     let out = rumor_with(&["getblockcount"]);
     assert!(!out.status.success());
     let err = stderr_of(&out);
-    assert!(err.contains("17332") || err.contains("testnet"), "{err}");
+    assert!(
+        err.contains("127.0.0.1:17332") && err.contains("/.rumor/testnet/"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -138,6 +138,47 @@ fn local_run_reaches_every_node_and_writes_the_report() {
     assert!(text.contains("c100 (all)"));
 }
 
+/// `--compare` runs every mode and draws them in one `cdf.svg` on one axis.
+#[test]
+fn compare_draws_every_mode_in_one_plot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(
+        tmp.path(),
+        &["--compare", "-n", "3", "--txs", "10", "--link-delay", "5ms"],
+    );
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let dir = results_dir(tmp.path());
+    let modes = ["announce", "push", "batch", "hybrid"];
+    for mode in modes {
+        let s = summary(&dir.join(mode));
+        assert_eq!(s.relay.as_str(), mode);
+        assert_eq!(s.txs.lost, 0, "{mode}");
+    }
+    // One combined plot at the top: the title names every mode, and each
+    // has its tx c100 curve in the legend.
+    let svg = std::fs::read_to_string(dir.join("cdf.svg")).expect("combined cdf.svg");
+    assert!(
+        svg.contains(">\nannounce vs push vs batch vs hybrid · n = 3 · link delay 5 ms · 10 txs"),
+        "{svg}"
+    );
+    for mode in modes {
+        assert!(
+            svg.contains(&format!(">\n{mode} tx c100\n<")),
+            "{mode}: {svg}"
+        );
+    }
+    // Hybrid is held to push's bound.
+    assert!(
+        svg.contains("ideal = eccentricity × L (push, hybrid), 3L (announce, batch)"),
+        "{svg}"
+    );
+    let compare: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
+    for mode in modes {
+        assert_eq!(compare[mode]["relay"], mode, "{compare}");
+    }
+}
+
 #[test]
 fn killed_and_restarted_nodes_lose_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -336,15 +377,16 @@ fn impossible_parameters_are_refused_before_anything_starts() {
 
 #[test]
 fn any_degree_up_to_n_minus_1_gets_ready() {
-    // Nodes used to stop at 8 peers whatever the topology asked for.
+    // Nodes used to stop at 8 peers whatever the topology asked for. The
+    // largest degree there is, n − 1 (past those 8): the complete graph.
     let tmp = tempfile::tempdir().unwrap();
     let out = run(
         tmp.path(),
         &[
             "--nodes",
-            "12",
-            "--degree",
             "10",
+            "--degree",
+            "9",
             "--txs",
             "20",
             "--tx-rate",
@@ -354,9 +396,16 @@ fn any_degree_up_to_n_minus_1_gets_ready() {
         ],
     );
     assert!(out.status.success(), "exit {:?}", out.status);
-    let s = summary(&results_dir(tmp.path()));
+    let dir = results_dir(tmp.path());
+    let params: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("params.json")).unwrap()).unwrap();
+    assert_eq!(params["args"]["degree"], 9);
+    let s = summary(&dir);
     assert!(s.ok);
-    assert!(s.graph.mean_degree >= 9.5, "{:?}", s.graph);
+    // Every node linked to every other: 10 × 9 / 2 links, degree 9.
+    assert_eq!(s.graph.links, 45, "{:?}", s.graph);
+    assert_eq!(s.graph.mean_degree, 9.0, "{:?}", s.graph);
+    assert_eq!(s.graph.diameter, Some(1), "{:?}", s.graph);
 }
 
 #[test]

@@ -362,7 +362,7 @@ pub fn write_compare_cdf(
         path,
         &title(&modes.join(" vs "), first),
         &format!(
-            "run {run_id} · c100: every live node had it · ideal = eccentricity × L (push), 3L (announce, batch)"
+            "run {run_id} · c100: every live node had it · ideal = eccentricity × L (push, hybrid), 3L (announce, batch)"
         ),
         &curves,
     )
@@ -523,6 +523,7 @@ fn share(part: usize, of: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::KindSummary;
 
     #[test]
     fn a_cdf_ends_below_one_when_objects_never_arrived() {
@@ -598,5 +599,115 @@ mod tests {
         // Two hues, not two shades of one.
         assert!(svg.contains("#0072B2") && svg.contains("#D55E00"), "{svg}");
         assert!(svg.contains(">\nthe title\n<"));
+    }
+
+    /// The stroke colour of the legend sample drawn just before `label`.
+    fn legend_colour<'a>(svg: &'a str, label: &str) -> &'a str {
+        let at = svg.find(&format!(">\n{label}\n<")).expect(label);
+        let from = svg[..at]
+            .rfind("stroke=\"#")
+            .expect("a stroke before the label")
+            + 8;
+        &svg[from..from + 7]
+    }
+
+    /// Hue of `#RRGGBB`, degrees.
+    fn hue(hex: &str) -> f64 {
+        let c = |i: usize| f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+        let (r, g, b) = (c(1), c(3), c(5));
+        let max = r.max(g).max(b);
+        let d = max - r.min(g).min(b);
+        assert!(d > 0.0, "{hex} is grey");
+        let h = if max == r {
+            ((g - b) / d).rem_euclid(6.0)
+        } else if max == g {
+            (b - r) / d + 2.0
+        } else {
+            (r - g) / d + 4.0
+        };
+        60.0 * h
+    }
+
+    #[test]
+    fn a_runs_curves_have_contrasting_palette_colours() {
+        let row = |kind, c50: f64| ObjectRow {
+            kind,
+            id: format!("{c50}"),
+            origin: 0,
+            start_ns: 0,
+            holders: 4,
+            live: 4,
+            recorded: 4,
+            c50_ms: Some(c50),
+            c90_ms: Some(c50 * 1.5),
+            c100_ms: Some(c50 * 2.0),
+            eccentricity: Some(2),
+            ideal_ms: Some(10.0),
+            efficiency: Some(c50 / 5.0),
+            lost: false,
+        };
+        let rows: Vec<ObjectRow> = [5.0, 8.0, 13.0]
+            .into_iter()
+            .flat_map(|t| [row(Kind::Tx, t), row(Kind::Block, 2.0 * t)])
+            .collect();
+        let kind = |k| {
+            let of: Vec<&ObjectRow> = rows.iter().filter(|r| r.kind == k).collect();
+            KindSummary::of(&of, of.len(), &[], 4)
+        };
+        let s = Summary {
+            schema: crate::results::SCHEMA.into(),
+            run_id: "palette".into(),
+            relay: Relay::Announce,
+            nodes: 4,
+            live_nodes: 4,
+            shaping: crate::results::Shaping {
+                delay_ms: 5.0,
+                ..Default::default()
+            },
+            graph: Default::default(),
+            workload_s: 1.0,
+            settle_s: 1.0,
+            rates: None,
+            txs: kind(Kind::Tx),
+            blocks: kind(Kind::Block),
+            redundancy: None,
+            faults: Vec::new(),
+            lost_ids: Vec::new(),
+            memory: Default::default(),
+            inflight_at_end: 0,
+            notes: Vec::new(),
+            ok: true,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cdf.svg");
+        write_cdf(&path, &rows, &s).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        let tx_c50 = legend_colour(&svg, "tx c50 (half the nodes)");
+        let tx_c100 = legend_colour(&svg, "tx c100 (all nodes)");
+        let block_c50 = legend_colour(&svg, "block c50 (half the nodes)");
+        let block_c100 = legend_colour(&svg, "block c100 (all nodes)");
+        // Okabe–Ito: bluish green and blue for transactions, orange and
+        // vermillion for blocks.
+        assert_eq!(
+            [tx_c50, tx_c100, block_c50, block_c100],
+            ["#009E73", "#0072B2", "#E69F00", "#D55E00"],
+            "{svg}"
+        );
+        // Each colour strokes its curve too, not only its legend sample.
+        for c in [tx_c50, tx_c100, block_c50, block_c100] {
+            assert!(svg.matches(&format!("stroke=\"{c}\"")).count() >= 2, "{c}");
+        }
+        // c50 and c100 differ in hue, not only in shade (they used to be
+        // two blues), and so do transactions and blocks.
+        let apart = |a: &str, b: &str| {
+            let d = (hue(a) - hue(b)).abs();
+            d.min(360.0 - d)
+        };
+        assert!(apart(tx_c50, tx_c100) >= 30.0, "{tx_c50} vs {tx_c100}");
+        assert!(
+            apart(block_c50, block_c100) >= 10.0,
+            "{block_c50} vs {block_c100}"
+        );
+        assert!(apart(tx_c100, block_c100) >= 90.0);
     }
 }
