@@ -27,6 +27,7 @@
 //! | `results_io` | reading and writing those files, and the terminal tables |
 //! | `cdf` | `cdf.svg`, and a knee sweep's `sweep.svg` |
 //! | `sweep` | a knee sweep's results (`sweep.json`): [`Step`], [`Sweep`] |
+//! | `machine` | the host's CPU over a run and the saturation flag: [`MachineCpu`] |
 //! | `agreement` | measured against simulated, figure by figure, with the tolerances |
 //! | `topology` | the testnet's topologies from their seed, and graph distances |
 //!
@@ -39,6 +40,7 @@ mod anti_entropy;
 mod calendar;
 mod cdf;
 mod fanout;
+mod machine;
 mod mesh;
 mod metrics;
 pub mod net;
@@ -64,6 +66,7 @@ pub use algorithm::{
 };
 pub use cdf::{write_cdf, write_compare_cdf, write_sweep};
 pub use fanout::{FanoutPeriod, FanoutTrace};
+pub use machine::{MachineCpu, SATURATED_BUSY, SATURATED_SHARE};
 pub use metrics::{COVERAGE_LEVELS, ControlTraffic, Coverage, HopStats, RunMetrics, Stat};
 pub use output::{
     OutputError, Written, render_csv, render_json, render_rounds_csv, render_table, render_trace,

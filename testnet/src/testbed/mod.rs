@@ -15,7 +15,8 @@
 //! - [`rpc`]: the nodes' JSON-RPC.
 //! - [`workload`]: faucet transactions; [`inject`]: submitting them, in
 //!   batches per node when the rate calls for it.
-//! - [`runner`]: one run, start to teardown.
+//! - [`runner`]: one run, start to teardown; [`cpu`]: the machine's and
+//!   the nodes' CPU over its measurement window (the saturation flag).
 //! - [`report`]: the metrics (the schema is `rumor-sim`'s, shared with the
 //!   simulator).
 //! - [`output`]: per-node files (`rumor-sim` writes the shared ones, the
@@ -24,6 +25,7 @@
 
 pub mod cluster;
 pub mod compose;
+pub mod cpu;
 pub mod image;
 pub mod inject;
 pub mod local;

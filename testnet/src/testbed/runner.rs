@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 
 use super::cluster::{Cluster, ClusterError, node_flags, node_specs};
 use super::compose::ComposeCluster;
+use super::cpu::{CpuSampler, CpuWindow};
 use super::inject::Injector;
 use super::local::{LocalCluster, find_rumord};
 use super::plan::{Backend, Relay, RunArgs};
@@ -124,6 +125,10 @@ pub struct Collected {
     pub memory: Vec<Vec<MemorySample>>,
     /// Per node: fetches still in flight at the end.
     pub inflight_at_end: Vec<usize>,
+    /// The machine's CPU from the workload's start until the network
+    /// settled, and each local node's.
+    #[serde(default)]
+    pub cpu: Option<CpuWindow>,
 }
 
 /// Why a run stopped.
@@ -386,6 +391,12 @@ async fn drive(
         .map(|_| args.origin.unwrap_or_else(|| rng.random_range(0..n)))
         .collect();
 
+    let node_pids = |cluster: &Cluster| -> Vec<Option<u32>> {
+        (0..n)
+            .map(|i| cluster.pid_and_rss_kib(i).map(|(pid, _)| pid))
+            .collect()
+    };
+    let sampler = CpuSampler::start(&node_pids(cluster));
     let start = Instant::now();
     let start_ns = unix_nanos();
     let duration = args.workload_duration();
@@ -609,6 +620,7 @@ async fn drive(
     };
     spb.finish_and_clear();
     let settle_s = settle_start.elapsed().as_secs_f64();
+    let cpu = Some(sampler.finish(&node_pids(cluster)).await);
 
     // No fetch may stay in flight: wait out the longest a fetch can live.
     let drain_start = Instant::now();
@@ -680,6 +692,7 @@ async fn drive(
         notes,
         memory,
         inflight_at_end,
+        cpu,
     })
 }
 
