@@ -27,6 +27,7 @@
 //! | `results_io` | reading and writing those files, and the terminal tables |
 //! | `cdf` | `cdf.svg`, and a knee sweep's `sweep.svg` |
 //! | `sweep` | a knee sweep's results (`sweep.json`): [`Step`], [`Sweep`] |
+//! | `scale`, `scale_plot` | a scale run's results (`scale.json`: [`Scale`], [`ScaleRow`], [`LogFit`]) and `scale.svg` |
 //! | `machine` | the host's CPU over a run and the saturation flag: [`MachineCpu`] |
 //! | `agreement` | measured against simulated, figure by figure, with the tolerances |
 //! | `topology` | the testnet's topologies from their seed, and graph distances |
@@ -53,6 +54,8 @@ mod results_io;
 mod rng;
 mod rumor;
 mod runner;
+mod scale;
+mod scale_plot;
 mod selector;
 mod sweep;
 mod theory;
@@ -87,6 +90,8 @@ pub use results_io::{
     write_compare_json, write_json, write_objects,
 };
 pub use runner::{Progress, Report, RunError, Summary, TRACE_MAX_NODES, Trial, run, run_trial};
+pub use scale::{LogFit, Scale, ScaleRow};
+pub use scale_plot::write_scale;
 pub use selector::{AlgoSpec, AlgoSpecError};
 pub use sweep::{KNEE_MAX_REFUSED, Step, Sweep};
 pub use theory::{
