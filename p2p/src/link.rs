@@ -103,15 +103,48 @@ where
     }
 }
 
+/// Most bytes one write of the delay line carries: due chunks are joined up
+/// to this, so a burst is still written in pieces the socket takes at once.
+const MAX_WRITE_BYTES: usize = 256 * 1024;
+
+/// The connection's writer: each chunk waits for its release time, and every
+/// chunk already due by then joins it in one write. A message is several
+/// chunks (yamux frames, each its own noise frame) written together, and
+/// each written alone cost a system call and a wake-up of the peer.
+/// Only chunks whose release time has passed are joined, so none leaves
+/// earlier than its time, and release times never decrease, so order holds.
 async fn drain<S: AsyncWrite + Unpin>(
     mut write: WriteHalf<S>,
     mut rx: mpsc::UnboundedReceiver<Queued>,
     shared: Arc<Shared>,
 ) {
-    while let Some(item) = rx.recv().await {
+    // A chunk taken from the queue that was not yet due to join a write.
+    let mut held: Option<Queued> = None;
+    loop {
+        let item = match held.take() {
+            Some(item) => item,
+            None => match rx.recv().await {
+                Some(item) => item,
+                None => break,
+            },
+        };
         match item {
-            Queued::Chunk { data, release } => {
+            Queued::Chunk { mut data, release } => {
                 tokio::time::sleep_until(release).await;
+                let now = Instant::now();
+                while data.len() < MAX_WRITE_BYTES {
+                    match rx.try_recv() {
+                        Ok(Queued::Chunk {
+                            data: more,
+                            release,
+                        }) if release <= now => data.extend_from_slice(&more),
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
                 let ok = write.write_all(&data).await.is_ok() && write.flush().await.is_ok();
                 shared.queued.fetch_sub(data.len(), Ordering::AcqRel);
                 if let Some(w) = shared.waker.lock().map(|mut g| g.take()).unwrap_or(None) {
@@ -318,6 +351,62 @@ mod tests {
         assert!(elapsed >= Duration::from_millis(40), "delayed: {elapsed:?}");
         assert!(elapsed <= Duration::from_millis(70), "bounded: {elapsed:?}");
         assert_eq!(counters.bytes_out.load(Ordering::Relaxed), 100);
+    }
+
+    /// A writer that records the size of every write it is given.
+    struct Recorder(Arc<Mutex<Vec<usize>>>);
+
+    impl futures::AsyncRead for Recorder {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+    }
+
+    impl futures::AsyncWrite for Recorder {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.0.lock().unwrap().push(buf.len());
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn chunks_due_together_go_out_in_one_write_and_none_early() {
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let link = LinkConfig {
+            delay: Duration::from_millis(50),
+            ..LinkConfig::default()
+        };
+        let mut shaped = ShapedStream::new(
+            Recorder(Arc::clone(&writes)),
+            link,
+            Arc::new(LinkCounters::default()),
+        );
+        // One message of three frames, then another 20 ms later.
+        for frame in [&b"ab"[..], b"cde", b"f"] {
+            shaped.write_all(frame).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        shaped.write_all(b"gh").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        // At 60 ms: the first message is out in one write, the second
+        // (due at 70 ms) is not.
+        assert_eq!(*writes.lock().unwrap(), vec![6]);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(*writes.lock().unwrap(), vec![6, 2]);
     }
 
     #[tokio::test(start_paused = true)]

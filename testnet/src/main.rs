@@ -7,6 +7,8 @@
 //!   simulated node, from flags or from a testnet run's `params.json`.
 //! - `run`, `report`, `compare`: testnets of real nodes, their report, and
 //!   a measured run beside its simulation (see `docs/testnet.md`).
+//! - `sweep`, `scale`: many runs in one table and plot (each relay mode's
+//!   knee; propagation against the number of nodes).
 //! - `attack`: the adversarial peer.
 
 use std::io::{IsTerminal, Write};
@@ -48,6 +50,11 @@ enum Command {
     /// Find each relay mode's knee: one run per (mode, offered rate), one
     /// table and plot of latency, lost and refused against offered load.
     Sweep(Box<rumor_testnet::testbed::sweep::SweepArgs>),
+    /// Measure propagation against the number of nodes on this machine:
+    /// one run per node count (50 ms links), beside the simulator's
+    /// prediction for the same topologies, with the fit against ln n and
+    /// each run's CPU and saturation flag; one table and one plot.
+    Scale(Box<rumor_testnet::testbed::scale::ScaleArgs>),
     /// Attack a real node with a misbehaving peer, class by class, and
     /// check that it survives, counts, never relays, and disconnects the
     /// attacker; write the table and `docs/reliability.md`.
@@ -351,6 +358,27 @@ fn sweep(args: &rumor_testnet::testbed::sweep::SweepArgs) -> ExitCode {
     })
 }
 
+fn scale(args: &rumor_testnet::testbed::scale::ScaleArgs) -> ExitCode {
+    use rumor_testnet::testbed;
+    if let Err(e) = args.validate() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    with_runtime(async {
+        match testbed::scale::scale(args).await {
+            Ok((dir, s, table)) => {
+                print!("{table}");
+                println!("results: {}", dir.display());
+                exit_code(s.rows.iter().all(|r| r.lost == 0))
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
 /// Interrupted: what was measured is written, but the run is not complete;
 /// say so in the exit code, as a shell would.
 fn exit_code(ok: bool) -> ExitCode {
@@ -412,6 +440,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => run_sim(args),
         Command::Run(args) => return run_testnet(args),
         Command::Sweep(args) => return sweep(args),
+        Command::Scale(args) => return scale(args),
         Command::SimRelay(args) => rumor_testnet::sim_relay::command(args)
             .map(|t| print!("{t}"))
             .map_err(anyhow::Error::from),

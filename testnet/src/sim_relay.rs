@@ -244,22 +244,9 @@ pub struct ScalePoint {
     pub hops: f64,
 }
 
-/// The least-squares fit `y = a + b ln n`: (a, b).
+/// The least-squares fit `y = a + b ln n`: (a, b) ([`rumor_sim::LogFit`]).
 pub fn fit_log(points: &[(f64, f64)]) -> Option<(f64, f64)> {
-    let n = points.len() as f64;
-    if points.len() < 2 {
-        return None;
-    }
-    let xs: Vec<f64> = points.iter().map(|(x, _)| x.ln()).collect();
-    let mx = xs.iter().sum::<f64>() / n;
-    let my = points.iter().map(|(_, y)| y).sum::<f64>() / n;
-    let (num, den) = xs
-        .iter()
-        .zip(points)
-        .fold((0.0, 0.0), |(num, den), (x, (_, y))| {
-            (num + (x - mx) * (y - my), den + (x - mx) * (x - mx))
-        });
-    (den > 0.0).then(|| (my - num / den * mx, num / den))
+    rumor_sim::LogFit::of(points).map(|f| (f.a, f.b))
 }
 
 fn scale(args: &SimRelayArgs) -> Result<String, SimRelayError> {

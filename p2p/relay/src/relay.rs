@@ -205,6 +205,9 @@ where
     pub fn peer_up(&mut self, peer: P, speaks_sync: bool) {
         if speaks_sync {
             self.sync_peers.insert(peer);
+            // A new peer (a late joiner, a healed partition) may lack
+            // anything: anti-entropy back at its base rate.
+            self.sync.active();
         }
         self.trees.peer_up(peer);
     }
@@ -433,6 +436,9 @@ where
                     }
                 } else {
                     self.counters.accepted += 1;
+                    // New here, so maybe missing at a peer whose
+                    // announcement was lost: sync at the base rate.
+                    self.sync.active();
                     match v.message {
                         // Push mode: gossipsub forwards the message itself.
                         Some(m) => self.report(m, peer, Acceptance::Accept),
@@ -535,6 +541,7 @@ where
         }
         self.catchup_progress(&inv, now);
         if new {
+            self.sync.active();
             self.publish(inv, &bytes, None, now);
         }
     }
@@ -664,19 +671,32 @@ where
     /// `peer`'s status (its answer to ours, or its request): pull what we lack.
     pub fn on_sync_status(&mut self, peer: P, theirs: &SyncStatus, ours: &SyncStatus) {
         let c = AntiEntropy::<P>::compare(theirs, ours);
+        // Whether this comparison found anything to do, on either side: the
+        // peer lacking what we have counts too (it pulls, we serve).
+        let mut differ = theirs.tip != ours.tip || theirs.work != ours.work;
         if c.pull_mempool {
             if self.sync.wants_listing(peer, theirs.mempool_digest) {
                 self.counters.sync_digest_mismatch += 1;
                 self.outbox.push_back(Action::PullMempool(peer));
+                differ = true;
             } else {
                 self.counters.sync_listing_settled += 1;
             }
+        } else if theirs.mempool_digest != ours.mempool_digest && ours.mempool_len > 0 {
+            // Ours has what theirs lacks: the peer's side pulls, unless it
+            // settled our digest; it may need another round.
+            differ = true;
         }
         if c.behind && self.catchup.peer().is_none() {
             self.outbox.push_back(Action::CheckTip {
                 peer,
                 tip: theirs.tip,
             });
+        }
+        if differ {
+            self.sync.active();
+        } else {
+            self.sync.quiet();
         }
     }
 

@@ -13,26 +13,26 @@ use plotters::prelude::*;
 use crate::results::{Kind, ObjectRow, Relay, Summary};
 use crate::results_io::ResultsError;
 
-const BLUE: RGBColor = RGBColor(0, 114, 178);
-const VERMILLION: RGBColor = RGBColor(213, 94, 0);
-const GREEN: RGBColor = RGBColor(0, 158, 115);
-const PURPLE: RGBColor = RGBColor(204, 121, 167);
-const ORANGE: RGBColor = RGBColor(230, 159, 0);
-const GREY: RGBColor = RGBColor(80, 80, 80);
+pub(crate) const BLUE: RGBColor = RGBColor(0, 114, 178);
+pub(crate) const VERMILLION: RGBColor = RGBColor(213, 94, 0);
+pub(crate) const GREEN: RGBColor = RGBColor(0, 158, 115);
+pub(crate) const PURPLE: RGBColor = RGBColor(204, 121, 167);
+pub(crate) const ORANGE: RGBColor = RGBColor(230, 159, 0);
+pub(crate) const GREY: RGBColor = RGBColor(80, 80, 80);
 
-const WIDTH: u32 = 900;
-const HEIGHT: u32 = 500;
+pub(crate) const WIDTH: u32 = 900;
+pub(crate) const HEIGHT: u32 = 500;
 /// Width of the legend panel right of the plot.
-const LEGEND_WIDTH: u32 = 250;
+pub(crate) const LEGEND_WIDTH: u32 = 250;
 /// The most steps drawn per curve.
 const MAX_STEPS: usize = 250;
 /// Dash and gap of dashed curves, pixels.
-const DASH: u32 = 12;
-const GAP: u32 = 7;
+pub(crate) const DASH: u32 = 12;
+pub(crate) const GAP: u32 = 7;
 
 /// How a curve is stroked.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Stroke {
+pub(crate) enum Stroke {
     Solid,
     /// Long dashes (each dash is an element of the SVG: few keep it small).
     Dashed,
@@ -41,15 +41,15 @@ enum Stroke {
 }
 
 /// One CDF curve.
-struct Curve {
-    label: String,
+pub(crate) struct Curve {
+    pub(crate) label: String,
     /// Sorted times, ms.
-    values: Vec<f64>,
+    pub(crate) values: Vec<f64>,
     /// Objects the fraction is of (those that never got there count too,
     /// so a curve that ends below 1 shows objects that never arrived).
-    of: usize,
-    color: RGBColor,
-    stroke: Stroke,
+    pub(crate) of: usize,
+    pub(crate) color: RGBColor,
+    pub(crate) stroke: Stroke,
 }
 
 impl Curve {
@@ -105,7 +105,7 @@ impl Curve {
         pts
     }
 
-    fn style(&self) -> ShapeStyle {
+    pub(crate) fn style(&self) -> ShapeStyle {
         let width = if self.stroke == Stroke::Thin { 1 } else { 2 };
         self.color.stroke_width(width)
     }
@@ -147,7 +147,7 @@ fn title(modes: &str, s: &Summary) -> String {
     t
 }
 
-fn plot_err(e: impl std::fmt::Display) -> ResultsError {
+pub(crate) fn plot_err(e: impl std::fmt::Display) -> ResultsError {
     ResultsError::Plot(e.to_string())
 }
 
@@ -209,7 +209,7 @@ fn draw(path: &Path, title: &str, subtitle: &str, curves: &[Curve]) -> Result<()
 }
 
 /// The legend: one sample line and label per curve, in a box of its own.
-fn legend<DB: DrawingBackend>(
+pub(crate) fn legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     curves: &[Curve],
 ) -> Result<(), ResultsError> {

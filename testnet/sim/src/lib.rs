@@ -27,6 +27,8 @@
 //! | `results_io` | reading and writing those files, and the terminal tables |
 //! | `cdf` | `cdf.svg`, and a knee sweep's `sweep.svg` |
 //! | `sweep` | a knee sweep's results (`sweep.json`): [`Step`], [`Sweep`] |
+//! | `scale`, `scale_plot` | a scale run's results (`scale.json`: [`Scale`], [`ScaleRow`], [`LogFit`]) and `scale.svg` |
+//! | `machine` | the host's CPU over a run and the saturation flag: [`MachineCpu`] |
 //! | `agreement` | measured against simulated, figure by figure, with the tolerances |
 //! | `topology` | the testnet's topologies from their seed, and graph distances |
 //!
@@ -39,6 +41,7 @@ mod anti_entropy;
 mod calendar;
 mod cdf;
 mod fanout;
+mod machine;
 mod mesh;
 mod metrics;
 pub mod net;
@@ -51,6 +54,8 @@ mod results_io;
 mod rng;
 mod rumor;
 mod runner;
+mod scale;
+mod scale_plot;
 mod selector;
 mod sweep;
 mod theory;
@@ -64,6 +69,7 @@ pub use algorithm::{
 };
 pub use cdf::{write_cdf, write_compare_cdf, write_sweep};
 pub use fanout::{FanoutPeriod, FanoutTrace};
+pub use machine::{MachineCpu, SATURATED_BUSY, SATURATED_SHARE};
 pub use metrics::{COVERAGE_LEVELS, ControlTraffic, Coverage, HopStats, RunMetrics, Stat};
 pub use output::{
     OutputError, Written, render_csv, render_json, render_rounds_csv, render_table, render_trace,
@@ -84,6 +90,8 @@ pub use results_io::{
     write_compare_json, write_json, write_objects,
 };
 pub use runner::{Progress, Report, RunError, Summary, TRACE_MAX_NODES, Trial, run, run_trial};
+pub use scale::{LogFit, Scale, ScaleRow};
+pub use scale_plot::write_scale;
 pub use selector::{AlgoSpec, AlgoSpecError};
 pub use sweep::{KNEE_MAX_REFUSED, Step, Sweep};
 pub use theory::{

@@ -392,6 +392,10 @@ pub struct Summary {
     /// Fetches still in flight on any node at the end (should be 0).
     #[serde(default)]
     pub inflight_at_end: usize,
+    /// The machine's CPU over the measurement window, and whether it was
+    /// saturated (local runs; `None` in a simulation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<crate::machine::MachineCpu>,
     /// Problems met during the run.
     pub notes: Vec<String>,
     /// No object lost and every node collected.

@@ -278,6 +278,9 @@ pub fn table(s: &Summary) -> String {
         "  workload {:.1} s, settled in {:.1} s",
         s.workload_s, s.settle_s
     );
+    if let Some(cpu) = &s.cpu {
+        let _ = writeln!(out, "  {}", cpu.line());
+    }
     if let Some(r) = &s.rates {
         let _ = writeln!(
             out,

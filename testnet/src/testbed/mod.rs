@@ -15,15 +15,19 @@
 //! - [`rpc`]: the nodes' JSON-RPC.
 //! - [`workload`]: faucet transactions; [`inject`]: submitting them, in
 //!   batches per node when the rate calls for it.
-//! - [`runner`]: one run, start to teardown.
+//! - [`runner`]: one run, start to teardown; [`cpu`]: the machine's and
+//!   the nodes' CPU over its measurement window (the saturation flag).
 //! - [`report`]: the metrics (the schema is `rumor-sim`'s, shared with the
 //!   simulator).
 //! - [`output`]: per-node files (`rumor-sim` writes the shared ones, the
 //!   tables and the CDF plots).
 //! - [`sweep`]: `rumor-testnet sweep`, each relay mode's knee.
+//! - [`scale`]: `rumor-testnet scale`, propagation against the number of
+//!   nodes beside the simulator's prediction.
 
 pub mod cluster;
 pub mod compose;
+pub mod cpu;
 pub mod image;
 pub mod inject;
 pub mod local;
@@ -32,6 +36,7 @@ pub mod plan;
 pub mod report;
 pub mod rpc;
 pub mod runner;
+pub mod scale;
 pub mod swarm;
 pub mod sweep;
 pub mod workload;
@@ -289,6 +294,12 @@ pub fn report(dir: &Path) -> Result<String, TestbedError> {
         let rows = output::read_objects(&dir.join("objects.csv"))?;
         rumor_sim::write_cdf(&dir.join("cdf.svg"), &rows, &s)?;
         return Ok(output::table(&s));
+    }
+    let scale_json = dir.join("scale.json");
+    if scale_json.is_file() {
+        let s: rumor_sim::Scale = output::read_json(&scale_json)?;
+        scale::write(dir, &s)?;
+        return Ok(scale::markdown(&s));
     }
     let sweep_json = dir.join("sweep.json");
     if sweep_json.is_file() {

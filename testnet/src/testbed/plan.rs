@@ -244,6 +244,9 @@ pub enum PlanError {
     /// `sweep` parameters that cannot work.
     #[error("sweep: {0}")]
     Sweep(String),
+    /// `scale` parameters that cannot work.
+    #[error("scale: {0}")]
+    Scale(String),
     /// Output folder problem.
     #[error("--out {0}: not a usable folder")]
     Out(PathBuf),

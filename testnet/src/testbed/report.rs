@@ -319,6 +319,10 @@ pub fn analyze(
         lost_ids,
         memory: memory_summary(&c.memory),
         inflight_at_end: c.inflight_at_end.iter().sum(),
+        cpu: c
+            .cpu
+            .as_ref()
+            .map(|w| rumor_sim::MachineCpu::judge(w.cores, w.window_s, &w.busy, &w.node_ms_per_s)),
         notes,
     };
     (summary, rows)

@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 
 use super::cluster::{Cluster, ClusterError, node_flags, node_specs};
 use super::compose::ComposeCluster;
+use super::cpu::{CpuSampler, CpuWindow};
 use super::inject::Injector;
 use super::local::{LocalCluster, find_rumord};
 use super::plan::{Backend, Relay, RunArgs};
@@ -124,6 +125,10 @@ pub struct Collected {
     pub memory: Vec<Vec<MemorySample>>,
     /// Per node: fetches still in flight at the end.
     pub inflight_at_end: Vec<usize>,
+    /// The machine's CPU from the workload's start until the network
+    /// settled, and each local node's.
+    #[serde(default)]
+    pub cpu: Option<CpuWindow>,
 }
 
 /// Why a run stopped.
@@ -386,6 +391,12 @@ async fn drive(
         .map(|_| args.origin.unwrap_or_else(|| rng.random_range(0..n)))
         .collect();
 
+    let node_pids = |cluster: &Cluster| -> Vec<Option<u32>> {
+        (0..n)
+            .map(|i| cluster.pid_and_rss_kib(i).map(|(pid, _)| pid))
+            .collect()
+    };
+    let sampler = CpuSampler::start(&node_pids(cluster));
     let start = Instant::now();
     let start_ns = unix_nanos();
     let duration = args.workload_duration();
@@ -560,20 +571,56 @@ async fn drive(
     );
     // A block's transactions never change: fetched once across polls.
     let mut block_txs: HashMap<String, Vec<String>> = HashMap::new();
+    // Each live node's holdings as last polled. A node that held everything
+    // is not asked again until every node has: the last transactions are
+    // still spreading while this runs, and asking every node for its whole
+    // mempool and chain twice a second (512 calls a poll at 256 nodes) takes
+    // the CPU of the machine the nodes share, slowing the very propagation
+    // being measured. A final pass asks every node again, so the verdict is
+    // as of one moment.
+    let mut last: Vec<Option<Holding>> = vec![None; n];
+    let mut full_pass = false;
     let (present, best_chain) = loop {
-        let (p, chain, missing, chains) =
-            presence(cluster, &live, &want, &mut block_txs, &mut notes).await;
+        for i in (0..n).filter(|i| live[*i]) {
+            if full_pass || last[i].as_ref().is_none_or(|h| h.missing > 0) {
+                last[i] = holding(cluster, i, &want, &mut block_txs, &mut notes).await;
+            }
+        }
+        let (missing, chains, best) = tally(&last, want.len(), &live);
         spb.set_position(spb.length().unwrap_or(0).saturating_sub(missing as u64));
         // Settled: every node holds every transaction and all agree on the
         // best chain (a block still propagating would otherwise be cut off).
         let settled = missing == 0 && chains <= 1;
-        if settled || settle_start.elapsed() > args.settle || super::interrupted() {
-            break (p, chain);
+        let give_up = settle_start.elapsed() > args.settle || super::interrupted();
+        if (settled && full_pass) || give_up {
+            let present = last
+                .iter_mut()
+                .map(|h| h.take().map(|h| h.held).unwrap_or_default())
+                .collect();
+            break (present, best);
+        }
+        if missing == 0 {
+            // Every node held everything when last asked: ask all once more.
+            // A node on another chain than most is asked again until it agrees.
+            if full_pass {
+                for h in last.iter_mut().flatten() {
+                    if h.chain != best {
+                        h.missing = h.missing.max(1);
+                    }
+                }
+            }
+            full_pass = !full_pass;
+            if full_pass {
+                continue;
+            }
+        } else {
+            full_pass = false;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     spb.finish_and_clear();
     let settle_s = settle_start.elapsed().as_secs_f64();
+    let cpu = Some(sampler.finish(&node_pids(cluster)).await);
 
     // No fetch may stay in flight: wait out the longest a fetch can live.
     let drain_start = Instant::now();
@@ -645,69 +692,93 @@ async fn drive(
         notes,
         memory,
         inflight_at_end,
+        cpu,
     })
 }
 
-/// What each live node holds: its mempool, and the transactions and blocks
-/// of its best chain. Returns the per-node lists, the most common best
-/// chain's block ids, how many (node, wanted tx) pairs are missing, and how
-/// many distinct best chains the live nodes have.
-async fn presence(
+/// What one node holds: its mempool and the transactions and blocks of its
+/// best chain, that chain's block ids, and how many wanted transactions
+/// it lacks.
+#[derive(Debug, Clone)]
+struct Holding {
+    held: Vec<String>,
+    chain: Vec<String>,
+    missing: usize,
+}
+
+/// Node `i`'s holdings (`None` if its mempool could not be read).
+async fn holding(
     cluster: &Cluster,
-    live: &[bool],
+    i: usize,
     want: &HashSet<String>,
     block_txs: &mut HashMap<String, Vec<String>>,
     notes: &mut Vec<String>,
-) -> (Vec<Vec<String>>, Vec<String>, usize, usize) {
-    let n = cluster.len();
-    let mut out = vec![Vec::new(); n];
-    let mut chains: HashMap<Vec<String>, usize> = HashMap::new();
-    let mut missing = 0;
-    for i in (0..n).filter(|i| live[*i]) {
-        let rpc = cluster.rpc(i);
-        let mut held: Vec<String> = match rpc.mempool().await {
-            Ok(m) => m,
-            Err(e) => {
-                notes.push(format!("node {i}: {e}"));
-                missing += want.len();
-                continue;
-            }
+) -> Option<Holding> {
+    let rpc = cluster.rpc(i);
+    let mut held: Vec<String> = match rpc.mempool().await {
+        Ok(m) => m,
+        Err(e) => {
+            notes.push(format!("node {i}: {e}"));
+            return None;
+        }
+    };
+    let height = rpc.chain_info().await.map(|c| c.blocks).unwrap_or(0);
+    let mut chain = Vec::new();
+    for h in 1..=height {
+        let Ok(hash) = rpc.block_hash(h).await else {
+            break;
         };
-        let height = rpc.chain_info().await.map(|c| c.blocks).unwrap_or(0);
-        let mut chain = Vec::new();
-        for h in 1..=height {
-            let Ok(hash) = rpc.block_hash(h).await else {
-                break;
-            };
-            if !block_txs.contains_key(&hash) {
-                // A failed lookup is not cached: the next poll asks again.
-                match rpc.block_txids(&hash).await {
-                    Ok(txs) => {
-                        block_txs.insert(hash.clone(), txs);
-                    }
-                    Err(e) => {
-                        // Polled every 500 ms: one note per failure, not per poll.
-                        let note = format!("node {i}: block {hash}: {e}");
-                        if !notes.contains(&note) {
-                            notes.push(note);
-                        }
+        if !block_txs.contains_key(&hash) {
+            // A failed lookup is not cached: the next poll asks again.
+            match rpc.block_txids(&hash).await {
+                Ok(txs) => {
+                    block_txs.insert(hash.clone(), txs);
+                }
+                Err(e) => {
+                    // Polled every 500 ms: one note per failure, not per poll.
+                    let note = format!("node {i}: block {hash}: {e}");
+                    if !notes.contains(&note) {
+                        notes.push(note);
                     }
                 }
             }
-            held.extend(block_txs.get(&hash).into_iter().flatten().cloned());
-            chain.push(hash);
         }
-        held.extend(chain.iter().cloned());
-        *chains.entry(chain).or_default() += 1;
-        let set: HashSet<&String> = held.iter().collect();
-        missing += want.iter().filter(|w| !set.contains(w)).count();
-        out[i] = held;
+        held.extend(block_txs.get(&hash).into_iter().flatten().cloned());
+        chain.push(hash);
+    }
+    held.extend(chain.iter().cloned());
+    let set: HashSet<&String> = held.iter().collect();
+    let missing = want.iter().filter(|w| !set.contains(w)).count();
+    Some(Holding {
+        held,
+        chain,
+        missing,
+    })
+}
+
+/// Over the live nodes' holdings: how many (node, wanted tx) pairs are
+/// missing (all `want_len` for a node that could not be read), how many
+/// distinct best chains there are, and the most common one.
+fn tally(last: &[Option<Holding>], want_len: usize, live: &[bool]) -> (usize, usize, Vec<String>) {
+    let mut missing = 0;
+    let mut chains: HashMap<&Vec<String>, usize> = HashMap::new();
+    for (h, alive) in last.iter().zip(live) {
+        if !alive {
+            continue;
+        }
+        match h {
+            Some(h) => {
+                missing += h.missing;
+                *chains.entry(&h.chain).or_default() += 1;
+            }
+            None => missing += want_len,
+        }
     }
     let distinct = chains.len();
     let best = chains
         .into_iter()
         .max_by_key(|(c, votes)| (*votes, c.len()))
-        .map(|(c, _)| c)
+        .map(|(c, _)| c.clone())
         .unwrap_or_default();
-    (out, best, missing, distinct)
+    (missing, distinct, best)
 }

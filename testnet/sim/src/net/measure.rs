@@ -198,6 +198,7 @@ pub fn summarize(run: &NetRun, run_id: &str) -> (Summary, Vec<ObjectRow>) {
         lost_ids,
         memory: Default::default(),
         inflight_at_end: run.truncated as usize,
+        cpu: None,
         notes,
     };
     (summary, rows)
