@@ -197,6 +197,18 @@ fn tx_outcome(result: Result<TxAccepted, MempoolError>) -> Outcome {
     }
 }
 
+/// A block held aside because its branch has no more work than the best
+/// chain: not relayed, not punished (a competing miner's block is honest),
+/// and forgotten by the relay, so that it can be fetched again once a
+/// descendant makes its branch worth having.
+fn stale_outcome() -> Outcome {
+    Outcome::not_yet(
+        reasons::STALE_BLOCK,
+        "its branch has no more work than the best chain",
+        Vec::new(),
+    )
+}
+
 fn block_error_outcome(e: &BlockError) -> Outcome {
     if e.is_temporary() {
         Outcome::not_yet(reasons::block(e), e, Vec::new())
@@ -351,12 +363,17 @@ impl<S: ChainStore> NodeState<S> {
         let hash = block.hash();
         let accepted = match self.chain.accept_block_with(block, now_ms, on_valid) {
             Ok(AcceptOutcome::AlreadyKnown) if self.chain.orphans().contains(&hash) => {
-                return Ok(Outcome::not_yet(
-                    reasons::ORPHAN_BLOCK,
-                    "already waiting for its parent",
-                    Vec::new(),
-                ));
+                return Ok(if self.chain.is_stale_held(&hash) {
+                    stale_outcome()
+                } else {
+                    Outcome::not_yet(
+                        reasons::ORPHAN_BLOCK,
+                        "already waiting for its parent",
+                        Vec::new(),
+                    )
+                });
             }
+            Ok(AcceptOutcome::Stale) => return Ok(stale_outcome()),
             Ok(AcceptOutcome::AlreadyKnown) => return Ok(Outcome::known()),
             Ok(AcceptOutcome::Orphan { missing }) => {
                 return Ok(Outcome::not_yet(
@@ -379,9 +396,14 @@ impl<S: ChainStore> NodeState<S> {
         if let Some((_, e)) = accepted.invalid.iter().find(|(h, _)| *h == hash) {
             return Ok(Outcome::invalid(reasons::block(e), e));
         }
-        let mut also: Vec<Inv> = accepted.stored[1..]
+        // Only blocks that joined the best chain are spread: a block stored
+        // on a branch that then failed to connect further is not.
+        let mut also: Vec<Inv> = accepted
+            .connected
             .iter()
-            .map(|h| Inv::Block(*h))
+            .map(|b| b.hash())
+            .filter(|h| *h != hash)
+            .map(Inv::Block)
             .collect();
         if accepted.tip_changed() {
             also.extend(self.repair_pool(&accepted, now_ms, notes)?);
@@ -390,6 +412,9 @@ impl<S: ChainStore> NodeState<S> {
                 height: tip.height,
                 hash: tip.hash,
             });
+        }
+        if !self.chain.is_active(&hash) {
+            return Ok(stale_outcome());
         }
         Ok(Outcome::accepted(also))
     }

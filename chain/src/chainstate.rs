@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::block::{Block, BlockHeader};
+use crate::block::{Block, BlockHeader, Work};
 use crate::hash::BlockHash;
 use crate::orphans::OrphanBlocks;
 use crate::params::Params;
@@ -13,8 +13,12 @@ use crate::tx::{OutPoint, Transaction};
 use crate::utxo::{BlockUndo, Coin, CoinCache};
 use crate::validate::{BlockError, CheckedBlock, check_block, check_tx_inputs, median_time};
 
-/// How many orphan blocks are kept at most.
+/// How many blocks are held outside the block tree (orphans and stale
+/// blocks) at most.
 pub const MAX_ORPHAN_BLOCKS: usize = 100;
+/// How many bytes of blocks are held outside the block tree at most: eight
+/// of the largest blocks, far below `MAX_ORPHAN_BLOCKS` of them.
+pub const MAX_ORPHAN_BLOCK_BYTES: usize = 32 << 20;
 
 /// Why a store could not be opened as this network's chain.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +85,11 @@ pub enum AcceptOutcome {
         /// The first unknown ancestor.
         missing: BlockHash,
     },
-    /// The block (and possibly orphans that descend from it) was stored.
+    /// The block's branch has no more work than the best chain: it is
+    /// held aside (bounded, not stored) until a descendant makes its
+    /// branch the best, and is not to be relayed.
+    Stale,
+    /// The block (and possibly held blocks it completes a branch with) was stored.
     Accepted(BlockAccepted),
 }
 
@@ -186,7 +194,7 @@ impl<S: ChainStore> ChainState<S> {
             store,
             index,
             active,
-            orphans: OrphanBlocks::new(MAX_ORPHAN_BLOCKS),
+            orphans: OrphanBlocks::new(MAX_ORPHAN_BLOCKS, MAX_ORPHAN_BLOCK_BYTES),
             genesis,
         };
         // A crash between storing a block and connecting it leaves a stored
@@ -259,7 +267,14 @@ impl<S: ChainStore> ChainState<S> {
             .is_some_and(|e| self.hash_at(e.height) == Some(*hash))
     }
 
-    /// The orphan pool.
+    /// Whether `hash` is held aside as stale: in the pool, on a branch
+    /// that hangs from the block tree (an orphan's branch does not).
+    pub fn is_stale_held(&self, hash: &BlockHash) -> bool {
+        self.orphans.contains(hash) && self.index.contains_key(&self.orphans.missing_root(hash))
+    }
+
+    /// The pool of blocks held outside the block tree (orphans and stale
+    /// blocks).
     pub fn orphans(&self) -> &OrphanBlocks {
         &self.orphans
     }
@@ -348,9 +363,12 @@ impl<S: ChainStore> ChainState<S> {
         self.accept_block(checked, now_ms)
     }
 
-    /// Accepts a block that passed the context-free rules: stores it, makes the
-    /// chain with the most work the best chain (reorganising if needed),
-    /// and adopts any orphans that descend from it.
+    /// Accepts a block that passed the context-free rules. A block whose
+    /// branch (with any held descendants) has more work than the best chain
+    /// is stored with that branch, which becomes the best chain
+    /// (reorganising if needed). Otherwise the block is held aside in the
+    /// bounded pool with the orphans ([`AcceptOutcome::Stale`]): side
+    /// branches that do not become best are never stored.
     ///
     /// # Errors
     /// [`AcceptBlockError::Invalid`] if the block itself breaks a contextual
@@ -386,61 +404,102 @@ impl<S: ChainStore> ChainState<S> {
             return Ok(AcceptOutcome::AlreadyKnown);
         }
         let prev = block.block().header.prev;
-        if !self.index.contains_key(&prev) {
-            self.orphans.insert(block);
-            return Ok(AcceptOutcome::Orphan {
-                missing: self.orphans.missing_root(&prev),
-            });
+        if self.index.contains_key(&prev) {
+            // The rules that need the parent, before the block is held or
+            // stored: a block that breaks them is refused (and remembered),
+            // never held aside as if it were merely stale.
+            self.check_contextual(&block, now_ms)?;
+        }
+        self.orphans.insert(block);
+        let root = self.orphans.missing_root(&prev);
+        if !self.index.contains_key(&root) {
+            return Ok(AcceptOutcome::Orphan { missing: root });
         }
         let mut result = BlockAccepted::default();
-        self.store_block(&block, now_ms)?;
-        result.stored.push(hash);
         // The blocks stored here, so that connecting them need not read
         // them back from the store.
         let mut fresh = HashMap::new();
-        fresh.insert(hash, block.shared());
-        // Adopt orphans breadth-first. Their failures are reported, not raised.
-        let mut queue = vec![hash];
-        while let Some(parent) = queue.pop() {
-            for child in self.orphans.take_children(&parent) {
-                let child_hash = child.hash();
-                match self.store_block(&child, now_ms) {
+        // Store a held branch only once it has more work than the best
+        // chain, and then only the path to its best block: side branches
+        // that do not become best are not written (Bitcoin Core does not
+        // process less-work chains either), so cheap blocks cannot fill the
+        // disk. If the branch turns out invalid while connecting (it is then
+        // marked so), try the next best: another held branch may still beat
+        // the tip, from any block stored on the way. Each pass takes at
+        // least one block out of the pool.
+        let mut roots = vec![root];
+        while let Some((work, path)) = roots
+            .iter()
+            .filter_map(|r| self.best_held_path(r))
+            .max_by_key(|(work, _)| *work)
+        {
+            if work <= self.tip().chain_work {
+                break;
+            }
+            let mut last = None;
+            for h in path {
+                let Some(b) = self.orphans.take(&h) else {
+                    break;
+                };
+                match self.store_block(&b, now_ms) {
                     Ok(()) => {
-                        result.stored.push(child_hash);
-                        fresh.insert(child_hash, child.shared());
-                        queue.push(child_hash);
+                        result.stored.push(h);
+                        fresh.insert(h, b.shared());
+                        roots.push(h);
+                        last = Some(h);
                     }
-                    Err(AcceptBlockError::Invalid(e)) => result.invalid.push((child_hash, e)),
+                    Err(AcceptBlockError::Invalid(e)) => {
+                        result.invalid.push((h, e));
+                        break;
+                    }
                     Err(e) => return Err(e),
                 }
             }
-        }
-        // Move to the stored block with the most work, if it beats the tip. If
-        // its branch turns out invalid (it is then marked so), try the next
-        // best: another adopted branch may still beat the tip.
-        loop {
-            let best = result
-                .stored
-                .iter()
-                .map(|h| self.index[h])
-                .filter(|e| !e.invalid)
-                .max_by_key(|e| e.chain_work);
-            match best {
-                Some(best) if best.chain_work > self.tip().chain_work => {
-                    self.activate(best.hash, &fresh, &mut result, on_valid)?;
-                }
-                _ => break,
+            if let Some(best) = last
+                && self.index[&best].chain_work > self.tip().chain_work
+            {
+                self.activate(best, &fresh, &mut result, on_valid)?;
             }
+        }
+        if self.orphans.contains(&hash) && result.stored.is_empty() && result.invalid.is_empty() {
+            return Ok(AcceptOutcome::Stale);
         }
         Ok(AcceptOutcome::Accepted(result))
     }
 
-    /// Checks the rules that need the parent, then stores the block.
-    fn store_block(
+    /// The held branch hanging from the stored block `root` with the most
+    /// work: its chain work and the path from `root` (exclusive) to its
+    /// best block. `None` when no held block hangs from `root`.
+    fn best_held_path(&self, root: &BlockHash) -> Option<(Work, Vec<BlockHash>)> {
+        let base = self.index.get(root)?.chain_work;
+        let mut best: Option<(Work, Vec<BlockHash>)> = None;
+        let mut stack = vec![(*root, base, Vec::new())];
+        while let Some((h, work, path)) = stack.pop() {
+            for child in self.orphans.children(&h) {
+                let Some(b) = self.orphans.get(child) else {
+                    continue;
+                };
+                let w = work.saturating_add(b.block().header.target.work());
+                let mut p = path.clone();
+                p.push(*child);
+                if best.as_ref().is_none_or(|(bw, _)| w > *bw) {
+                    best = Some((w, p.clone()));
+                }
+                stack.push((*child, w, p));
+            }
+        }
+        best
+    }
+
+    /// The rules that need the parent (which must be indexed): time within
+    /// bounds, coinbase height, a valid parent. A block from the future is
+    /// refused without a trace (it may be valid later); one that breaks
+    /// another rule is indexed as invalid.
+    fn check_contextual(
         &mut self,
         block: &CheckedBlock,
         now_ms: u64,
-    ) -> Result<(), AcceptBlockError<S::Error>> {
+    ) -> Result<IndexEntry, AcceptBlockError<S::Error>> {
         let header = block.block().header;
         let parent = self.index[&header.prev];
         let hash = block.hash();
@@ -488,10 +547,20 @@ impl<S: ChainStore> ChainState<S> {
             self.index.insert(hash, entry);
             return Err(rule.into());
         }
+        Ok(entry)
+    }
+
+    /// Checks the rules that need the parent, then stores the block.
+    fn store_block(
+        &mut self,
+        block: &CheckedBlock,
+        now_ms: u64,
+    ) -> Result<(), AcceptBlockError<S::Error>> {
+        let entry = self.check_contextual(block, now_ms)?;
         self.store
             .put_block(&entry, block.block())
             .map_err(AcceptBlockError::Store)?;
-        self.index.insert(hash, entry);
+        self.index.insert(entry.hash, entry);
         Ok(())
     }
 

@@ -53,7 +53,8 @@ pub use block::{
     Block, BlockHeader, MAX_BLOCK_DECODE_BYTES, MAX_HEADER_DECODE_BYTES, Target, Work,
 };
 pub use chainstate::{
-    AcceptBlockError, AcceptOutcome, BlockAccepted, ChainState, MAX_ORPHAN_BLOCKS, OpenError,
+    AcceptBlockError, AcceptOutcome, BlockAccepted, ChainState, MAX_ORPHAN_BLOCK_BYTES,
+    MAX_ORPHAN_BLOCKS, OpenError,
 };
 pub use encode::{
     DecodeError, HARD_LIMIT, decode, decode_prefix, encode, encode_into, encoded_len,

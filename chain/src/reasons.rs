@@ -84,6 +84,9 @@ pub const ID_MISMATCH: &str = "id-mismatch";
 pub const ORPHAN_TX: &str = "orphan-tx";
 /// Orphan blocks (their parent is fetched).
 pub const ORPHAN_BLOCK: &str = "orphan-block";
+/// Blocks whose branch has no more work than the best chain (held aside,
+/// not stored, not relayed).
+pub const STALE_BLOCK: &str = "stale-block";
 /// Blocks already known to break a rule.
 pub const KNOWN_INVALID: &str = "known-invalid";
 /// The node failed internally (store I/O) or is stopping.

@@ -296,12 +296,14 @@ fn each_block_joining_the_best_chain_is_reported_valid_once_and_no_other() {
         accept_reporting(&mut n, vec![block_item(&a1)]),
         (vec!["accepted"], vec![a1.hash()])
     );
-    // A side branch with no more work is stored, not connected: not reported.
+    // A side branch with no more work is held aside, not stored or
+    // connected: not reported.
     let b1 = block(&p, genesis, 1, t0 + 1, vec![]);
     assert_eq!(
         accept_reporting(&mut n, vec![block_item(&b1)]),
-        (vec!["accepted"], vec![])
+        (vec!["stale-block"], vec![])
     );
+    assert!(n.chain().entry(&b1.hash()).is_none());
     // Its child makes it the best chain: both are reported, in order.
     let b2 = block(&p, b1.hash(), 2, t0 + 2, vec![]);
     assert_eq!(

@@ -6,9 +6,9 @@ mod support;
 
 use rumor_chain::{
     AcceptBlockError, AcceptOutcome, Address, Amount, Block, BlockError, Coin, Hash256, InputError,
-    KeyPair, Network, OutPoint, Params, PublicKey, SigError, Target, Transaction, TxError, TxOut,
-    check_block, check_transaction, check_transactions, check_tx_inputs, coinbase_tx, median_time,
-    mine_header,
+    KeyPair, MAX_ORPHAN_BLOCKS, Network, OutPoint, Params, PublicKey, SigError, Target,
+    Transaction, TxError, TxOut, check_block, check_transaction, check_transactions,
+    check_tx_inputs, coinbase_tx, median_time, mine_header,
 };
 use support::{TestChain, amount, check, key, pay, signed};
 
@@ -1023,6 +1023,47 @@ fn equal_work_keeps_the_first_seen_tip() {
     assert!(!acc.tip_changed());
     assert_eq!(t.chain.tip().hash, a.hash());
     assert!(!t.chain.is_active(&b.hash()));
+    // Held aside, not stored: a competing block is kept only while bounded.
+    assert!(t.chain.entry(&b.hash()).is_none());
+    assert!(t.chain.is_stale_held(&b.hash()));
+    // Its child makes its branch the best: both are stored and connected.
+    let b2 = t.block_after(&b, vec![], 0);
+    let acc = t.accept(b2.clone());
+    assert_eq!(acc.stored, vec![b.hash(), b2.hash()]);
+    assert_eq!(acc.disconnected.len(), 1);
+    assert_eq!(t.chain.tip().hash, b2.hash());
+    assert!(t.chain.orphans().is_empty());
+}
+
+#[test]
+fn side_branches_that_do_not_become_best_are_never_stored_and_stay_bounded() {
+    let mut t = TestChain::regtest(10);
+    let genesis = t.genesis();
+    let mut tip = genesis.clone();
+    for _ in 0..3 {
+        tip = t.mine(vec![], 0);
+    }
+    // Spam: many cheap blocks on genesis and on the tip's parent, and a
+    // side branch growing from genesis, none with more work than the tip.
+    let parent = t.chain.entry(&tip.header.prev).expect("indexed").hash;
+    let parent = t.chain.block(&parent).unwrap().expect("stored");
+    let mut side = t.block_after(&genesis, vec![], 0);
+    assert!(matches!(t.process(side.clone()), Ok(AcceptOutcome::Stale)));
+    side = t.block_after(&side, vec![], 0);
+    assert!(matches!(t.process(side.clone()), Ok(AcceptOutcome::Stale)));
+    for i in 0..2 * MAX_ORPHAN_BLOCKS {
+        let on = if i % 2 == 0 { &genesis } else { &parent };
+        let b = t.block_after(on, vec![], 0);
+        assert!(
+            matches!(t.process(b.clone()), Ok(AcceptOutcome::Stale)),
+            "block {i}"
+        );
+        assert!(t.chain.entry(&b.hash()).is_none(), "block {i} stored");
+    }
+    assert_eq!(t.chain.tip().hash, tip.hash());
+    assert!(t.chain.orphans().len() <= MAX_ORPHAN_BLOCKS);
+    assert!(t.chain.orphans().evicted() >= MAX_ORPHAN_BLOCKS as u64);
+    assert_eq!(t.chain.height(), 3);
 }
 
 #[test]

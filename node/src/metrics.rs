@@ -485,8 +485,11 @@ impl NodeMetrics {
     }
 
     /// Reads the values that live elsewhere (chain, mempool, p2p counters).
-    pub async fn refresh(&self, core: &NodeCore, p2p: &P2pHandle) {
-        if let Ok(s) = core.pool_summary() {
+    pub async fn refresh(&self, core: &Arc<NodeCore>, p2p: &P2pHandle) {
+        // On the blocking pool: the summary takes the chain lock, which a
+        // block connect may hold, and a runtime worker must not wait on it.
+        let c = Arc::clone(core);
+        if let Ok(Ok(s)) = tokio::task::spawn_blocking(move || c.pool_summary()).await {
             self.tip_height.set(s.height as i64);
             self.mempool_txs.set(s.txs as i64);
             self.mempool_bytes.set(s.bytes as i64);
@@ -573,7 +576,7 @@ impl NodeMetrics {
 }
 
 /// The full `/metrics` body: the node's metrics, then libp2p's (which end with `# EOF`).
-pub(crate) async fn render(metrics: &NodeMetrics, core: &NodeCore, p2p: &P2pHandle) -> String {
+pub(crate) async fn render(metrics: &NodeMetrics, core: &Arc<NodeCore>, p2p: &P2pHandle) -> String {
     metrics.refresh(core, p2p).await;
     let mut body = metrics.encode();
     match p2p.metrics_text().await {

@@ -107,7 +107,13 @@ pub(crate) async fn run(
         }
         match generate(&core, &validator, 1, pay_to).await {
             Ok(h) => {
-                let height = core.pool_summary().map(|s| s.height).unwrap_or(0);
+                // On the blocking pool, like every read that takes the lock.
+                let c = Arc::clone(&core);
+                let height = tokio::task::spawn_blocking(move || c.pool_summary())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .map_or(0, |s| s.height);
                 tracing::info!(block = %h[0], height, "mined");
             }
             Err(MineError::Core(CoreError::Stopped)) => return,

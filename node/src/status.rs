@@ -30,7 +30,10 @@ pub(crate) async fn run(
             _ = shutdown.wait() => return,
             _ = every.tick() => {}
         }
-        let Ok(pool) = core.pool_summary() else {
+        // On the blocking pool: the chain lock may be held by a block
+        // connect, and a runtime worker must not wait on it.
+        let c = Arc::clone(&core);
+        let Ok(Ok(pool)) = tokio::task::spawn_blocking(move || c.pool_summary()).await else {
             return;
         };
         let peers = p2p.peers().await.map(|p| p.len()).unwrap_or(0);

@@ -324,6 +324,14 @@ impl P2pConfig {
                 eager_degree: self.eager_degree,
                 ..rumor_relay::TreeLimits::default()
             },
+            // A network rumor-chain knows fixes every block's target; a
+            // name it does not know (tests) leaves headers checked only
+            // against their own.
+            header_target: self
+                .network
+                .parse::<rumor_chain::Network>()
+                .ok()
+                .map(|n| rumor_chain::Params::new(n).target),
             seed,
             ..rumor_relay::RelayConfig::default()
         }

@@ -351,10 +351,12 @@ async fn headers_that_do_not_link_end_the_catch_up() {
         b.header
     };
     let headers = vec![header(p.genesis_block().hash()), header(BlockHash([7; 32]))];
+    // A claim consistent with the network (its work is its height's), so
+    // that the node gets as far as asking for headers.
     let claim = rumor_p2p::SyncStatus {
         height: 1000,
         tip: BlockHash([8; 32]),
-        work: rumor_chain::Work(u128::MAX),
+        work: rumor_chain::Work(1001 * p.target.work().0),
         mempool_digest: rumor_chain::Hash256([0; 32]),
         mempool_len: 0,
     };

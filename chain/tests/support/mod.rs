@@ -188,13 +188,16 @@ impl TestChain {
         self.chain.process_block(block, self.now_ms)
     }
 
-    /// Offers a block that must be accepted with no rule broken.
+    /// Offers a block that must be accepted with no rule broken. A block
+    /// whose branch has no more work than the best chain is held aside and
+    /// changes nothing (an empty result).
     pub(crate) fn accept(&mut self, block: Block) -> BlockAccepted {
         match self.process(block) {
             Ok(AcceptOutcome::Accepted(acc)) => {
                 assert!(acc.invalid.is_empty(), "invalid blocks: {:?}", acc.invalid);
                 acc
             }
+            Ok(AcceptOutcome::Stale) => BlockAccepted::default(),
             other => panic!("block not accepted: {other:?}"),
         }
     }

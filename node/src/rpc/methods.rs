@@ -724,16 +724,21 @@ impl RpcContext {
     }
 }
 
+// Methods that read the chain state take its lock, which a block connect
+// holds for as long as it runs. They run on the blocking pool, never on a
+// runtime worker: with one worker (a testnet with more nodes than cores),
+// a worker blocked on the lock would stop the p2p loop and every other
+// task until the connect finished.
 macro_rules! sync_method {
     ($m:expr, $name:literal, $f:ident) => {
-        $m.register_method($name, |p, ctx, _| ctx.$f(p))
+        $m.register_blocking_method($name, |p, ctx, _| ctx.$f(p))
             .expect("unique method name");
     };
 }
 
 macro_rules! sync_method_noargs {
     ($m:expr, $name:literal, $f:ident) => {
-        $m.register_method($name, |p, ctx, _| {
+        $m.register_blocking_method($name, |p, ctx, _| {
             no_args(&p)?;
             ctx.$f()
         })
@@ -749,12 +754,12 @@ fn no_args(p: &Params<'_>) -> RpcResult<()> {
 pub fn module(ctx: RpcContext) -> RpcModule<RpcContext> {
     let mut m = RpcModule::new(ctx);
     sync_method_noargs!(m, "getblockchaininfo", getblockchaininfo);
-    m.register_method("getbestblockhash", |p, ctx, _| {
+    m.register_blocking_method("getbestblockhash", |p, ctx, _| {
         no_args(&p)?;
         Ok::<_, ErrorObjectOwned>(ctx.core.chain_info()?.tip.hash.to_string())
     })
     .expect("unique method name");
-    m.register_method("getblockcount", |p, ctx, _| {
+    m.register_blocking_method("getblockcount", |p, ctx, _| {
         no_args(&p)?;
         Ok::<_, ErrorObjectOwned>(ctx.core.chain_info()?.tip.height)
     })

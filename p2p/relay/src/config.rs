@@ -3,6 +3,7 @@
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use rumor_chain::Target;
 use serde::{Deserialize, Serialize};
 
 use crate::sync::SyncLimits;
@@ -81,6 +82,11 @@ pub struct RelayConfig {
     pub sync: SyncLimits,
     /// A catch-up without progress for this long is dropped.
     pub catchup_stall: Duration,
+    /// The network's block target: every header carries exactly this one,
+    /// so claimed chain work and catch-up headers are checked against it.
+    /// `None` (the default, for relays without a chain network) checks
+    /// only that each header meets its own target.
+    pub header_target: Option<Target>,
     /// A body whose verdict does not come within this is forgotten.
     pub validation_timeout: Duration,
     /// Hybrid mode's trees.
@@ -102,6 +108,7 @@ impl Default for RelayConfig {
             cache_blocks: NonZeroUsize::new(8).expect("non-zero"),
             sync: SyncLimits::default(),
             catchup_stall: Duration::from_secs(15),
+            header_target: None,
             validation_timeout: Duration::from_secs(60),
             tree: TreeLimits::default(),
             origin: 0,

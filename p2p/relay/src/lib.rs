@@ -42,12 +42,15 @@ mod tree;
 
 pub use action::{Acceptance, Action, Offence, Publication, PushItem, Pushed, Request, Via};
 pub use cache::{CacheStats, CachedBlock, RelayCache};
-pub use catchup::{CatchUp, Headers, MAX_HEADERS, Step};
+pub use catchup::{BAR, CatchUp, Headers, MAX_HEADERS, Step};
 pub use compact::{CompactBlock, Finished, PartialBlock};
 pub use config::{RelayConfig, RelayMode, UnknownRelayMode};
 pub use counters::RelayCounters;
 pub use publish::Publisher;
-pub use relay::{ANNOUNCE_CAP, Relay, publication_kind};
+pub use relay::{
+    ANNOUNCE_CAP, BAD_HEADER_TARGET, HEADERS_SHORT_OF_CLAIM, Relay, WORK_CLAIM_MISMATCH,
+    publication_kind, work_at,
+};
 pub use rng::Rng;
 pub use seen::{SeenSet, SeenState, SeenStats};
 pub use sync::{AntiEntropy, Comparison, SyncLimits, SyncStatus, sorted_difference};

@@ -18,7 +18,7 @@ use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rumor_chain::{BlockHash, BlockHeader, Inv, ObjectKind, Txid, Verdict};
+use rumor_chain::{BlockHash, BlockHeader, Inv, ObjectKind, Target, Txid, Verdict, Work};
 
 use crate::MAX_INVS_PER_MESSAGE;
 use crate::action::{Acceptance, Action, Offence, Publication, PushItem, Pushed, Request, Via};
@@ -60,6 +60,11 @@ pub struct Relay<P, M> {
     rebuilds: HashMap<Inv, (P, PartialBlock)>,
     sync: AntiEntropy<P>,
     catchup: CatchUp<P>,
+    /// The network's block target (every header carries exactly it).
+    header_target: Option<Target>,
+    /// The tips peers claimed while the node checks whether it lacks them
+    /// (a few at a time; the oldest is dropped).
+    claims: VecDeque<(P, BlockHash)>,
     /// Peers that speak the sync protocol.
     sync_peers: BTreeSet<P>,
     /// Object requests batched per peer until the driver is idle.
@@ -91,7 +96,9 @@ where
             validating: HashMap::new(),
             rebuilds: HashMap::new(),
             sync: AntiEntropy::new(cfg.sync, cfg.seed),
-            catchup: CatchUp::new(cfg.catchup_stall),
+            catchup: CatchUp::new(cfg.catchup_stall, cfg.header_target),
+            header_target: cfg.header_target,
+            claims: VecDeque::new(),
             sync_peers: BTreeSet::new(),
             requests: HashMap::new(),
             trees: EagerTrees::new(cfg.tree, cfg.seed),
@@ -670,6 +677,16 @@ where
 
     /// `peer`'s status (its answer to ours, or its request): pull what we lack.
     pub fn on_sync_status(&mut self, peer: P, theirs: &SyncStatus, ours: &SyncStatus) {
+        // Every block of the network carries its one target, so a chain of
+        // height h has exactly (h + 1) blocks' work: a claim of any other
+        // work is a lie, and catching up with it would be for nothing.
+        if let Some(t) = self.header_target
+            && theirs.work != work_at(t, theirs.height)
+        {
+            *self.rejects.entry(WORK_CLAIM_MISMATCH).or_default() += 1;
+            self.penalize(peer, Offence::BadHeaders);
+            return;
+        }
         let c = AntiEntropy::<P>::compare(theirs, ours);
         // Whether this comparison found anything to do, on either side: the
         // peer lacking what we have counts too (it pulls, we serve).
@@ -688,6 +705,11 @@ where
             differ = true;
         }
         if c.behind && self.catchup.peer().is_none() {
+            if self.claims.len() >= MAX_CLAIMS {
+                self.claims.pop_front();
+            }
+            self.claims.retain(|(p, _)| *p != peer);
+            self.claims.push_back((peer, theirs.tip));
             self.outbox.push_back(Action::CheckTip {
                 peer,
                 tip: theirs.tip,
@@ -721,7 +743,13 @@ where
 
     /// The node lacks `peer`'s tip: catch up with it (unless a session runs).
     pub fn on_behind(&mut self, peer: P, now: Instant) {
-        if self.catchup.start(peer, now) {
+        let claimed = self
+            .claims
+            .iter()
+            .position(|(p, _)| *p == peer)
+            .and_then(|i| self.claims.remove(i))
+            .map(|(_, tip)| tip);
+        if self.catchup.start(peer, claimed, now) {
             self.outbox
                 .push_back(Action::RequestHeaders { peer, after: None });
         }
@@ -734,6 +762,14 @@ where
             Headers::Ignored => {}
             Headers::Malformed => {
                 *self.rejects.entry(Offence::BadHeaders.label()).or_default() += 1;
+                self.penalize(peer, Offence::BadHeaders);
+            }
+            Headers::WrongTarget => {
+                *self.rejects.entry(BAD_HEADER_TARGET).or_default() += 1;
+                self.penalize(peer, Offence::BadHeaders);
+            }
+            Headers::ShortOfClaim => {
+                *self.rejects.entry(HEADERS_SHORT_OF_CLAIM).or_default() += 1;
                 self.penalize(peer, Offence::BadHeaders);
             }
             Headers::Blocks(blocks) => self.outbox.push_back(Action::FilterBlocks { peer, blocks }),
@@ -1089,6 +1125,26 @@ where
         self.counters.duplicate_bodies += 1;
         *cause(&mut self.counters) += 1;
     }
+}
+
+/// Reject label: a status whose claimed work is not its height's at the
+/// network's target.
+pub const WORK_CLAIM_MISMATCH: &str = "work-claim-mismatch";
+/// Reject label: catch-up headers at another target than the network's.
+pub const BAD_HEADER_TARGET: &str = "bad-header-target";
+/// Reject label: catch-up headers that ended without the claimed tip.
+pub const HEADERS_SHORT_OF_CLAIM: &str = "headers-short-of-claim";
+/// Claimed tips remembered while the node looks them up.
+const MAX_CLAIMS: usize = 16;
+
+/// The work of a chain of height `height` whose every block (genesis
+/// included) carries `target`.
+pub fn work_at(target: Target, height: u64) -> Work {
+    Work(
+        u128::from(height)
+            .saturating_add(1)
+            .saturating_mul(target.work().0),
+    )
 }
 
 /// The kind of what a publication carries.

@@ -338,6 +338,35 @@ pub const CLASSES: &[ClassSpec] = &[
         "Core p2p_eviction.py, -maxconnections; gossipsub v1.1 Sybil",
         false
     ),
+    // Chain-side classes (issue 17: stale blocks, lies about the chain).
+    class!(
+        "stale-block-spam",
+        "150 valid blocks on a branch with less work than the best chain (cheap proof of work)",
+        Tolerate,
+        ["stale-block"],
+        "Core AcceptBlock (less-work chains are not processed); p2p_unrequested_blocks.py",
+        true
+    ),
+    class!(
+        "header-lies",
+        "claims a longer chain: headers at an easier target than the network's, then work no chain of its height has",
+        Punish,
+        [
+            "bad-header-target",
+            "work-claim-mismatch",
+            "headers-short-of-claim"
+        ],
+        "Core headers sync (nMinimumChainWork, PRESYNC); p2p_dos_header_tree.py",
+        true
+    ),
+    class!(
+        "rpc-under-block-connect",
+        "a lock-taking RPC called over and over while a 4,000-transaction reorg holds the chain lock, on a target with one runtime worker",
+        Contain,
+        [],
+        "Core's RPC threads apart from its network thread (-rpcthreads); cs_main contention",
+        false
+    ),
 ];
 
 /// Looks a class up by name.

@@ -28,6 +28,8 @@ pub enum Step {
     Raw(RawProtocol, Vec<u8>),
     /// Let the swarm run.
     Drive(Duration),
+    /// Answer `sync` requests this way from now on.
+    AnswerSync(SyncStatus, Vec<rumor_chain::BlockHeader>),
 }
 
 /// The messages of one class, ready to play.
@@ -40,6 +42,8 @@ pub struct Script {
     pub steps: Vec<Step>,
     /// Transactions to submit at an honest node first (for conflicts).
     pub setup_txs: Vec<Vec<u8>>,
+    /// Blocks the target must neither store nor relay (stale blocks).
+    pub watch_blocks: Vec<BlockHash>,
 }
 
 impl Script {
@@ -48,7 +52,7 @@ impl Script {
         self.prelude
             .iter()
             .chain(&self.steps)
-            .filter(|s| !matches!(s, Step::Serve(..) | Step::Drive(_)))
+            .filter(|s| !matches!(s, Step::Serve(..) | Step::Drive(_) | Step::AnswerSync(..)))
             .count() as u64
     }
 
@@ -75,6 +79,7 @@ async fn play_steps(steps: &[Step], raw: &mut RawPeer, target: PeerId) {
                 Step::Sync(r) => raw.sync_nowait(target, r.clone()),
                 Step::Raw(p, b) => raw.raw_request_nowait(target, *p, b.clone()),
                 Step::Drive(d) => raw.drive(*d).await,
+                Step::AnswerSync(status, headers) => raw.answer_sync(*status, headers.clone()),
             }
         }
     }
@@ -133,6 +138,9 @@ const REPEATS: usize = 8;
 /// Builds the script of `class`. `tip` is the target's best block;
 /// `probes` are the honest transactions that will be sent while it plays.
 pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip, probes: &[Txid]) -> Script {
+    if let Some(s) = super::chain_classes::script(class, objects, tip) {
+        return s;
+    }
     let mut s = Script::default();
     match class.name {
         // The attacker knows the honest transactions before anyone else

@@ -131,6 +131,20 @@ impl Cluster {
         honest: usize,
         genesis_outputs: u32,
     ) -> Result<Self, AttackError> {
+        Self::start_with(rumord, root, honest, genesis_outputs, &[]).await
+    }
+
+    /// [`Cluster::start`], with extra flags for the target only.
+    ///
+    /// # Errors
+    /// [`AttackError::Setup`] if a node does not start or connect.
+    pub async fn start_with(
+        rumord: &Path,
+        root: &Path,
+        honest: usize,
+        genesis_outputs: u32,
+        target_flags: &[&str],
+    ) -> Result<Self, AttackError> {
         std::fs::create_dir_all(root)
             .map_err(|e| AttackError::Setup(format!("{}: {e}", root.display())))?;
         let mut nodes: Vec<NodeProc> = Vec::new();
@@ -152,6 +166,8 @@ impl Cluster {
             if i > 0 {
                 args.push("--bootnode".into());
                 args.push(nodes[0].addr.to_string());
+            } else {
+                args.extend(target_flags.iter().map(|f| f.to_string()));
             }
             args.extend(base_flags(genesis_outputs));
             let log = root.join(format!("node-{i}.log"));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rumor_chain::Transaction;
+use rumor_chain::{BlockHash, Transaction};
 use rumor_p2p::{PeerId, RawPeer, RelayStats, unix_nanos};
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +32,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(mut samples: Vec<f64>, lost: usize) -> Self {
+    pub(crate) fn of(mut samples: Vec<f64>, lost: usize) -> Self {
         samples.sort_by(f64::total_cmp);
         let p50 = samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN);
         Self {
@@ -216,6 +216,37 @@ async fn attacker_score(c: &Cluster, attacker: &str) -> Option<(f64, bool)> {
         .map(|p| (p.score, p.mesh_tx))
 }
 
+/// Where blocks that must go nowhere went.
+#[derive(Debug, Default)]
+struct StaleTraces {
+    /// Stored at the target (its RPC finds the block).
+    stored: u64,
+    /// First seen at an honest node since the class started.
+    at_honest: u64,
+}
+
+/// Counts the `watch` blocks the target stored and the honest nodes saw.
+/// A node that does not answer counts as nothing seen: the class's other
+/// checks catch a dead node.
+async fn stale_traces(c: &Cluster, watch: &[BlockHash], since_ns: u64) -> StaleTraces {
+    let mut t = StaleTraces::default();
+    if watch.is_empty() {
+        return t;
+    }
+    let ids: std::collections::HashSet<String> = watch.iter().map(ToString::to_string).collect();
+    for h in c.honest() {
+        if let Ok(records) = h.rpc.propagation_since(since_ns).await {
+            t.at_honest += records.iter().filter(|r| ids.contains(&r.id)).count() as u64;
+        }
+    }
+    for id in &ids {
+        if c.target().rpc.block_txids(id).await.is_ok() {
+            t.stored += 1;
+        }
+    }
+    t
+}
+
 /// What the attack task hands back.
 struct Played {
     sent_at: Instant,
@@ -344,6 +375,8 @@ pub async fn run_class(
     } else {
         classes::script(spec, objects, tip, &probe_ids)
     };
+    let watch = script.watch_blocks.clone();
+    let started_ns = unix_nanos();
     // First spends (for conflicts) go in through an honest node.
     for tx in &script.setup_txs {
         c.honest()[0]
@@ -443,6 +476,8 @@ pub async fn run_class(
         let a = stats(c, i + 1).await?;
         relayed += honest_bad(&a).saturating_sub(honest_bad(b));
     }
+    let stale = stale_traces(c, &watch, started_ns).await;
+    relayed += stale.at_honest;
     let peers_now = c
         .target()
         .rpc
@@ -495,6 +530,19 @@ pub async fn run_class(
     if honest_min_score < 0.0 {
         result.failures.push(format!(
             "an honest peer's score at the target fell to {honest_min_score:.1}"
+        ));
+    }
+    if !watch.is_empty() {
+        if stale.stored > 0 {
+            result.failures.push(format!(
+                "{} of {} stale blocks stored at the target",
+                stale.stored,
+                watch.len()
+            ));
+        }
+        result.notes.push(format!(
+            "stale blocks: {} stored at the target, {} seen at honest nodes",
+            stale.stored, stale.at_honest
         ));
     }
     if spec.name == "score-grace" {

@@ -11,14 +11,19 @@
 //!
 //! - [`catalog`]: the classes (what must happen, anchors).
 //! - [`classes`]: what each class sends.
+//! - [`chain_classes`]: what the chain-side classes send (stale blocks,
+//!   lies about the chain).
 //! - [`objects`]: valid and invalid transactions and blocks.
 //! - [`cluster`]: the target and honest `rumord` processes.
+//! - [`connect_stall`]: `rpc-under-block-connect`, on a cluster of its own.
 //! - [`measure`]: one class's run and its measurements.
 //! - [`report`]: the table, the JSON result and `docs/reliability.md`.
 
 pub mod catalog;
+pub mod chain_classes;
 pub mod classes;
 pub mod cluster;
+pub mod connect_stall;
 pub mod measure;
 pub mod objects;
 pub mod report;
@@ -147,8 +152,12 @@ pub async fn run(args: &AttackArgs) -> Result<AttackReport, AttackError> {
     let mut results = Vec::new();
     for spec in selected {
         eprintln!("attack: {}", spec.name);
-        let r = measure::run_class(spec, &mut cluster, &mut objects, &clean, args.probes.max(3))
-            .await?;
+        let r = if spec.name == connect_stall::CLASS {
+            // Its own cluster: a target with one runtime worker.
+            connect_stall::run_class(spec, &rumord, &workdir.join(spec.name)).await?
+        } else {
+            measure::run_class(spec, &mut cluster, &mut objects, &clean, args.probes.max(3)).await?
+        };
         eprintln!(
             "        {} ({})",
             if r.pass { "pass" } else { "FAIL" },

@@ -8,7 +8,7 @@ use rumor_chain::{
 };
 
 /// The fee of every valid transaction built here.
-const FEE: u64 = 2_000;
+pub const FEE: u64 = 2_000;
 
 /// How an invalid transaction is broken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +69,10 @@ pub struct Objects {
     genesis: Txid,
     next_output: u32,
     serial: u64,
+    /// The time of the last block built, so that each block is later than
+    /// the one before (blocks built within one millisecond would otherwise
+    /// not be later than their parent's median time past).
+    last_time: u64,
 }
 
 fn now_ms() -> u64 {
@@ -93,6 +97,7 @@ impl Objects {
             genesis,
             next_output: 0,
             serial: 0,
+            last_time: 0,
         }
     }
 
@@ -217,18 +222,24 @@ impl Objects {
         }
     }
 
+    fn next_time(&mut self) -> u64 {
+        self.last_time = now_ms().max(self.last_time + 1);
+        self.last_time
+    }
+
     /// A valid block on `tip` holding `txs`.
     pub fn block_on(&mut self, tip: Tip, txs: Vec<Transaction>, fees: u64) -> Block {
         self.serial += 1;
         let mut extra = [0u8; 56];
         extra[..8].copy_from_slice(&self.serial.to_le_bytes());
         extra[8..14].copy_from_slice(b"attack");
+        let time = self.next_time();
         build_block(
             &self.params,
             &BlockSpec {
                 prev: tip.hash,
                 height: tip.height + 1,
-                time: now_ms(),
+                time,
                 pay_to: Address([0xab; 20]),
                 fees: Amount::new(fees).expect("in range"),
                 extra,

@@ -520,8 +520,16 @@ fn headers(n: usize) -> Vec<BlockHeader> {
 fn a_node_behind_catches_up_headers_first_and_bad_headers_cost_the_peer() {
     let mut r = R::new(&cfg(RelayMode::Announce));
     let t = Instant::now();
-    r.on_sync_status(H, &status(9, 1, 0), &status(1, 1, 0));
-    let tip = BlockHash([9; 32]);
+    let hs = headers(2);
+    let tip = hs[1].hash();
+    r.on_sync_status(
+        H,
+        &SyncStatus {
+            tip,
+            ..status(9, 1, 0)
+        },
+        &status(1, 1, 0),
+    );
     assert_eq!(out(&mut r, t), [Action::CheckTip { peer: H, tip }]);
     r.on_behind(H, t);
     r.on_behind(G, t);
@@ -532,7 +540,6 @@ fn a_node_behind_catches_up_headers_first_and_bad_headers_cost_the_peer() {
             after: None
         }]
     );
-    let hs = headers(2);
     r.on_headers(H, &hs, t);
     let blocks: Vec<Inv> = hs.iter().map(|h| Inv::Block(h.hash())).collect();
     assert_eq!(
@@ -556,6 +563,81 @@ fn a_node_behind_catches_up_headers_first_and_bad_headers_cost_the_peer() {
     r.on_headers(G, &bad, t);
     assert_eq!(out(&mut r, t), [penalize(G, Offence::BadHeaders)]);
     assert_eq!(r.catching_up_with(), None);
+}
+
+#[test]
+fn lies_about_chain_work_cost_the_peer_and_cannot_drive_catch_up_again() {
+    let p = Params::new(Network::Regtest)
+        .with_genesis_outputs(1)
+        .unwrap();
+    let mut r = R::new(&RelayConfig {
+        header_target: Some(p.target),
+        ..cfg(RelayMode::Announce)
+    });
+    let t = Instant::now();
+    let ours = SyncStatus {
+        height: 1,
+        work: work_at(p.target, 1),
+        ..status(0, 1, 0)
+    };
+    // Work that is not its height's at the network's target: refused.
+    let inflated = SyncStatus {
+        height: 5,
+        work: rumor_chain::Work(u128::MAX / 2),
+        ..status(0, 1, 0)
+    };
+    r.on_sync_status(X, &inflated, &ours);
+    assert_eq!(out(&mut r, t), [penalize(X, Offence::BadHeaders)]);
+    assert_eq!(r.rejects()[WORK_CLAIM_MISMATCH], 1);
+    // A consistent claim whose headers end short of the claimed tip.
+    let claim = SyncStatus {
+        height: 50,
+        work: work_at(p.target, 50),
+        tip: BlockHash([0x51; 32]),
+        ..status(0, 1, 0)
+    };
+    r.on_sync_status(X, &claim, &ours);
+    assert_eq!(
+        out(&mut r, t),
+        [Action::CheckTip {
+            peer: X,
+            tip: claim.tip
+        }]
+    );
+    r.on_behind(X, t);
+    out(&mut r, t);
+    r.on_headers(X, &headers(3), t);
+    assert_eq!(out(&mut r, t), [penalize(X, Offence::BadHeaders)]);
+    assert_eq!(r.rejects()[HEADERS_SHORT_OF_CLAIM], 1);
+    assert_eq!(r.catching_up_with(), None);
+    // The same claim again does not start another session with it...
+    r.on_sync_status(X, &claim, &ours);
+    out(&mut r, t);
+    r.on_behind(X, t);
+    assert_eq!(out(&mut r, t), []);
+    // ...but an honest peer can.
+    let hs = headers(3);
+    let honest = SyncStatus {
+        height: 3,
+        work: work_at(p.target, 3),
+        tip: hs[2].hash(),
+        ..status(0, 1, 0)
+    };
+    r.on_sync_status(H, &honest, &ours);
+    out(&mut r, t);
+    r.on_behind(H, t);
+    assert_eq!(
+        out(&mut r, t),
+        [Action::RequestHeaders {
+            peer: H,
+            after: None
+        }]
+    );
+    r.on_headers(H, &hs, t);
+    assert!(matches!(
+        out(&mut r, t)[..],
+        [Action::FilterBlocks { peer: H, .. }]
+    ));
 }
 
 #[test]
