@@ -29,6 +29,7 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::behaviour::{Behaviour, BehaviourError, BehaviourEvent, ProtocolCounterSet, Topics};
 use crate::config::P2pConfig;
+use crate::stream_guard::Guarded;
 use crate::wire::{Body, GetDataRequest, GetDataResponse, SyncRequest, SyncResponse};
 
 /// How a raw peer answers `getdata` for an object.
@@ -177,7 +178,15 @@ impl RawPeer {
     /// # Errors
     /// A libp2p setup failure.
     pub async fn new(network: &str) -> Result<Self, RawPeerError> {
-        let key = Keypair::generate_ed25519();
+        Self::with_key(network, Keypair::generate_ed25519()).await
+    }
+
+    /// As [`RawPeer::new`], with the identity `key` (to come back as the
+    /// same peer, e.g. after a ban).
+    ///
+    /// # Errors
+    /// A libp2p setup failure.
+    pub async fn with_key(network: &str, key: Keypair) -> Result<Self, RawPeerError> {
         let cfg = P2pConfig {
             network: network.to_owned(),
             ..P2pConfig::default()
@@ -300,7 +309,7 @@ impl RawPeer {
                 .await
                 .map_err(|_| RawPeerError::Timeout("the peer's subscriptions"))?;
             if let SwarmEvent::Behaviour(RawBehaviourEvent::Main(BehaviourEvent::Gossipsub(
-                gossipsub::Event::Subscribed { peer_id, .. },
+                Guarded::Inner(gossipsub::Event::Subscribed { peer_id, .. }),
             ))) = &ev
                 && *peer_id == target
             {
@@ -506,11 +515,11 @@ impl RawPeer {
 
     fn handle_main(&mut self, ev: BehaviourEvent) {
         match ev {
-            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+            BehaviourEvent::Gossipsub(Guarded::Inner(gossipsub::Event::Message {
                 propagation_source,
                 message_id,
                 ..
-            }) => {
+            })) => {
                 self.gossip_received += 1;
                 self.swarm
                     .behaviour_mut()

@@ -158,6 +158,10 @@ rumor_relay::counters!(
         undecodable,
         /// Gossip messages over the topic's size limit.
         oversized,
+        /// Gossip streams a peer opened again after gossipsub closed its
+        /// last one on a frame past the frame limit or one that did not
+        /// decode (each is charged to the peer).
+        bad_gossip_frames,
         /// Gossip payloads of a later protocol version (a variant tag this
         /// version does not know): ignored, not punished.
         future_payloads,
@@ -167,6 +171,9 @@ rumor_relay::counters!(
         queries_refused,
         /// Requests refused by the per-peer rate limit.
         rate_limited,
+        /// getdata requests refused because the peer's byte budget for
+        /// answers was spent.
+        rate_limited_bytes,
         /// Peer connections established.
         peer_up,
         /// Peer connections lost.

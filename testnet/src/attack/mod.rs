@@ -13,7 +13,8 @@
 //! - [`classes`]: what each class sends.
 //! - [`objects`]: valid and invalid transactions and blocks.
 //! - [`cluster`]: the target and honest `rumord` processes.
-//! - [`measure`]: one class's run and its measurements.
+//! - [`measure`]: one class's run and its measurements; `persisted`: the
+//!   class that restarts the target (bans outlive a restart).
 //! - [`report`]: the table, the JSON result and `docs/reliability.md`.
 
 pub mod catalog;
@@ -21,6 +22,7 @@ pub mod classes;
 pub mod cluster;
 pub mod measure;
 pub mod objects;
+mod persisted;
 pub mod report;
 
 use std::path::PathBuf;
