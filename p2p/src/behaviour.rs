@@ -16,7 +16,6 @@ use prometheus_client::registry::Registry;
 
 use crate::codec::{BincodeCodec, Limits, ProtocolCounters};
 use crate::config::P2pConfig;
-use crate::stream_guard::StreamGuard;
 use crate::wire::{
     self, GetDataRequest, GetDataResponse, GossipPayload, PushRequest, PushResponse, SyncRequest,
     SyncResponse,
@@ -32,10 +31,7 @@ pub(crate) type PushCodec = BincodeCodec<PushRequest, PushResponse>;
 /// rumor's network behaviour.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
-    /// gossipsub, guarded: a peer whose gossip stream failed on our side
-    /// (an oversized or undecodable frame) is reported, which gossipsub
-    /// alone does not do.
-    pub(crate) gossipsub: StreamGuard<gossipsub::Behaviour>,
+    pub(crate) gossipsub: gossipsub::Behaviour,
     pub(crate) getdata: request_response::Behaviour<GetDataCodec>,
     pub(crate) sync: request_response::Behaviour<SyncCodec>,
     pub(crate) push: request_response::Behaviour<PushCodec>,
@@ -270,7 +266,7 @@ impl Behaviour {
                 .with_timeout(cfg.ping_timeout),
         );
         Ok(Self {
-            gossipsub: StreamGuard::new(gossipsub),
+            gossipsub,
             getdata,
             sync,
             push,

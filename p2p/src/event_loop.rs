@@ -31,7 +31,6 @@ use crate::outbound::{self, Asked, Outbound, Rr, SyncAsked};
 use crate::peers::{Admission, Fault, PeerBook, app_score};
 use crate::queries::Queries;
 use crate::serve::{self, Admit, Plan};
-use crate::stream_guard::Guarded;
 use crate::telemetry::{Bytes as ByteCount, FirstSeenLog, P2pCounters, RelayStats, unix_nanos};
 use crate::wire::{
     Batch, Body, GetDataRequest, GetDataResponse, GossipLimits, GossipPayload, MAX_HEADERS,
@@ -460,13 +459,7 @@ impl EventLoop {
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         self.metrics_record(&event);
         match event {
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(Guarded::Inner(ev))) => {
-                self.on_gossip_event(ev);
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(Guarded::StreamReopened {
-                peer,
-                streams,
-            })) => self.on_gossip_stream_reopened(peer, streams),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(ev)) => self.on_gossip_event(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Getdata(ev)) => self.on_getdata_event(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync_event(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Push(ev)) => self.on_push_event(ev),
@@ -499,12 +492,7 @@ impl EventLoop {
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Identify(e)) => self.metrics.record(e),
             SwarmEvent::Behaviour(BehaviourEvent::Ping(e)) => self.metrics.record(e),
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(Guarded::Inner(e))) => {
-                self.metrics.record(e);
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(Guarded::StreamReopened {
-                ..
-            })) => {}
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(e)) => self.metrics.record(e),
             other => self.metrics.record(other),
         }
     }
@@ -542,17 +530,6 @@ impl EventLoop {
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
         }
-    }
-
-    /// `peer` opened gossip stream number `streams` on one connection: the
-    /// one before failed on our side, on a frame past the frame limit or
-    /// one that did not decode (see `stream_guard`). Each costs the peer,
-    /// so one that keeps sending them is pruned and then banned.
-    fn on_gossip_stream_reopened(&mut self, peer: PeerId, streams: u32) {
-        tracing::debug!(%peer, streams, "gossip stream opened again after a bad frame");
-        self.counters.bad_gossip_frames += 1;
-        self.reject("bad-gossip-frame");
-        self.penalize(peer, Fault::BadGossipFrame);
     }
 
     fn on_disconnected(&mut self, peer: PeerId) {

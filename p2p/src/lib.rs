@@ -19,8 +19,6 @@
 //! - `peers`: admission, misbehaviour scores, bans, rate limits, dialling.
 //! - `bans`: the ban list, by PeerId and address; [`BanRecord`], the form
 //!   the node keeps it in across restarts.
-//! - `stream_guard`: reports peers whose gossip stream failed on our side
-//!   (oversized or undecodable frames), which gossipsub keeps to itself.
 //! - `serve`: what to answer to `getdata`, from the relay cache or the node.
 //! - `queries`: questions to the node awaiting their answers.
 //! - [`Backlog`]: what the relay has on its plate, for the node's admission
@@ -52,7 +50,6 @@ mod queries;
 mod raw;
 mod serve;
 mod start;
-mod stream_guard;
 mod telemetry;
 mod wire;
 

@@ -62,9 +62,6 @@ pub(crate) enum Fault {
     Relay(Offence),
     /// An undecodable, oversized or wrong-topic gossip message.
     BadGossip,
-    /// A gossip frame that gossipsub refused to read (past the frame
-    /// limit, or undecodable), seen as the peer's stream opened again.
-    BadGossipFrame,
     /// A request over the protocol's item limit.
     OversizedRequest,
     /// Requests past the rate limit.
@@ -75,7 +72,7 @@ pub(crate) enum Fault {
 
 impl Fault {
     /// Every fault, for metrics that start at zero.
-    pub(crate) const ALL: [Fault; 11] = [
+    pub(crate) const ALL: [Fault; 10] = [
         Self::Relay(Offence::InvalidObject),
         Self::Relay(Offence::MalformedBody),
         Self::Relay(Offence::Unrequested),
@@ -83,7 +80,6 @@ impl Fault {
         Self::Relay(Offence::BadCompact),
         Self::Relay(Offence::BadHeaders),
         Self::BadGossip,
-        Self::BadGossipFrame,
         Self::OversizedRequest,
         Self::Flood,
         Self::BadResponse,
@@ -94,7 +90,6 @@ impl Fault {
         match self {
             Self::Relay(o) => o.label(),
             Self::BadGossip => "bad-gossip",
-            Self::BadGossipFrame => "bad-gossip-frame",
             Self::OversizedRequest => "oversized-request",
             Self::Flood => "flood",
             Self::BadResponse => "bad-response",
@@ -108,10 +103,6 @@ impl Fault {
             Self::Relay(Offence::InvalidObject | Offence::MalformedBody) => 30.0,
             Self::Relay(Offence::Unrequested | Offence::BadCompact | Offence::BadHeaders) => 25.0,
             Self::BadGossip => 20.0,
-            // Three in a row pass the ban line: each such frame is at least
-            // the frame limit (1 MiB in the announce modes) of buffer, and
-            // an honest peer never sends one (it runs the same limits).
-            Self::BadGossipFrame => 40.0,
             Self::OversizedRequest | Self::BadResponse => 25.0,
             Self::Flood => 10.0,
         }

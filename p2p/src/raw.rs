@@ -29,7 +29,6 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::behaviour::{Behaviour, BehaviourError, BehaviourEvent, ProtocolCounterSet, Topics};
 use crate::config::P2pConfig;
-use crate::stream_guard::Guarded;
 use crate::wire::{Body, GetDataRequest, GetDataResponse, SyncRequest, SyncResponse};
 
 /// How a raw peer answers `getdata` for an object.
@@ -309,7 +308,7 @@ impl RawPeer {
                 .await
                 .map_err(|_| RawPeerError::Timeout("the peer's subscriptions"))?;
             if let SwarmEvent::Behaviour(RawBehaviourEvent::Main(BehaviourEvent::Gossipsub(
-                Guarded::Inner(gossipsub::Event::Subscribed { peer_id, .. }),
+                gossipsub::Event::Subscribed { peer_id, .. },
             ))) = &ev
                 && *peer_id == target
             {
@@ -515,11 +514,11 @@ impl RawPeer {
 
     fn handle_main(&mut self, ev: BehaviourEvent) {
         match ev {
-            BehaviourEvent::Gossipsub(Guarded::Inner(gossipsub::Event::Message {
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
                 message_id,
                 ..
-            })) => {
+            }) => {
                 self.gossip_received += 1;
                 self.swarm
                     .behaviour_mut()

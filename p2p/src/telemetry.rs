@@ -158,10 +158,6 @@ rumor_relay::counters!(
         undecodable,
         /// Gossip messages over the topic's size limit.
         oversized,
-        /// Gossip streams a peer opened again after gossipsub closed its
-        /// last one on a frame past the frame limit or one that did not
-        /// decode (each is charged to the peer).
-        bad_gossip_frames,
         /// Gossip payloads of a later protocol version (a variant tag this
         /// version does not know): ignored, not punished.
         future_payloads,
