@@ -235,7 +235,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(BAN_FILE);
         let file = BanFile::new(path.clone());
-        let cases: [(&str, fn(&BanFileError) -> bool); 5] = [
+        type Expected = fn(&BanFileError) -> bool;
+        let cases: [(&str, Expected); 5] = [
             ("{\"version\": 1, \"bans\": [", |e| {
                 matches!(e, BanFileError::Json(_))
             }),
