@@ -1,27 +1,36 @@
 //! Answers to the p2p layer's questions ([`P2pEvent::Query`]), and its news
-//! (peers up, down, banned) in the log. Each answer is computed on the
+//! (peers up, down, banned) in the log; ban lists go to the writer of
+//! `banlist.json` (`ban_file`). Each answer is computed on the
 //! blocking pool, a few at a time: the store reads and the chain lock never
 //! touch the async runtime, and while every worker is busy the questions
 //! wait in p2p's bounded event queue, which then refuses new work.
 
 use std::sync::Arc;
 
-use rumor_p2p::{P2pEvent, Query};
-use tokio::sync::{Semaphore, mpsc};
+use rumor_p2p::{BanRecord, P2pEvent, Query};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::core::NodeCore;
 
 /// Questions answered at once.
 const WORKERS: usize = 4;
 
-/// Reads `events` until the p2p layer stops.
-pub(crate) async fn run(core: Arc<NodeCore>, mut events: mpsc::Receiver<P2pEvent>) {
+/// Reads `events` until the p2p layer stops; ban lists go to `bans`.
+pub(crate) async fn run(
+    core: Arc<NodeCore>,
+    mut events: mpsc::Receiver<P2pEvent>,
+    bans: watch::Sender<Vec<BanRecord>>,
+) {
     let permits = Arc::new(Semaphore::new(WORKERS));
     while let Some(event) = events.recv().await {
         match event {
             P2pEvent::PeerUp(p) => tracing::debug!(peer = %p, "peer up"),
             P2pEvent::PeerDown(p) => tracing::debug!(peer = %p, "peer down"),
             P2pEvent::PeerBanned(p) => tracing::info!(peer = %p, "peer banned"),
+            P2pEvent::BansChanged(list) => {
+                // Only the latest list matters; the writer may skip older ones.
+                bans.send_replace(list);
+            }
             P2pEvent::Query(q) => {
                 let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
                     return;

@@ -117,6 +117,11 @@ impl DataDir {
         self.path.join(crate::mempool_file::MEMPOOL_FILE)
     }
 
+    /// The ban list file.
+    pub fn ban_file(&self) -> PathBuf {
+        self.path.join(crate::ban_file::BAN_FILE)
+    }
+
     /// The cookie file.
     pub fn cookie_path(&self) -> PathBuf {
         self.path.join(".cookie")

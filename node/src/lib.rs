@@ -15,6 +15,8 @@
 //! - `mempool_file`: [`MempoolFile`], `mempool.dat`: the mempool written at
 //!   shutdown and loaded through the validator at start.
 //! - `answers`: answers to the p2p layer's questions, off the async runtime.
+//! - `ban_file`: [`BanFile`], `banlist.json`: the bans the p2p layer
+//!   reports, written as they change and handed back to it at start.
 //! - [`reasons`]: stable labels for every rejection (rumor-chain's).
 //! - `miner`: `--mine` and `generatetoaddress`.
 //! - [`rpc`]: JSON-RPC server, auth, methods, submission batching.
@@ -29,6 +31,7 @@
 
 mod admission;
 mod answers;
+mod ban_file;
 mod client;
 mod config;
 mod core;
@@ -48,6 +51,7 @@ mod validator;
 mod verify;
 
 pub use admission::{Busy, Limits as AdmissionLimits, Load};
+pub use ban_file::{BAN_FILE, BAN_FILE_VERSION, BanFile, BanFileError};
 pub use client::{ClientError, call as call_rpc, read_cookie};
 pub use config::{
     CONFIG_FILE, ConfigError, DEFAULT_BLOCK_INTERVAL_MS, DEFAULT_DB_CACHE_MIB,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use rumor_chain::{ChainState, MempoolConfig, OpenError};
 use rumor_p2p::Keypair;
 
+use crate::ban_file::BanFile;
 use crate::config::{ConfigError, NodeConfig, RpcAuth};
 use crate::core::NodeCore;
 use crate::datadir::{COOKIE_USER, DataDir, DataDirError};
@@ -125,7 +126,15 @@ pub async fn start(config: NodeConfig, shutdown: Shutdown) -> Result<RunningNode
         path: datadir.path().join("node_key"),
         reason: e.to_string(),
     })?;
-    let p2p = rumor_p2p::start(config.p2p.clone(), key).await?;
+    // The bans of the last run, kept by `ban_file` as the p2p layer
+    // reports them.
+    let ban_file = BanFile::new(datadir.ban_file());
+    let p2p_config = rumor_p2p::P2pConfig {
+        bans: ban_file.load(),
+        ..config.p2p.clone()
+    };
+    let (ban_lists, ban_list) = tokio::sync::watch::channel(p2p_config.bans.clone());
+    let p2p = rumor_p2p::start(p2p_config, key).await?;
     let handle = p2p.handle.clone();
     let (validator, validator_thread) = Validator::start(
         Arc::clone(&core),
@@ -140,7 +149,9 @@ pub async fn start(config: NodeConfig, shutdown: Shutdown) -> Result<RunningNode
     tasks.push(tokio::spawn(crate::answers::run(
         Arc::clone(&core),
         p2p.events,
+        ban_lists,
     )));
+    tasks.push(tokio::spawn(crate::ban_file::keep(ban_file, ban_list)));
     // The mempool saved at the last shutdown, through the validator like
     // any submission, while the node already serves.
     let mempool_file = MempoolFile::new(datadir.mempool_file());

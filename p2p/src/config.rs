@@ -143,6 +143,12 @@ pub struct P2pConfig {
     /// How long a peer disconnected for misbehaviour stays banned. Default 60 s.
     #[serde(with = "duration_ms")]
     pub ban_duration: Duration,
+    /// Bans in force at start: the list the node kept from its last run
+    /// (the p2p layer reports every change as
+    /// [`crate::P2pEvent::BansChanged`]; the node owns the file). Not a
+    /// configuration setting. Default none.
+    #[serde(skip)]
+    pub bans: Vec<crate::BanRecord>,
 }
 
 impl Default for P2pConfig {
@@ -174,6 +180,7 @@ impl Default for P2pConfig {
             first_seen_capacity: 500_000,
             link: LinkConfig::default(),
             ban_duration: Duration::from_secs(60),
+            bans: Vec::new(),
         }
     }
 }

@@ -16,7 +16,9 @@ use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, ping};
 use prometheus_client::registry::Registry;
 use rumor_chain::{BlockHash, Inv, Object, ObjectKind};
-use rumor_relay::{Acceptance, Action, Publication, Relay, Request, SyncStatus, Via};
+use rumor_relay::{
+    Acceptance, Action, Publication, Relay, Request, ServeBudget, ServeLimits, SyncStatus, Via,
+};
 use tokio::sync::mpsc;
 
 use crate::backlog::{Backlog, BacklogReading};
@@ -49,9 +51,17 @@ const IDLE: Duration = Duration::from_secs(1);
 /// announcements are sent, even though the loop is not idle.
 const FLUSH_EVERY: usize = 64;
 
+/// A getdata answer under way: where it goes, and the bytes the peer's
+/// serving budget granted it (what it does not use is given back).
+pub(crate) struct Serving {
+    channel: ResponseChannel<GetDataResponse>,
+    peer: PeerId,
+    granted: u64,
+}
+
 /// What to do with an answer of the node.
 pub(crate) enum Answer {
-    Respond(ResponseChannel<GetDataResponse>, GetDataResponse),
+    Respond(Serving, GetDataResponse),
     RespondSync(ResponseChannel<SyncResponse>, SyncResponse),
     StatusAsked {
         channel: ResponseChannel<SyncResponse>,
@@ -74,6 +84,8 @@ pub(crate) struct EventLoop {
     topics: Topics,
     relay: Relay<PeerId, MessageId>,
     peers: PeerBook,
+    /// Bytes of getdata answers each peer may take per second.
+    serve_budget: ServeBudget<PeerId>,
     queries: Queries<Answer>,
     bodies: mpsc::Sender<ValidationRequest>,
     events: mpsc::Sender<P2pEvent>,
@@ -116,7 +128,8 @@ impl EventLoop {
                 origin: origin_tag(&local),
                 ..p.cfg.relay_config(rand::random())
             }),
-            peers: PeerBook::new(&p.cfg, local),
+            peers: PeerBook::new(&p.cfg, local, Instant::now(), unix_nanos() / 1_000_000),
+            serve_budget: ServeBudget::new(ServeLimits::default()),
             first_seen: FirstSeenLog::new(p.cfg.first_seen_capacity),
             batch_nonce: rand::random(),
             outbound: Outbound::default(),
@@ -408,8 +421,17 @@ impl EventLoop {
             tracing::info!(%peer, gossip, app = self.peers.app_score(&peer), "disconnecting misbehaving peer");
             self.counters.peers_banned += 1;
             self.emit(P2pEvent::PeerBanned(peer));
+            self.bans_changed();
             let _ = self.swarm.disconnect_peer_id(peer);
         }
+    }
+
+    /// Tells the node every ban now in force, to keep across restarts.
+    fn bans_changed(&mut self) {
+        let records = self
+            .peers
+            .ban_records(Instant::now(), unix_nanos() / 1_000_000);
+        self.emit(P2pEvent::BansChanged(records));
     }
 
     fn reject(&mut self, reason: &'static str) {
@@ -511,6 +533,7 @@ impl EventLoop {
     }
 
     fn on_disconnected(&mut self, peer: PeerId) {
+        self.serve_budget.forget(&peer);
         if !self.peers.remove(&peer) {
             return;
         }
@@ -768,10 +791,18 @@ impl EventLoop {
         }
     }
 
-    fn respond(&mut self, channel: ResponseChannel<GetDataResponse>, response: GetDataResponse) {
+    fn respond(&mut self, serving: Serving, response: GetDataResponse) {
         if let GetDataResponse::Objects { notfound, .. } = &response {
             self.counters.notfound_sent += notfound.len() as u64;
         }
+        let Serving {
+            channel,
+            peer,
+            granted,
+        } = serving;
+        let used = serve::response_bytes(&response) as u64;
+        self.serve_budget
+            .refund(&peer, granted.saturating_sub(used));
         let _ = self
             .swarm
             .behaviour_mut()
@@ -792,29 +823,49 @@ impl EventLoop {
         }
         let now = Instant::now();
         let peers = &mut self.peers;
+        let refuse = |channel| Serving {
+            channel,
+            peer,
+            granted: 0,
+        };
         match serve::admit(&request, |cost| peers.allow(peer, cost, now)) {
             Admit::Serve => {}
             Admit::Oversized => {
                 self.reject("oversized-request");
                 self.penalize(peer, Fault::OversizedRequest);
-                return self.respond(channel, GetDataResponse::Refused);
+                return self.respond(refuse(channel), GetDataResponse::Refused);
             }
             Admit::Flood => {
                 self.counters.rate_limited += 1;
                 self.penalize(peer, Fault::Flood);
-                return self.respond(channel, GetDataResponse::Refused);
+                return self.respond(refuse(channel), GetDataResponse::Refused);
             }
         }
-        let plan = serve::plan(&mut self.relay, request);
+        // Items are within the peer's rate; the bytes they come to must be
+        // within its byte budget too (a few items can be many megabytes).
+        let Some(granted) = self
+            .serve_budget
+            .reserve(&peer, serve::RESPONSE_BUDGET as u64, now)
+        else {
+            self.counters.rate_limited_bytes += 1;
+            self.penalize(peer, Fault::Flood);
+            return self.respond(refuse(channel), GetDataResponse::Refused);
+        };
+        let serving = Serving {
+            channel,
+            peer,
+            granted,
+        };
+        let plan = serve::plan(&mut self.relay, request, granted as usize);
         if matches!(plan, Plan::Now(_)) {
             self.counters.served_from_cache += 1;
         }
         if !matches!(plan, Plan::Now(_)) && !self.queries.has_room() {
             self.counters.queries_refused += 1;
-            return self.respond(channel, GetDataResponse::Refused);
+            return self.respond(serving, GetDataResponse::Refused);
         }
         let asked = match plan {
-            Plan::Now(response) => return self.respond(channel, response),
+            Plan::Now(response) => return self.respond(serving, response),
             Plan::Bodies(partial) => {
                 let invs = partial.misses.clone();
                 let budget = partial.budget();
@@ -824,24 +875,28 @@ impl EventLoop {
                         budget,
                         reply,
                     },
-                    move |a| Answer::Respond(channel, partial.complete(a)),
+                    move |a| Answer::Respond(serving, partial.complete(a)),
                 )
             }
-            Plan::ShortIds(ids) => self.queries.ask(
+            Plan::ShortIds { ids, limit } => self.queries.ask(
                 |reply| Query::TxsByShortId { ids, reply },
-                move |a| Answer::Respond(channel, serve::txs_response(a)),
+                move |a| Answer::Respond(serving, serve::txs_response(a, limit)),
             ),
             Plan::Compact(block) => self.queries.ask(
                 |reply| Query::Compact { block, reply },
-                move |a| Answer::Respond(channel, GetDataResponse::CompactBlock(a.flatten())),
+                move |a| Answer::Respond(serving, GetDataResponse::CompactBlock(a.flatten())),
             ),
-            Plan::BlockTxs { block, indexes } => self.queries.ask(
+            Plan::BlockTxs {
+                block,
+                indexes,
+                limit,
+            } => self.queries.ask(
                 |reply| Query::BlockTxs {
                     block,
                     indexes,
                     reply,
                 },
-                move |a| Answer::Respond(channel, serve::txs_response(a.flatten())),
+                move |a| Answer::Respond(serving, serve::txs_response(a.flatten(), limit)),
             ),
         };
         if asked.is_err() {
@@ -1078,17 +1133,21 @@ impl EventLoop {
             Command::Ban(peer, duration) => {
                 tracing::info!(%peer, ?duration, "banned by operator");
                 self.peers.ban_for(peer, now + duration);
+                self.bans_changed();
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
             Command::Unban(peer) => {
                 self.peers.unban(&peer);
+                self.bans_changed();
                 self.swarm
                     .behaviour_mut()
                     .gossipsub
                     .set_application_score(&peer, app_score(0.0));
             }
             Command::ClearBans => {
-                for peer in self.peers.clear_bans() {
+                let cleared = self.peers.clear_bans();
+                self.bans_changed();
+                for peer in cleared {
                     self.swarm
                         .behaviour_mut()
                         .gossipsub

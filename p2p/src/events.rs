@@ -141,6 +141,11 @@ pub enum P2pEvent {
     PeerDown(PeerId),
     /// A peer was disconnected and banned for misbehaviour.
     PeerBanned(PeerId),
+    /// The bans changed (a ban, an unban, bans cleared): every ban now in
+    /// force, for the node to keep across restarts. The latest one is the
+    /// whole truth, so one lost when the event stream is full is made up
+    /// by the next.
+    BansChanged(Vec<crate::BanRecord>),
     /// A question to answer.
     Query(Query),
 }

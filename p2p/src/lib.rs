@@ -17,6 +17,8 @@
 //! - [`start`] builds the swarm and spawns the loop; it returns a [`P2p`].
 //! - `event_loop`: the loop itself, the only owner of the swarm.
 //! - `peers`: admission, misbehaviour scores, bans, rate limits, dialling.
+//! - `bans`: the ban list, by PeerId and address; [`BanRecord`], the form
+//!   the node keeps it in across restarts.
 //! - `serve`: what to answer to `getdata`, from the relay cache or the node.
 //! - `queries`: questions to the node awaiting their answers.
 //! - [`Backlog`]: what the relay has on its plate, for the node's admission
@@ -33,6 +35,7 @@
 //!   attack tool.
 
 mod backlog;
+mod bans;
 mod behaviour;
 mod codec;
 mod config;
@@ -51,6 +54,7 @@ mod telemetry;
 mod wire;
 
 pub use backlog::{Backlog, BacklogReading};
+pub use bans::{BanRecord, MAX_BANS, bannable_ip};
 pub use behaviour::BehaviourError;
 pub use codec::ProtocolCounters;
 pub use config::{ConfigError, LinkConfig, MeshConfig, P2pConfig, RelayMode, duration_ms};

@@ -15,6 +15,7 @@ use lru::LruCache;
 use rand::seq::SliceRandom;
 use rumor_relay::Offence;
 
+use crate::bans::{BanList, BanRecord, ip_of};
 use crate::config::P2pConfig;
 use crate::handle::PeerInfo;
 use crate::wire::{MAX_PEER_RECORDS, PeerRecord};
@@ -175,7 +176,7 @@ pub(crate) struct PeerBook {
     ban_duration: Duration,
     connected: HashMap<PeerId, Conn>,
     known: LruCache<PeerId, Vec<Multiaddr>>,
-    bans: HashMap<PeerId, Instant>,
+    bans: BanList,
     misbehaviour: HashMap<PeerId, f64>,
     buckets: HashMap<PeerId, Bucket>,
     dial_after: HashMap<Multiaddr, (Instant, Duration)>,
@@ -195,7 +196,9 @@ fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
 }
 
 impl PeerBook {
-    pub(crate) fn new(cfg: &P2pConfig, local: PeerId) -> Self {
+    /// The book of a node with `cfg`, whose bans (`cfg.bans`) are read as of
+    /// `now`, Unix time `now_unix_ms`.
+    pub(crate) fn new(cfg: &P2pConfig, local: PeerId, now: Instant, now_unix_ms: u64) -> Self {
         Self {
             local,
             max_peers: cfg.max_peers,
@@ -205,7 +208,7 @@ impl PeerBook {
             ban_duration: cfg.ban_duration,
             connected: HashMap::new(),
             known: LruCache::new(NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN)),
-            bans: HashMap::new(),
+            bans: BanList::from_records(&cfg.bans, now, now_unix_ms),
             misbehaviour: HashMap::new(),
             buckets: HashMap::new(),
             dial_after: HashMap::new(),
@@ -224,7 +227,9 @@ impl PeerBook {
         n: u32,
         now: Instant,
     ) -> Admission {
-        if self.is_banned(&peer, now) {
+        if self.is_banned(&peer, now)
+            || ip_of(&addr).is_some_and(|ip| self.bans.is_ip_banned(ip, now))
+        {
             return Admission::Banned;
         }
         if n > MAX_CONNECTIONS_PER_PEER {
@@ -322,31 +327,34 @@ impl PeerBook {
         gossip_score < DISCONNECT_SCORE || self.app_score(peer) < DISCONNECT_SCORE
     }
 
-    /// Bans `peer` for the configured time. Returns false if it already was.
+    /// Bans `peer` for the configured time, and the address it is
+    /// connected from. Returns false if it already was banned.
     pub(crate) fn ban(&mut self, peer: PeerId, now: Instant) -> bool {
         if self.is_banned(&peer, now) {
             return false;
         }
-        self.bans.insert(peer, now + self.ban_duration);
+        self.ban_for(peer, now + self.ban_duration);
         true
     }
 
-    /// An operator's ban of `peer` for `duration`.
+    /// An operator's ban of `peer` until `until` (with its address, if
+    /// connected).
     pub(crate) fn ban_for(&mut self, peer: PeerId, until: Instant) {
-        self.bans.insert(peer, until);
+        let ip = self.connected.get(&peer).and_then(|c| ip_of(&c.addr));
+        self.bans.ban(peer, ip, until);
     }
 
     /// Lifts `peer`'s ban and forgets its misbehaviour.
     pub(crate) fn unban(&mut self, peer: &PeerId) {
-        self.bans.remove(peer);
+        self.bans.unban(peer);
         self.misbehaviour.remove(peer);
     }
 
     /// Lifts every ban and forgets dial backoff. Returns the peers unbanned.
     pub(crate) fn clear_bans(&mut self) -> Vec<PeerId> {
-        let banned: Vec<PeerId> = self.bans.keys().copied().collect();
+        let banned = self.bans.clear();
         for p in &banned {
-            self.unban(p);
+            self.misbehaviour.remove(p);
         }
         self.dial_after.clear();
         banned
@@ -354,16 +362,18 @@ impl PeerBook {
 
     /// Whether `peer` is banned.
     pub(crate) fn is_banned(&self, peer: &PeerId, now: Instant) -> bool {
-        self.bans.get(peer).is_some_and(|until| *until > now)
+        self.bans.is_banned(peer, now)
     }
 
     /// Current bans with the time left.
     pub(crate) fn bans(&self, now: Instant) -> Vec<(PeerId, Duration)> {
-        self.bans
-            .iter()
-            .filter(|(_, until)| **until > now)
-            .map(|(p, until)| (*p, *until - now))
-            .collect()
+        self.bans.list(now)
+    }
+
+    /// Current bans as the node keeps them across restarts, `now` being
+    /// `now_unix_ms`.
+    pub(crate) fn ban_records(&self, now: Instant, now_unix_ms: u64) -> Vec<BanRecord> {
+        self.bans.records(now, now_unix_ms)
     }
 
     /// Whether `peer` may make a request costing `items` now (token bucket).
@@ -389,6 +399,7 @@ impl PeerBook {
             if self
                 .peer_at(&addr)
                 .is_some_and(|p| self.connected.contains_key(&p) || self.is_banned(&p, now))
+                || ip_of(&addr).is_some_and(|ip| self.bans.is_ip_banned(ip, now))
             {
                 continue;
             }
@@ -429,7 +440,7 @@ impl PeerBook {
     /// Once a second: decay misbehaviour, and keep the peer count up.
     pub(crate) fn upkeep(&mut self, now: Instant) -> Upkeep {
         self.ticks += 1;
-        self.bans.retain(|_, until| *until > now);
+        self.bans.expire(now);
         let mut out = Upkeep::default();
         self.misbehaviour.retain(|peer, m| {
             *m *= DECAY;
@@ -542,7 +553,7 @@ mod tests {
             max_peers,
             ..P2pConfig::default()
         };
-        PeerBook::new(&cfg, PeerId::random())
+        PeerBook::new(&cfg, PeerId::random(), Instant::now(), 0)
     }
 
     fn addr() -> Multiaddr {
@@ -586,7 +597,7 @@ mod tests {
             bootnodes: vec![anonymous.clone(), named.clone()],
             ..P2pConfig::default()
         };
-        let mut b = PeerBook::new(&cfg, PeerId::random());
+        let mut b = PeerBook::new(&cfg, PeerId::random(), Instant::now(), 0);
         let t0 = Instant::now();
         let dials_in = |b: &mut PeerBook, from: u64, to: u64, which: &Multiaddr| {
             (from..to)
@@ -610,7 +621,7 @@ mod tests {
             "{unanswered:?}"
         );
         // A bootnode with a PeerId keeps its 5 s cap.
-        let mut c = PeerBook::new(&cfg, PeerId::random());
+        let mut c = PeerBook::new(&cfg, PeerId::random(), Instant::now(), 0);
         let named_dials = dials_in(&mut c, 0, 4 * 60, &named);
         assert!(named_dials.len() >= 15, "{named_dials:?}");
 
@@ -696,6 +707,53 @@ mod tests {
         assert_eq!(small.len(), 2);
         assert_eq!(
             small.admit(PeerId::random(), addr(), true, 1, now),
+            Admission::NewPeer
+        );
+    }
+
+    /// Issue 17, item 7: bans were by PeerId only and forgotten on restart.
+    #[test]
+    fn a_ban_outlives_a_restart_by_peer_and_by_address() {
+        let mut b = book(8);
+        let now = Instant::now();
+        let remote: Multiaddr = "/ip4/192.0.2.9/tcp/4001".parse().unwrap();
+        let p = PeerId::random();
+        assert_eq!(
+            b.admit(p, remote.clone(), false, 1, now),
+            Admission::NewPeer
+        );
+        assert!(b.ban(p, now));
+        b.remove(&p);
+        // A fresh identity from the same address is refused too.
+        let fresh = PeerId::random();
+        assert_eq!(
+            b.admit(fresh, remote.clone(), false, 1, now),
+            Admission::Banned
+        );
+        // The next process, given the records, still refuses both.
+        let cfg = P2pConfig {
+            bans: b.ban_records(now, 5_000_000),
+            ..P2pConfig::default()
+        };
+        let later = now + Duration::from_secs(1);
+        let mut next = PeerBook::new(&cfg, PeerId::random(), later, 5_001_000);
+        assert!(next.is_banned(&p, later));
+        assert_eq!(next.admit(p, addr(), false, 1, later), Admission::Banned);
+        let other = PeerId::random();
+        assert_eq!(
+            next.admit(other, remote, false, 1, later),
+            Admission::Banned
+        );
+        // A peer on a local address is banned by PeerId only: its
+        // neighbours on the same host are not.
+        let local_peer = PeerId::random();
+        assert_eq!(
+            next.admit(local_peer, addr(), false, 1, later),
+            Admission::NewPeer
+        );
+        assert!(next.ban(local_peer, later));
+        assert_eq!(
+            next.admit(PeerId::random(), addr(), false, 1, later),
             Admission::NewPeer
         );
     }

@@ -180,7 +180,15 @@ impl RawPeer {
     /// # Errors
     /// A libp2p setup failure.
     pub async fn new(network: &str) -> Result<Self, RawPeerError> {
-        let key = Keypair::generate_ed25519();
+        Self::with_key(network, Keypair::generate_ed25519()).await
+    }
+
+    /// As [`RawPeer::new`], with the identity `key` (to come back as the
+    /// same peer, e.g. after a ban).
+    ///
+    /// # Errors
+    /// A libp2p setup failure.
+    pub async fn with_key(network: &str, key: Keypair) -> Result<Self, RawPeerError> {
         let cfg = P2pConfig {
             network: network.to_owned(),
             ..P2pConfig::default()

@@ -1,7 +1,9 @@
 //! Serving `getdata`: whether a request is admitted (item limits, the
 //! per-peer rate), what the relay cache answers at once, and what is left
 //! to ask the node. Responses stay under their byte limit however many or
-//! large the objects asked for: what does not fit is answered `notfound`.
+//! large the objects asked for, and under the bytes the peer's serving
+//! budget granted ([`rumor_relay::ServeBudget`]): what does not fit is
+//! answered `notfound`.
 
 use bytes::Bytes;
 use libp2p::PeerId;
@@ -61,7 +63,12 @@ pub(crate) enum Plan {
     /// What the cache had, and the objects to ask the node for.
     Bodies(Partial),
     /// Ask the node for mempool transactions by short id.
-    ShortIds(Vec<u64>),
+    ShortIds {
+        /// The short ids, sorted, once each.
+        ids: Vec<u64>,
+        /// Bytes the answer may carry.
+        limit: usize,
+    },
     /// Ask the node for a stored block's compact form.
     Compact(BlockHash),
     /// Ask the node for a stored block's transactions by position.
@@ -70,6 +77,8 @@ pub(crate) enum Plan {
         block: BlockHash,
         /// Positions, increasing.
         indexes: Vec<u32>,
+        /// Bytes the answer may carry.
+        limit: usize,
     },
 }
 
@@ -80,6 +89,9 @@ pub(crate) struct Partial {
     /// node for, or over the byte budget.
     slots: Vec<Slot>,
     size: usize,
+    /// Body bytes this response may carry: the peer's grant, at most
+    /// [`RESPONSE_BUDGET`].
+    limit: usize,
     /// Asked of the node, in order.
     pub(crate) misses: Vec<Inv>,
 }
@@ -94,7 +106,7 @@ enum Slot {
 impl Partial {
     /// Bytes left in the budget for what the node finds.
     pub(crate) fn budget(&self) -> usize {
-        RESPONSE_BUDGET.saturating_sub(self.size)
+        self.limit.saturating_sub(self.size)
     }
 
     /// The response, with the node's bodies for the misses (`None`: the
@@ -109,7 +121,7 @@ impl Partial {
                 Slot::Found(body) => found.push(body),
                 Slot::NotFound(inv) => notfound.push(inv),
                 Slot::Miss(inv) => match answers.next().flatten() {
-                    Some(bytes) if self.size + bytes.len() <= RESPONSE_BUDGET => {
+                    Some(bytes) if self.size + bytes.len() <= self.limit => {
                         self.size += bytes.len() + 64;
                         found.push(Body { inv, bytes });
                     }
@@ -121,13 +133,16 @@ impl Partial {
     }
 }
 
-/// How to answer `request`, serving from the relay cache what it holds.
-pub(crate) fn plan<M>(relay: &mut Relay<PeerId, M>, request: GetDataRequest) -> Plan {
+/// How to answer `request` within `limit` body bytes, serving from the
+/// relay cache what it holds.
+pub(crate) fn plan<M>(relay: &mut Relay<PeerId, M>, request: GetDataRequest, limit: usize) -> Plan {
+    let limit = limit.min(RESPONSE_BUDGET);
     match request {
         GetDataRequest::Objects(invs) => {
             let mut partial = Partial {
                 slots: Vec::with_capacity(invs.len()),
                 size: 0,
+                limit,
                 misses: Vec::new(),
             };
             for inv in invs {
@@ -136,7 +151,7 @@ pub(crate) fn plan<M>(relay: &mut Relay<PeerId, M>, request: GetDataRequest) -> 
                     Inv::Block(hash) => relay.cached_block(&hash).map(|b| b.bytes),
                 };
                 let slot = match cached {
-                    Some(bytes) if partial.size + bytes.len() <= RESPONSE_BUDGET => {
+                    Some(bytes) if partial.size + bytes.len() <= partial.limit => {
                         partial.size += bytes.len() + 64;
                         Slot::Found(Body { inv, bytes })
                     }
@@ -157,7 +172,7 @@ pub(crate) fn plan<M>(relay: &mut Relay<PeerId, M>, request: GetDataRequest) -> 
         GetDataRequest::TxsByShortId(mut ids) => {
             ids.sort_unstable();
             ids.dedup();
-            Plan::ShortIds(ids)
+            Plan::ShortIds { ids, limit }
         }
         GetDataRequest::CompactBlock(hash) => match relay.cached_block(&hash) {
             Some(b) => Plan::Now(GetDataResponse::CompactBlock(Some((*b.compact).clone()))),
@@ -169,15 +184,19 @@ pub(crate) fn plan<M>(relay: &mut Relay<PeerId, M>, request: GetDataRequest) -> 
                 return Plan::Now(GetDataResponse::Refused);
             }
             match relay.cached_block_txs(&block, &indexes) {
-                Some(txs) => Plan::Now(txs_response(Some(txs))),
-                None => Plan::BlockTxs { block, indexes },
+                Some(txs) => Plan::Now(txs_response(Some(txs), limit)),
+                None => Plan::BlockTxs {
+                    block,
+                    indexes,
+                    limit,
+                },
             }
         }
     }
 }
 
-/// Transactions as a response, within the byte budget (`None`: refused).
-pub(crate) fn txs_response(txs: Option<Vec<Bytes>>) -> GetDataResponse {
+/// Transactions as a response, within `limit` bytes (`None`: refused).
+pub(crate) fn txs_response(txs: Option<Vec<Bytes>>, limit: usize) -> GetDataResponse {
     let Some(txs) = txs else {
         return GetDataResponse::Refused;
     };
@@ -185,12 +204,23 @@ pub(crate) fn txs_response(txs: Option<Vec<Bytes>>) -> GetDataResponse {
     let mut out = Vec::with_capacity(txs.len());
     for t in txs {
         size += t.len() + 8;
-        if size > RESPONSE_BUDGET {
+        if size > limit.min(RESPONSE_BUDGET) {
             break;
         }
         out.push(t);
     }
     GetDataResponse::Txs(out)
+}
+
+/// The body bytes `response` carries (what a serving budget is charged).
+pub(crate) fn response_bytes(response: &GetDataResponse) -> usize {
+    match response {
+        GetDataResponse::Objects { found, .. } => found.iter().map(|b| b.bytes.len() + 64).sum(),
+        GetDataResponse::Txs(txs) => txs.iter().map(|t| t.len() + 8).sum(),
+        // The header is under 200 bytes; not worth encoding to measure.
+        GetDataResponse::CompactBlock(Some(c)) => 200 + c.coinbase.len() + 8 * c.short_ids.len(),
+        GetDataResponse::CompactBlock(None) | GetDataResponse::Refused => 0,
+    }
 }
 
 /// The transaction ids of bodies fetched by short id (anti-entropy): each
@@ -227,7 +257,9 @@ mod tests {
         let now = std::time::Instant::now();
         relay.on_local_accepted(inv(1), Bytes::from_static(b"one"), None, now);
         let asked = vec![inv(2), inv(1), inv(3), inv(4)];
-        let Plan::Bodies(partial) = plan(&mut relay, GetDataRequest::Objects(asked)) else {
+        let Plan::Bodies(partial) =
+            plan(&mut relay, GetDataRequest::Objects(asked), RESPONSE_BUDGET)
+        else {
             panic!("inv 2, 3 and 4 are not cached");
         };
         assert_eq!(partial.misses, vec![inv(2), inv(3), inv(4)]);
@@ -254,13 +286,39 @@ mod tests {
             indexes: vec![2, 2],
         };
         assert!(matches!(
-            plan(&mut relay, bad),
+            plan(&mut relay, bad, RESPONSE_BUDGET),
             Plan::Now(GetDataResponse::Refused)
         ));
         let huge = vec![Bytes::from(vec![0u8; 1 << 20]); 40];
-        let GetDataResponse::Txs(cut) = txs_response(Some(huge)) else {
+        let GetDataResponse::Txs(cut) = txs_response(Some(huge), RESPONSE_BUDGET) else {
             panic!()
         };
         assert!(cut.len() < 40 && cut.iter().map(Bytes::len).sum::<usize>() <= RESPONSE_BUDGET);
+    }
+
+    #[test]
+    fn an_answer_carries_no_more_than_the_bytes_granted() {
+        let mut relay = Relay::<PeerId, u32>::new(&RelayConfig::default());
+        let now = std::time::Instant::now();
+        let body = Bytes::from(vec![7u8; 10_000]);
+        relay.on_local_accepted(inv(1), body.clone(), None, now);
+        // Ten copies asked, room for three (each counts its bytes + 64).
+        let Plan::Now(response) = plan(
+            &mut relay,
+            GetDataRequest::Objects(vec![inv(1); 10]),
+            30_300,
+        ) else {
+            panic!("cached");
+        };
+        let GetDataResponse::Objects { found, notfound } = &response else {
+            panic!("{response:?}")
+        };
+        assert_eq!((found.len(), notfound.len()), (3, 7));
+        assert_eq!(response_bytes(&response), 3 * 10_064);
+        let txs = txs_response(Some(vec![body; 10]), 25_000);
+        assert!(
+            matches!(&txs, GetDataResponse::Txs(t) if t.len() == 2),
+            "{txs:?}"
+        );
     }
 }

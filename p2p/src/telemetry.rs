@@ -167,6 +167,9 @@ rumor_relay::counters!(
         queries_refused,
         /// Requests refused by the per-peer rate limit.
         rate_limited,
+        /// getdata requests refused because the peer's byte budget for
+        /// answers was spent.
+        rate_limited_bytes,
         /// Peer connections established.
         peer_up,
         /// Peer connections lost.

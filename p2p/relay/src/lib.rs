@@ -22,9 +22,11 @@
 //! - [`CompactBlock`], [`PartialBlock`]: compact-block rebuild decisions.
 //! - [`AntiEntropy`]: push-pull rounds and mempool pulls; [`CatchUp`]:
 //!   headers-first sync.
+//! - [`ServeBudget`]: the bytes of answers each peer may take per second.
 //! - [`Action`] and its vocabulary; [`RelayCounters`].
 
 mod action;
+mod budget;
 mod cache;
 mod catchup;
 mod compact;
@@ -41,6 +43,7 @@ mod tracker;
 mod tree;
 
 pub use action::{Acceptance, Action, Offence, Publication, PushItem, Pushed, Request, Via};
+pub use budget::{ServeBudget, ServeLimits};
 pub use cache::{CacheStats, CachedBlock, RelayCache};
 pub use catchup::{BAR, CatchUp, Headers, MAX_HEADERS, Step};
 pub use compact::{CompactBlock, Finished, PartialBlock};

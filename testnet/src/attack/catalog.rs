@@ -76,7 +76,7 @@ pub const CLASSES: &[ClassSpec] = &[
     ),
     class!(
         "oversized-frames",
-        "17 MiB frames on the block topic, past the 1 MiB frame limit of announce mode (not read at all)",
+        "17 MiB frames on the block topic from 8 peers at once, past the 1 MiB frame limit of announce mode (not read at all); the target's peak memory may grow at most 48 MiB",
         Contain,
         [],
         "Core p2p_invalid_messages.py (oversized payload); rust-libp2p gossipsub max_transmit_size",
@@ -365,6 +365,23 @@ pub const CLASSES: &[ClassSpec] = &[
         Contain,
         [],
         "Core's RPC threads apart from its network thread (-rpcthreads); cs_main contention",
+        false
+    ),
+    // Issue 17, p2p side: limits that are not about objects.
+    class!(
+        "getdata-bytes",
+        "getdata for 200 copies of a 60 kB block, 60 times: 12,000 items (within the item rate), 720 MB of answers; at most the byte budget is answered, peak memory grows at most 160 MiB",
+        Contain,
+        ["rate_limited_bytes"],
+        "Core p2p_getdata.py, -maxuploadtarget; resource exhaustion",
+        true
+    ),
+    class!(
+        "persisted-bans",
+        "invalid transactions from a non-loopback address until banned; the target restarts; the banned identity and a fresh one from its address come back",
+        Punish,
+        ["bad-signature"],
+        "Core banlist.json (bans kept across restarts), Misbehaving() by address",
         false
     ),
 ];

@@ -85,7 +85,7 @@ async fn play_steps(steps: &[Step], raw: &mut RawPeer, target: PeerId) {
     }
 }
 
-fn announce(steps: &mut Vec<Step>, inv: Inv, body: Vec<u8>) {
+pub(super) fn announce(steps: &mut Vec<Step>, inv: Inv, body: Vec<u8>) {
     steps.push(Step::Serve(inv, Serve::Bytes(body)));
     steps.push(Step::Publish(
         inv.kind(),
@@ -133,12 +133,15 @@ fn id(tag: u8, i: u64) -> [u8; 32] {
 }
 
 /// Objects per invalid-object class: enough to pass the ban threshold.
-const REPEATS: usize = 8;
+pub(super) const REPEATS: usize = 8;
 
 /// Builds the script of `class`. `tip` is the target's best block;
 /// `probes` are the honest transactions that will be sent while it plays.
 pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip, probes: &[Txid]) -> Script {
     if let Some(s) = super::chain_classes::script(class, objects, tip) {
+        return s;
+    }
+    if let Some(s) = p2p_holes_script(class, tip) {
         return s;
     }
     let mut s = Script::default();
@@ -399,4 +402,27 @@ pub fn double_spend_script(objects: &mut Objects) -> Script {
         announce(&mut s.steps, Inv::Tx(second.txid()), second.encode());
     }
     s
+}
+
+/// The scripts of issue 17's p2p-side classes (resource limits that are
+/// not about objects).
+fn p2p_holes_script(class: &ClassSpec, tip: Tip) -> Option<Script> {
+    let mut s = Script::default();
+    let steps = &mut s.steps;
+    match class.name {
+        "getdata-bytes" => {
+            // Few items, many bytes: 200 copies of the tip block (the
+            // 60 kB genesis block in a fresh cluster) per request is 200
+            // items, far within the item rate, but 12 MB of answer; 60 of
+            // them are 720 MB.
+            let block = Inv::Block(tip.hash);
+            for _ in 0..60 {
+                steps.push(Step::GetData(GetDataRequest::Objects(vec![block; 200])));
+                steps.push(Step::Drive(Duration::from_millis(20)));
+            }
+            steps.push(Step::Drive(Duration::from_secs(1)));
+        }
+        _ => return None,
+    }
+    Some(s)
 }

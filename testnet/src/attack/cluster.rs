@@ -31,7 +31,13 @@ pub struct NodeProc {
     pub rpc: NodeRpc,
     /// Its log file.
     pub log: PathBuf,
+    /// Its p2p address on a non-loopback interface of this host (the
+    /// target only, when the host has one), with `/p2p/<id>`: peers that
+    /// dial it connect from an address a ban may name (loopback never is).
+    pub external_addr: Option<Multiaddr>,
     child: Child,
+    /// How it was started (to start it again).
+    command: (PathBuf, Vec<String>),
 }
 
 impl NodeProc {
@@ -163,31 +169,22 @@ impl Cluster {
                 "--node-key".into(),
                 hex::encode(seed),
             ];
+            let mut external_addr = None;
             if i > 0 {
                 args.push("--bootnode".into());
                 args.push(nodes[0].addr.to_string());
             } else {
                 args.extend(target_flags.iter().map(|f| f.to_string()));
+                if let Some(ip) = external_ip() {
+                    let port = free_port()?;
+                    args.push("--listen".into());
+                    args.push(format!("/ip4/{ip}/tcp/{port}"));
+                    external_addr = format!("/ip4/{ip}/tcp/{port}/p2p/{peer_id}").parse().ok();
+                }
             }
             args.extend(base_flags(genesis_outputs));
             let log = root.join(format!("node-{i}.log"));
-            let file = std::fs::File::create(&log)
-                .map_err(|e| AttackError::Setup(format!("{}: {e}", log.display())))?;
-            let err = file
-                .try_clone()
-                .map_err(|e| AttackError::Setup(e.to_string()))?;
-            let child = Command::new(rumord)
-                .args(&args)
-                .env(
-                    "RUST_LOG",
-                    std::env::var("RUMOR_NODE_LOG").unwrap_or("info".into()),
-                )
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(file))
-                .stderr(Stdio::from(err))
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|e| AttackError::Setup(format!("{}: {e}", rumord.display())))?;
+            let child = spawn(rumord, &args, &log, false)?;
             let rpc = NodeRpc::new(
                 &format!("http://127.0.0.1:{rpc_port}"),
                 RPC_USER,
@@ -204,15 +201,54 @@ impl Cluster {
                 addr,
                 rpc,
                 log,
+                external_addr,
                 child,
+                command: (rumord.to_owned(), args),
             };
             wait_ready(&mut node).await?;
             nodes.push(node);
         }
         let cluster = Self { nodes };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        cluster
+            .wait_for_honest(honest, Duration::from_secs(30))
+            .await?;
+        // Let the meshes form.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok(cluster)
+    }
+
+    /// Stops the target (SIGTERM, as an operator would; SIGKILL after
+    /// 10 s) and starts it again on the same data directory, flags and
+    /// ports, its log continued; returns once its RPC answers and its
+    /// honest peers are back (they dial it again themselves).
+    ///
+    /// # Errors
+    /// [`AttackError::Setup`] if it does not stop, start or reconnect.
+    pub async fn restart_target(&mut self) -> Result<(), AttackError> {
+        let honest = self.honest().len();
+        let target = &mut self.nodes[0];
+        if let Some(pid) = target.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        if tokio::time::timeout(Duration::from_secs(10), target.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = target.child.kill().await;
+        }
+        let (rumord, args) = &target.command;
+        target.child = spawn(rumord, args, &target.log, true)?;
+        wait_ready(target).await?;
+        self.wait_for_honest(honest, Duration::from_secs(30)).await
+    }
+
+    /// Waits until the target has `honest` peers.
+    async fn wait_for_honest(&self, honest: usize, within: Duration) -> Result<(), AttackError> {
+        let deadline = Instant::now() + within;
         loop {
-            let peers = cluster
+            let peers = self
                 .target()
                 .rpc
                 .peers()
@@ -220,18 +256,15 @@ impl Cluster {
                 .map(|p| p.len())
                 .unwrap_or(0);
             if peers >= honest {
-                break;
+                return Ok(());
             }
             if Instant::now() > deadline {
                 return Err(AttackError::Setup(format!(
-                    "the target has {peers} of {honest} honest peers after 30 s"
+                    "the target has {peers} of {honest} honest peers after {within:?}"
                 )));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        // Let the meshes form.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        Ok(cluster)
     }
 
     /// The target.
@@ -261,6 +294,48 @@ impl Cluster {
                 let _ = n.child.kill().await;
             }
         }
+    }
+}
+
+/// Starts `rumord` with `args`, its output to `log` (appended to, for a
+/// restart).
+fn spawn(rumord: &Path, args: &[String], log: &Path, append: bool) -> Result<Child, AttackError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(log)
+        .map_err(|e| AttackError::Setup(format!("{}: {e}", log.display())))?;
+    let err = file
+        .try_clone()
+        .map_err(|e| AttackError::Setup(e.to_string()))?;
+    Command::new(rumord)
+        .args(args)
+        .env(
+            "RUST_LOG",
+            std::env::var("RUMOR_NODE_LOG").unwrap_or("info".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(file))
+        .stderr(Stdio::from(err))
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| AttackError::Setup(format!("{}: {e}", rumord.display())))
+}
+
+/// A non-loopback IPv4 address of this host: the source address the
+/// kernel would use towards a public address (a UDP `connect` sends
+/// nothing). `None` on a host without one.
+fn external_ip() -> Option<std::net::Ipv4Addr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket
+        .connect("192.0.2.1:9")
+        .or_else(|_| socket.connect("8.8.8.8:53"))
+        .ok()?;
+    match socket.local_addr().ok()?.ip() {
+        std::net::IpAddr::V4(ip) if !ip.is_loopback() && !ip.is_unspecified() => Some(ip),
+        _ => None,
     }
 }
 

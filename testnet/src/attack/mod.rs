@@ -16,7 +16,8 @@
 //! - [`objects`]: valid and invalid transactions and blocks.
 //! - [`cluster`]: the target and honest `rumord` processes.
 //! - [`connect_stall`]: `rpc-under-block-connect`, on a cluster of its own.
-//! - [`measure`]: one class's run and its measurements.
+//! - [`measure`]: one class's run and its measurements; `persisted`: the
+//!   class that restarts the target (bans outlive a restart).
 //! - [`report`]: the table, the JSON result and `docs/reliability.md`.
 
 pub mod catalog;
@@ -26,6 +27,7 @@ pub mod cluster;
 pub mod connect_stall;
 pub mod measure;
 pub mod objects;
+mod persisted;
 pub mod report;
 
 use std::path::PathBuf;
