@@ -847,8 +847,12 @@ impl EventLoop {
             .serve_budget
             .reserve(&peer, serve::RESPONSE_BUDGET as u64, now)
         else {
+            // Refused and counted, not punished: each answer under way
+            // holds a reservation of up to a whole response, so an honest
+            // peer with a few slow answers pending (the node reading a
+            // block's bodies) can find its budget spent; it asks another
+            // announcer. The refusal alone bounds what a greedy peer gets.
             self.counters.rate_limited_bytes += 1;
-            self.penalize(peer, Fault::Flood);
             return self.respond(refuse(channel), GetDataResponse::Refused);
         };
         let serving = Serving {
