@@ -37,7 +37,7 @@ use rand::{RngExt, SeedableRng};
 use rumor_chain::{Inv, Txid, Verdict};
 use rumor_relay::{
     Acceptance, Action, Publication, PushItem, Pushed, Relay, RelayConfig, Request, SyncLimits,
-    TrackerLimits,
+    TrackerLimits, TreeLimits,
 };
 
 use super::cpu::Cpu;
@@ -334,6 +334,16 @@ fn relay_config(p: &NetParams, v: usize) -> RelayConfig {
         // The node's 200,000 would preallocate 10^4 nodes' worth of tables;
         // sized to the workload nothing is evicted, as in a testnet run.
         seen_capacity: NonZeroUsize::new(p.txs + 256).unwrap_or(NonZeroUsize::MIN),
+        // Hybrid's trees likewise: the node's tables (200,000 objects' origins,
+        // 4,096 origins' trees) took 4 MB per node before any traffic, 40 GB
+        // at 10^4 nodes. A run has at most `txs` objects and as many origins,
+        // so nothing is evicted either way.
+        tree: TreeLimits {
+            objects: NonZeroUsize::new(p.txs + 256).unwrap_or(NonZeroUsize::MIN),
+            origins: NonZeroUsize::new((p.txs + 1).min(TreeLimits::default().origins.get()))
+                .unwrap_or(NonZeroUsize::MIN),
+            ..TreeLimits::default()
+        },
         tracker: TrackerLimits {
             timeout,
             struck_delay: timeout / 2,
