@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `params` | [`NetParams`]: the run, the link, CPU and size models, and `params.json` |
 //! | `link`, `cpu` | a link's delay line; who is busy when |
+//! | `queue` | the event calendar: time-ordered, FIFO among equal times |
 //! | `wire` | the messages and their sizes |
 //! | `world` | [`simulate`]: the event loop that drives every node's relay |
 //! | `measure` | [`summarize`]: the testnet's report from a simulated run |
@@ -18,6 +19,7 @@ mod folder;
 mod link;
 mod measure;
 mod params;
+mod queue;
 mod wire;
 mod world;
 

@@ -2,6 +2,8 @@
 //! event loop puts on the wire for each relay [`rumor_relay::Action`], and
 //! how many bytes each takes ([`WireSizes`]).
 
+use std::rc::Rc;
+
 use super::params::WireSizes;
 
 /// A transaction, by its index in the workload.
@@ -10,8 +12,9 @@ pub(crate) type TxIndex = u32;
 /// A message between two simulated nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Msg {
-    /// A gossipsub message with a batch of announcements (announce, batch).
-    Announce(Vec<TxIndex>),
+    /// A gossipsub message with a batch of announcements (announce, batch);
+    /// one batch goes to every mesh peer, so its copies share it.
+    Announce(Rc<[TxIndex]>),
     /// A gossipsub message with a body (push); its message id is the
     /// object's, so gossipsub drops copies.
     Push(TxIndex),
@@ -104,8 +107,11 @@ mod tests {
     #[test]
     fn sizes_grow_with_what_is_carried() {
         let s = WireSizes::default();
-        let one = Msg::Announce(vec![1]).payload(&s);
-        assert_eq!(Msg::Announce(vec![1, 2, 3]).payload(&s), one + 2 * s.inv);
+        let one = Msg::Announce(Rc::from([1])).payload(&s);
+        assert_eq!(
+            Msg::Announce(Rc::from([1, 2, 3])).payload(&s),
+            one + 2 * s.inv
+        );
         assert_eq!(Msg::Push(1).payload(&s), s.gossip_header + s.inv + s.tx);
         let body = Msg::Objects {
             found: vec![1],

@@ -27,9 +27,8 @@
 //!
 //! [`CostModel::validation`]: super::params::CostModel::validation
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::num::NonZeroUsize;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -38,12 +37,13 @@ use rand::{RngExt, SeedableRng};
 use rumor_chain::{Inv, Txid, Verdict};
 use rumor_relay::{
     Acceptance, Action, Publication, PushItem, Pushed, Relay, RelayConfig, Request, SyncLimits,
-    TrackerLimits,
+    TrackerLimits, TreeLimits,
 };
 
 use super::cpu::Cpu;
 use super::link::DelayLine;
 use super::params::{NetParamError, NetParams};
+use super::queue::EventQueue;
 use super::wire::{Msg, Protocol, TxIndex};
 use crate::rng::{SimRng, mix64};
 use crate::topology::edges;
@@ -150,6 +150,14 @@ fn inv(k: TxIndex) -> Inv {
     Inv::Tx(txid_of(k))
 }
 
+/// Marks `k` in `bits`; whether it was unmarked.
+fn first_sight(bits: &mut [u64], k: TxIndex) -> bool {
+    let (word, bit) = (k as usize / 64, 1u64 << (k % 64));
+    let first = bits[word] & bit == 0;
+    bits[word] |= bit;
+    first
+}
+
 /// The origins the testnet draws for `params` (`testbed/runner.rs`: one
 /// `StdRng` seeded `seed ^ 0xfa17`, one draw per transaction, unless
 /// `--origin`; a run without kills draws nothing else first).
@@ -183,55 +191,18 @@ impl Event {
     }
 }
 
-/// The event calendar: a min-heap of (time, insertion order, slot), FIFO
-/// among equal times so runs are deterministic, with the events themselves
-/// in a slab (the heap moves 24-byte keys, not events).
-#[derive(Debug, Default)]
-struct Calendar {
-    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
-    slots: Vec<Option<Event>>,
-    free: Vec<u32>,
-    seq: u64,
-}
-
-impl Calendar {
-    fn push(&mut self, at: u64, ev: Event) {
-        let slot = match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = Some(ev);
-                i
-            }
-            None => {
-                self.slots.push(Some(ev));
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.seq += 1;
-        self.heap.push(Reverse((at, self.seq, slot)));
-    }
-
-    fn pop(&mut self) -> Option<(u64, Event)> {
-        let Reverse((at, _, slot)) = self.heap.pop()?;
-        let ev = self.slots[slot as usize].take()?;
-        self.free.push(slot);
-        Some((at, ev))
-    }
-
-    /// When the next event is due.
-    fn next_at(&self) -> Option<u64> {
-        self.heap.peek().map(|Reverse((at, _, _))| *at)
-    }
-}
-
 struct NodeState {
     relay: Relay<Node, TxIndex>,
     peers: Vec<Node>,
     lines: Vec<DelayLine>,
     mesh: Vec<Node>,
     /// gossipsub's duplicate cache (push messages by object).
-    gossip_seen: HashSet<TxIndex>,
+    /// A bit per workload transaction: the ids are dense, so a bitset
+    /// beats hashing them.
+    gossip_seen: Vec<u64>,
     /// Who else sent a push while its first copy awaited validation.
-    pending_dups: HashMap<TxIndex, Vec<Node>>,
+    /// A handful at a time (pushes awaiting validation), so a list.
+    pending_dups: Vec<(TxIndex, Vec<Node>)>,
     /// Messages arrived and waiting for the CPU.
     queued: u32,
     /// Batch mode: accepted objects whose announcement waits for its
@@ -247,7 +218,7 @@ struct World {
     base: Instant,
     body: Bytes,
     nodes: Vec<NodeState>,
-    calendar: Calendar,
+    calendar: EventQueue<Event>,
     live_events: u64,
     cpu: Cpu,
     jitter_rng: SimRng,
@@ -258,6 +229,8 @@ struct World {
     hops: Vec<u16>,
     validation_ns: u64,
     message_ns: u64,
+    /// Reused for the ids of each announcement handed to a relay.
+    invs: Vec<Inv>,
 }
 
 /// Runs `params` with rumor's relay on every node.
@@ -301,8 +274,8 @@ pub fn simulate(params: &NetParams) -> Result<NetRun, NetParamError> {
             lines: vec![DelayLine::default(); peers.len()],
             peers,
             mesh,
-            gossip_seen: HashSet::new(),
-            pending_dups: HashMap::new(),
+            gossip_seen: vec![0; p.txs.div_ceil(64)],
+            pending_dups: Vec::new(),
             queued: 0,
             unannounced: 0,
             tick_at: None,
@@ -315,7 +288,7 @@ pub fn simulate(params: &NetParams) -> Result<NetRun, NetParamError> {
         base: Instant::now(),
         body: Bytes::from(vec![0u8; p.sizes.tx]),
         nodes,
-        calendar: Calendar::default(),
+        calendar: EventQueue::default(),
         live_events: 0,
         cpu: Cpu::new(n, p.cost.cores),
         jitter_rng: SimRng::seed_from_u64(mix64(p.seed ^ 0x6a69_7474)),
@@ -326,6 +299,7 @@ pub fn simulate(params: &NetParams) -> Result<NetRun, NetParamError> {
         hops: vec![NO_HOPS; n * p.txs],
         validation_ns: p.cost.validation.as_nanos() as u64,
         message_ns: p.cost.message.as_nanos() as u64,
+        invs: Vec::new(),
         p,
     };
     for k in 0..w.p.txs {
@@ -360,6 +334,16 @@ fn relay_config(p: &NetParams, v: usize) -> RelayConfig {
         // The node's 200,000 would preallocate 10^4 nodes' worth of tables;
         // sized to the workload nothing is evicted, as in a testnet run.
         seen_capacity: NonZeroUsize::new(p.txs + 256).unwrap_or(NonZeroUsize::MIN),
+        // Hybrid's trees likewise: the node's tables (200,000 objects' origins,
+        // 4,096 origins' trees) took 4 MB per node before any traffic, 40 GB
+        // at 10^4 nodes. A run has at most `txs` objects and as many origins,
+        // so nothing is evicted either way.
+        tree: TreeLimits {
+            objects: NonZeroUsize::new(p.txs + 256).unwrap_or(NonZeroUsize::MIN),
+            origins: NonZeroUsize::new((p.txs + 1).min(TreeLimits::default().origins.get()))
+                .unwrap_or(NonZeroUsize::MIN),
+            ..TreeLimits::default()
+        },
         tracker: TrackerLimits {
             timeout,
             struck_delay: timeout / 2,
@@ -517,11 +501,11 @@ impl World {
             Protocol::Push => c.push_in += msg.payload(&sizes) as u64,
         }
         if let Msg::Push(k) = msg
-            && !s.gossip_seen.insert(k)
+            && !first_sight(&mut s.gossip_seen, k)
         {
             // gossipsub's duplicate filter; a copy that came while the
             // first awaits validation is not forwarded back to its sender.
-            if let Some(senders) = s.pending_dups.get_mut(&k) {
+            if let Some((_, senders)) = s.pending_dups.iter_mut().find(|(m, _)| *m == k) {
                 senders.push(from);
             }
             return;
@@ -557,12 +541,18 @@ impl World {
         match msg {
             Msg::Announce(ids) => {
                 self.nodes[v].counters.announcements_in += 1;
-                let invs: Vec<Inv> = ids.iter().map(|k| inv(*k)).collect();
+                let mut invs = std::mem::take(&mut self.invs);
+                invs.clear();
+                invs.extend(ids.iter().map(|k| inv(*k)));
                 self.nodes[v].relay.on_announcements(from, &invs, t);
+                self.invs = invs;
             }
             Msg::Push(k) => {
                 self.nodes[v].counters.announcements_in += 1;
-                self.nodes[v].pending_dups.entry(k).or_default();
+                let dups = &mut self.nodes[v].pending_dups;
+                if !dups.iter().any(|(m, _)| *m == k) {
+                    dups.push((k, Vec::new()));
+                }
                 let body = self.body.clone();
                 self.nodes[v].relay.on_push(from, k, inv(k), body, t);
             }
@@ -638,7 +628,7 @@ impl World {
             let busy_until = self.cpu.free_at(v as usize);
             let another_now = self.calendar.next_at().is_some_and(|at| at <= now);
             if busy_until > now || another_now {
-                if !s.flush_scheduled {
+                if !self.nodes[v as usize].flush_scheduled {
                     self.nodes[v as usize].flush_scheduled = true;
                     self.push(busy_until.max(now), Event::Flush(v));
                 }
@@ -680,10 +670,11 @@ impl World {
                     source,
                     acceptance,
                 } => {
-                    let dups = self.nodes[v as usize]
-                        .pending_dups
-                        .remove(&message)
-                        .unwrap_or_default();
+                    let pending = &mut self.nodes[v as usize].pending_dups;
+                    let dups = match pending.iter().position(|(m, _)| *m == message) {
+                        Some(i) => pending.swap_remove(i).1,
+                        None => Vec::new(),
+                    };
                     if acceptance == Acceptance::Accept {
                         let targets: Vec<Node> = self.nodes[v as usize]
                             .mesh
@@ -704,7 +695,7 @@ impl World {
                 }
                 Action::Publish(Publication::Push { inv, .. }) => {
                     let Some(k) = index_of(&inv) else { continue };
-                    if self.nodes[v as usize].gossip_seen.insert(k) {
+                    if first_sight(&mut self.nodes[v as usize].gossip_seen, k) {
                         // flood_publish: an own message goes to every peer.
                         let peers = self.nodes[v as usize].peers.clone();
                         for q in peers {
@@ -734,9 +725,10 @@ impl World {
     }
 
     fn announce(&mut self, now: u64, v: Node, ids: Vec<TxIndex>) {
-        let mesh = self.nodes[v as usize].mesh.clone();
-        for q in mesh {
-            self.send(now, v, q, Msg::Announce(ids.clone()));
+        let ids: Rc<[TxIndex]> = ids.into();
+        for i in 0..self.nodes[v as usize].mesh.len() {
+            let q = self.nodes[v as usize].mesh[i];
+            self.send(now, v, q, Msg::Announce(Rc::clone(&ids)));
         }
     }
 
