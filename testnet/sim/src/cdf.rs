@@ -675,6 +675,7 @@ mod tests {
             lost_ids: Vec::new(),
             memory: Default::default(),
             inflight_at_end: 0,
+            cpu: None,
             notes: Vec::new(),
             ok: true,
         };
