@@ -28,6 +28,17 @@ async fn disconnected(raw: &mut RawPeer, target: rumor_p2p::PeerId) -> bool {
     !raw.is_connected(&target)
 }
 
+/// The raw peer's score at `node`, if it is still a peer there.
+async fn score_at(node: &TestNode, raw: &RawPeer) -> Option<f64> {
+    node.handle
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.peer_id == raw.peer_id().to_string())
+        .map(|p| p.score)
+}
+
 /// Target (node 0) with an honest neighbour (node 1), plus a raw peer.
 async fn setup() -> (Vec<TestNode>, RawPeer, rumor_p2p::PeerId) {
     setup_in(RelayMode::Announce).await
@@ -104,14 +115,7 @@ async fn undecodable_unknown_kind_wrong_topic_and_oversized_gossip() {
     assert_eq!(reject_count(&s, "wrong-topic"), 1);
     assert_eq!(counter(&s, "invalid_gossip_frames"), 1, "{:?}", s.counters);
     assert_eq!(counter(&s, "future_payloads"), 1, "{:?}", s.counters);
-    let score = nodes[0]
-        .handle
-        .peers()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|p| p.peer_id == raw.peer_id().to_string())
-        .map(|p| p.score);
+    let score = score_at(&nodes[0], &raw).await;
     // Either already disconnected, or its score is well below zero.
     assert!(score.is_none_or(|s| s < -10.0), "score {score:?}");
     // nothing of it was relayed to the honest neighbour
@@ -606,14 +610,7 @@ async fn future_payloads_are_ignored_not_punished() {
     // good standing.
     raw.drive(Duration::from_secs(2)).await;
     assert!(raw.is_connected(&target), "still connected");
-    let score = nodes[0]
-        .handle
-        .peers()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|p| p.peer_id == raw.peer_id().to_string())
-        .map(|p| p.score);
+    let score = score_at(&nodes[0], &raw).await;
     assert!(score.is_some_and(|s| s >= 0.0), "score {score:?}");
     assert_eq!(counter(&nodes[1].stats().await, "announcements_in"), 0);
 }
