@@ -147,6 +147,14 @@ pub const CLASSES: &[ClassSpec] = &[
         false
     ),
     class!(
+        "orphan-parent-fetch",
+        "children announced and served whose parents are served but never announced: the target must ask the announcer for each parent and accept both",
+        Tolerate,
+        ["orphan-tx"],
+        "Core p2p_orphan_handling.py (parents requested from the orphan's sender)",
+        true
+    ),
+    class!(
         "tx-double-spend",
         "spends a coin a mempool tx already spends",
         Tolerate,

@@ -44,6 +44,9 @@ pub struct Script {
     pub setup_txs: Vec<Vec<u8>>,
     /// Blocks the target must neither store nor relay (stale blocks).
     pub watch_blocks: Vec<BlockHash>,
+    /// Transactions the target must end up with in its mempool (orphans
+    /// and the parents it had to fetch for them).
+    pub must_accept: Vec<Txid>,
 }
 
 impl Script {
@@ -149,6 +152,20 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip, probes: &[Txid
         // The attacker knows the honest transactions before anyone else
         // and announces them first: with bodies that are other objects,
         // or with no answer at all.
+        "orphan-parent-fetch" => {
+            // Only the child is announced; the parent is there to be asked for.
+            for _ in 0..REPEATS {
+                let (parent, child) = objects.parent_and_child();
+                s.must_accept.extend([parent.txid(), child.txid()]);
+                s.steps.push(Step::Serve(
+                    Inv::Tx(parent.txid()),
+                    Serve::Bytes(parent.encode()),
+                ));
+                announce(&mut s.steps, Inv::Tx(child.txid()), child.encode());
+            }
+            s.steps.push(Step::Drive(Duration::from_secs(1)));
+            return s;
+        }
         "censor-by-bad-body" | "withhold-first-announce" => {
             for txid in probes {
                 let inv = Inv::Tx(*txid);

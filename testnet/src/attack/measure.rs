@@ -225,6 +225,29 @@ struct StaleTraces {
     at_honest: u64,
 }
 
+/// How many of `txids` are not in the target's mempool once it had up to
+/// 10 s to fetch and accept them.
+async fn missing_from_mempool(
+    c: &Cluster,
+    txids: &[rumor_chain::Txid],
+) -> Result<usize, AttackError> {
+    let want: std::collections::HashSet<String> = txids.iter().map(ToString::to_string).collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pool = c
+            .target()
+            .rpc
+            .mempool()
+            .await
+            .map_err(|e| AttackError::Rpc(e.to_string()))?;
+        let missing = want.iter().filter(|t| !pool.contains(t)).count();
+        if missing == 0 || Instant::now() >= deadline {
+            return Ok(missing);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Counts the `watch` blocks the target stored and the honest nodes saw.
 /// A node that does not answer counts as nothing seen: the class's other
 /// checks catch a dead node.
@@ -379,6 +402,7 @@ pub async fn run_class(
         classes::script(spec, objects, tip, &probe_ids)
     };
     let watch = script.watch_blocks.clone();
+    let must_accept = script.must_accept.clone();
     let started_ns = unix_nanos();
     // First spends (for conflicts) go in through an honest node.
     for tx in &script.setup_txs {
@@ -564,6 +588,20 @@ pub async fn run_class(
             "stale blocks: {} stored at the target, {} seen at honest nodes",
             stale.stored, stale.at_honest
         ));
+    }
+    if !must_accept.is_empty() {
+        let missing = missing_from_mempool(c, &must_accept).await?;
+        result.notes.push(format!(
+            "{} of {} orphans and parents in the target's mempool",
+            must_accept.len() - missing,
+            must_accept.len()
+        ));
+        if missing > 0 {
+            result.failures.push(format!(
+                "{missing} of {} orphans and their parents never accepted",
+                must_accept.len()
+            ));
+        }
     }
     if spec.name == "score-grace" {
         // One slip must not prune it from the mesh (gossipsub prunes any

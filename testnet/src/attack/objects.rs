@@ -149,6 +149,17 @@ impl Objects {
         Self::signed(vec![(op, &key)], vec![Self::out(amount - FEE, &key)])
     }
 
+    /// A valid transaction spending a fresh coin, and its child spending
+    /// its only output.
+    pub fn parent_and_child(&mut self) -> (Transaction, Transaction) {
+        let (op, key) = self.coin();
+        let amount = self.amount();
+        let parent = Self::signed(vec![(op, &key)], vec![Self::out(amount - FEE, &key)]);
+        let spent = OutPoint::new(parent.txid(), 0);
+        let child = Self::signed(vec![(spent, &key)], vec![Self::out(amount - 2 * FEE, &key)]);
+        (parent, child)
+    }
+
     /// Two valid transactions spending the same fresh coin (first seen wins).
     pub fn conflicting_pair(&mut self) -> (Transaction, Transaction) {
         let (op, key) = self.coin();
