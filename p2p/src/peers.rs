@@ -446,7 +446,7 @@ impl PeerBook {
         true
     }
 
-    /// Once a second: decay misbehaviour, and keep the peer count up.
+    /// Once a second: decay misbehaviour, and keep the outbound peer count up.
     pub(crate) fn upkeep(&mut self, now: Instant) -> Upkeep {
         self.ticks += 1;
         self.bans.expire(now);
@@ -463,7 +463,11 @@ impl PeerBook {
                 .or_else(|| learned.get(a).copied())
                 .is_none_or(|p| !connected.contains_key(&p))
         });
-        if self.connected.len() < self.target_peers {
+        // Outbound peers are counted, not all peers: a node full of inbound
+        // connections (an eclipse attacker's identities) still dials its
+        // own, as Bitcoin Core keeps its 8 outbound whatever the inbound.
+        let outbound = self.connected.len() - self.inbound();
+        if outbound < self.target_peers {
             out.dial = self.bootnodes_to_dial(now);
             if self.discovery {
                 let mut candidates: Vec<Multiaddr> = self
@@ -481,7 +485,7 @@ impl PeerBook {
                     })
                     .collect();
                 candidates.shuffle(&mut rand::rng());
-                let want = self.target_peers - self.connected.len();
+                let want = self.target_peers - outbound;
                 for addr in candidates {
                     if out.dial.len() >= want {
                         break;
@@ -718,6 +722,33 @@ mod tests {
             small.admit(PeerId::random(), addr(), true, 1, now),
             Admission::NewPeer
         );
+    }
+
+    #[test]
+    fn a_node_full_of_inbound_peers_still_dials_its_own() {
+        // Issue 17, item 3: the dial rule counted every peer, so 56 inbound
+        // identities left the node with no reason to dial out, ever.
+        let bootnode: Multiaddr = format!("/ip4/127.0.0.1/tcp/2/p2p/{}", PeerId::random())
+            .parse()
+            .unwrap();
+        let cfg = P2pConfig {
+            bootnodes: vec![bootnode.clone()],
+            discovery: false,
+            ..P2pConfig::default()
+        };
+        let now = Instant::now();
+        let mut b = PeerBook::new(&cfg, PeerId::random(), now, 0);
+        for _ in 0..64 {
+            b.admit(PeerId::random(), addr(), false, 1, now);
+        }
+        assert_eq!(b.inbound(), 56);
+        let later = now + Duration::from_secs(10);
+        assert_eq!(b.upkeep(later).dial, vec![bootnode.clone()]);
+        // With its 8 outbound peers, it dials no more.
+        for _ in 0..8 {
+            b.admit(PeerId::random(), addr(), true, 1, later);
+        }
+        assert!(b.upkeep(later + Duration::from_secs(10)).dial.is_empty());
     }
 
     /// Issue 17, item 7: bans were by PeerId only and forgotten on restart.

@@ -348,6 +348,14 @@ pub const CLASSES: &[ClassSpec] = &[
     ),
     // Chain-side classes (issue 17: stale blocks, lies about the chain).
     class!(
+        "inbound-eclipse",
+        "80 inbound identities take every inbound slot; then the target's own bootnode comes up, and the target must dial it and keep it",
+        Contain,
+        [],
+        "Core's separate outbound slots (-maxconnections, 8 full-relay outbound); Heilman et al., Eclipse Attacks on Bitcoin (2015)",
+        false
+    ),
+    class!(
         "stale-block-spam",
         "150 valid blocks on a branch with less work than the best chain (cheap proof of work)",
         Tolerate,

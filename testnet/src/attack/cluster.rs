@@ -90,6 +90,75 @@ fn node_key(i: usize) -> ([u8; 32], PeerId) {
     (seed, key.public().to_peer_id())
 }
 
+/// The PeerId and address node `i` will have when it listens on `port`
+/// (node keys are derived from the index, so a node's address is known
+/// before it starts).
+pub fn planned_addr(i: usize, port: u16) -> Multiaddr {
+    let (_, peer_id) = node_key(i);
+    format!("/ip4/127.0.0.1/tcp/{port}/p2p/{peer_id}")
+        .parse()
+        .expect("a valid multiaddr")
+}
+
+/// Starts node `i` under `root`, listening on `p2p_port`, with `extra`
+/// flags, and waits until its RPC answers. The target (`i == 0`) also
+/// listens on a non-loopback address of this host, if it has one.
+async fn launch(
+    rumord: &Path,
+    root: &Path,
+    i: usize,
+    p2p_port: u16,
+    extra: &[String],
+    genesis_outputs: u32,
+) -> Result<NodeProc, AttackError> {
+    let (seed, peer_id) = node_key(i);
+    let rpc_port = free_port()?;
+    let datadir = root.join(format!("node-{i}"));
+    let _ = std::fs::remove_dir_all(&datadir);
+    let mut args = vec![
+        "--datadir".to_owned(),
+        datadir.display().to_string(),
+        "--listen".into(),
+        format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
+        "--rpc-bind".into(),
+        format!("127.0.0.1:{rpc_port}"),
+        "--node-key".into(),
+        hex::encode(seed),
+    ];
+    args.extend(extra.iter().cloned());
+    let mut external_addr = None;
+    if i == 0
+        && let Some(ip) = external_ip()
+    {
+        let port = free_port()?;
+        args.push("--listen".into());
+        args.push(format!("/ip4/{ip}/tcp/{port}"));
+        external_addr = format!("/ip4/{ip}/tcp/{port}/p2p/{peer_id}").parse().ok();
+    }
+    args.extend(base_flags(genesis_outputs));
+    let log = root.join(format!("node-{i}.log"));
+    let child = spawn(rumord, &args, &log, false)?;
+    let rpc = NodeRpc::new(
+        &format!("http://127.0.0.1:{rpc_port}"),
+        RPC_USER,
+        RPC_PASSWORD,
+        Duration::from_secs(30),
+    )
+    .map_err(|e| AttackError::Setup(e.to_string()))?;
+    let mut node = NodeProc {
+        index: i,
+        peer_id,
+        addr: planned_addr(i, p2p_port),
+        rpc,
+        log,
+        external_addr,
+        child,
+        command: (rumord.to_owned(), args),
+    };
+    wait_ready(&mut node).await?;
+    Ok(node)
+}
+
 /// Every node's fetch timeout, ms.
 pub const FETCH_TIMEOUT_MS: u64 = 800;
 
@@ -155,57 +224,12 @@ impl Cluster {
             .map_err(|e| AttackError::Setup(format!("{}: {e}", root.display())))?;
         let mut nodes: Vec<NodeProc> = Vec::new();
         for i in 0..=honest {
-            let (seed, peer_id) = node_key(i);
-            let (p2p_port, rpc_port) = (free_port()?, free_port()?);
-            let datadir = root.join(format!("node-{i}"));
-            let _ = std::fs::remove_dir_all(&datadir);
-            let mut args = vec![
-                "--datadir".to_owned(),
-                datadir.display().to_string(),
-                "--listen".into(),
-                format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
-                "--rpc-bind".into(),
-                format!("127.0.0.1:{rpc_port}"),
-                "--node-key".into(),
-                hex::encode(seed),
-            ];
-            let mut external_addr = None;
-            if i > 0 {
-                args.push("--bootnode".into());
-                args.push(nodes[0].addr.to_string());
+            let extra: Vec<String> = if i > 0 {
+                vec!["--bootnode".into(), nodes[0].addr.to_string()]
             } else {
-                args.extend(target_flags.iter().map(|f| f.to_string()));
-                if let Some(ip) = external_ip() {
-                    let port = free_port()?;
-                    args.push("--listen".into());
-                    args.push(format!("/ip4/{ip}/tcp/{port}"));
-                    external_addr = format!("/ip4/{ip}/tcp/{port}/p2p/{peer_id}").parse().ok();
-                }
-            }
-            args.extend(base_flags(genesis_outputs));
-            let log = root.join(format!("node-{i}.log"));
-            let child = spawn(rumord, &args, &log, false)?;
-            let rpc = NodeRpc::new(
-                &format!("http://127.0.0.1:{rpc_port}"),
-                RPC_USER,
-                RPC_PASSWORD,
-                Duration::from_secs(30),
-            )
-            .map_err(|e| AttackError::Setup(e.to_string()))?;
-            let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{p2p_port}/p2p/{peer_id}")
-                .parse()
-                .map_err(|e| AttackError::Setup(format!("multiaddr: {e}")))?;
-            let mut node = NodeProc {
-                index: i,
-                peer_id,
-                addr,
-                rpc,
-                log,
-                external_addr,
-                child,
-                command: (rumord.to_owned(), args),
+                target_flags.iter().map(|f| f.to_string()).collect()
             };
-            wait_ready(&mut node).await?;
+            let node = launch(rumord, root, i, free_port()?, &extra, genesis_outputs).await?;
             nodes.push(node);
         }
         let cluster = Self { nodes };
@@ -242,6 +266,24 @@ impl Cluster {
         target.child = spawn(rumord, args, &target.log, true)?;
         wait_ready(target).await?;
         self.wait_for_honest(honest, Duration::from_secs(30)).await
+    }
+
+    /// Starts node `i` listening on `p2p_port`, dialing no one (the target
+    /// may dial it), and adds it to the cluster's nodes.
+    ///
+    /// # Errors
+    /// [`AttackError::Setup`] if it does not start.
+    pub async fn add_node(
+        &mut self,
+        rumord: &Path,
+        root: &Path,
+        i: usize,
+        p2p_port: u16,
+        genesis_outputs: u32,
+    ) -> Result<(), AttackError> {
+        let node = launch(rumord, root, i, p2p_port, &[], genesis_outputs).await?;
+        self.nodes.push(node);
+        Ok(())
     }
 
     /// Waits until the target has `honest` peers.
