@@ -348,6 +348,14 @@ pub const CLASSES: &[ClassSpec] = &[
     ),
     // Chain-side classes (issue 17: stale blocks, lies about the chain).
     class!(
+        "divergent-mempools",
+        "two halves take opposite sides of 100 double spends while cut apart, then heal: the mempools differ for good, and anti-entropy must settle to a status exchange (at most 1 KiB per round over the last 6 s)",
+        Contain,
+        [],
+        "Demers et al. (1987), anti-entropy; Core's mempool conflicts (txn-mempool-conflict) never resolve by relay",
+        false
+    ),
+    class!(
         "inbound-eclipse",
         "80 inbound identities take every inbound slot; then the target's own bootnode comes up, and the target must dial it and keep it",
         Contain,

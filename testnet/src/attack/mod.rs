@@ -16,6 +16,7 @@
 //! - [`objects`]: valid and invalid transactions and blocks.
 //! - [`cluster`]: the target and honest `rumord` processes.
 //! - [`connect_stall`]: `rpc-under-block-connect`, on a cluster of its own.
+//! - [`divergent`]: `divergent-mempools`, on a cluster of its own.
 //! - [`eclipse`]: `inbound-eclipse`, on a cluster of its own.
 //! - [`measure`]: one class's run and its measurements; `persisted`: the
 //!   class that restarts the target (bans outlive a restart).
@@ -26,6 +27,7 @@ pub mod chain_classes;
 pub mod classes;
 pub mod cluster;
 pub mod connect_stall;
+pub mod divergent;
 pub mod eclipse;
 pub mod measure;
 pub mod objects;
@@ -159,6 +161,9 @@ pub async fn run(args: &AttackArgs) -> Result<AttackReport, AttackError> {
         let r = if spec.name == connect_stall::CLASS {
             // Its own cluster: a target with one runtime worker.
             connect_stall::run_class(spec, &rumord, &workdir.join(spec.name)).await?
+        } else if spec.name == divergent::CLASS {
+            // Its own cluster: its mempools end up different for good.
+            divergent::run_class(spec, &rumord, &workdir.join(spec.name)).await?
         } else if spec.name == eclipse::CLASS {
             // Its own cluster: a target with a bootnode of its own.
             eclipse::run_class(spec, &rumord, &workdir.join(spec.name)).await?
