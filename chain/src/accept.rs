@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 use crate::chainstate::{AcceptBlockError, AcceptOutcome, BlockAccepted, ChainState};
 use crate::hash::{BlockHash, Txid};
 use crate::inv::Inv;
-use crate::mempool::{Mempool, MempoolError, TxAccepted};
+use crate::mempool::{Mempool, MempoolError, Source, TxAccepted};
 use crate::object::{DecodedBlock, DecodedTx, Object};
 use crate::params::Params;
 use crate::reasons;
@@ -233,6 +233,12 @@ impl<S: ChainStore> NodeState<S> {
         &self.mempool
     }
 
+    /// Drops the orphan transactions `from` sent (it went away); returns
+    /// how many.
+    pub fn forget_orphans_from(&mut self, from: Source) -> usize {
+        self.mempool.forget_orphans_from(from)
+    }
+
     /// Step 1: what the state already knows about each item. `Err` items
     /// (bodies that did not decode as what they claimed) pass through.
     pub fn screen(&self, items: Vec<Result<Object, Outcome>>) -> Screened {
@@ -279,11 +285,25 @@ impl<S: ChainStore> NodeState<S> {
         now_ms: u64,
         on_valid: &mut dyn FnMut(BlockHash),
     ) -> Committed<S::Error> {
+        self.commit_from(checked, &[], now_ms, on_valid)
+    }
+
+    /// [`NodeState::commit_with`], with the source of each item (`sources`
+    /// in item order; missing ones are `None`): a transaction held as an
+    /// orphan is accounted to its source (see [`crate::OrphanTxs`]).
+    pub fn commit_from(
+        &mut self,
+        checked: Checked,
+        sources: &[Option<Source>],
+        now_ms: u64,
+        on_valid: &mut dyn FnMut(BlockHash),
+    ) -> Committed<S::Error> {
+        let source = |i: usize| sources.get(i).copied().flatten();
         let mut outcomes = Vec::with_capacity(checked.items.len());
         let mut notes = Vec::new();
         let mut failure = None;
-        let mut items = checked.items.into_iter().peekable();
-        while let Some(item) = items.next() {
+        let mut items = checked.items.into_iter().enumerate().peekable();
+        while let Some((i, item)) = items.next() {
             if failure.is_some() {
                 outcomes.push(Outcome::internal("the chain store failed"));
                 continue;
@@ -301,25 +321,25 @@ impl<S: ChainStore> NodeState<S> {
                 Check::Tx(first) => {
                     // The run of transactions up to the next block shares one
                     // view of the chain's coins, read in one go.
-                    let mut run = vec![first];
-                    while let Some(Check::Tx(_)) = items.peek() {
-                        if let Some(Check::Tx(t)) = items.next() {
-                            run.push(t);
+                    let mut run = vec![(first, source(i))];
+                    while let Some((_, Check::Tx(_))) = items.peek() {
+                        if let Some((j, Check::Tx(t))) = items.next() {
+                            run.push((t, source(j)));
                         }
                     }
                     let Self { chain, mempool } = self;
                     let view = StoreView::new(chain);
                     view.prefetch(
                         run.iter()
-                            .flat_map(|t| t.tx().inputs.iter().map(|i| i.prev)),
+                            .flat_map(|(t, _)| t.tx().inputs.iter().map(|i| i.prev)),
                     );
                     let height = chain.height();
-                    for tx in run {
+                    for (tx, from) in run {
                         if failure.is_some() {
                             outcomes.push(Outcome::internal("the chain store failed"));
                             continue;
                         }
-                        let result = mempool.accept(tx, &view, height, now_ms);
+                        let result = mempool.accept_from(tx, from, &view, height, now_ms);
                         match view.take_error() {
                             None => outcomes.push(tx_outcome(result)),
                             Some(e) => {

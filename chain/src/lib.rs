@@ -63,7 +63,7 @@ pub use hash::{BlockHash, Hash256, Txid, merkle_root, sha256, sha256d};
 pub use inv::{Inv, ObjectKind};
 pub use keys::{KeyPair, PublicKey, Signature};
 pub use mempool::{
-    BlockRemoval, Mempool, MempoolConfig, MempoolEntry, MempoolError, OrphanTxs, TxAccepted,
+    BlockRemoval, Mempool, MempoolConfig, MempoolEntry, MempoolError, OrphanTxs, Source, TxAccepted,
 };
 pub use mine::{BlockSpec, build_block, coinbase_tx, mine_header};
 pub use object::{BodyError, DecodedBlock, DecodedTx, Object};

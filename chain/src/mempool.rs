@@ -24,7 +24,7 @@ use crate::tx::{OutPoint, Transaction};
 use crate::utxo::{Coin, UtxoView};
 use crate::validate::{CheckedTx, InputError, check_tx_inputs};
 
-pub use orphans::OrphanTxs;
+pub use orphans::{OrphanTxs, Source};
 
 /// Mempool limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -242,6 +242,10 @@ impl Mempool {
     pub fn orphans(&self) -> &OrphanTxs {
         &self.orphans
     }
+    /// Drops the orphans `from` sent (it went away); returns how many.
+    pub fn forget_orphans_from(&mut self, from: Source) -> usize {
+        self.orphans.erase_from(from)
+    }
     /// How many transactions were evicted for space, ever.
     pub fn evicted_total(&self) -> u64 {
         self.evicted_total
@@ -266,12 +270,28 @@ impl Mempool {
         tip_height: u64,
         now_ms: u64,
     ) -> Result<TxAccepted, MempoolError> {
+        self.accept_from(tx, None, chain, tip_height, now_ms)
+    }
+
+    /// [`Mempool::accept`] for a transaction from `from` (a peer): if it is
+    /// held as an orphan, it is accounted to `from` (see [`OrphanTxs`]).
+    ///
+    /// # Errors
+    /// As [`Mempool::accept`].
+    pub fn accept_from(
+        &mut self,
+        tx: CheckedTx,
+        from: Option<Source>,
+        chain: &impl UtxoView,
+        tip_height: u64,
+        now_ms: u64,
+    ) -> Result<TxAccepted, MempoolError> {
         self.orphans.expire(now_ms);
-        let mut accepted = self.accept_one(tx, chain, tip_height, now_ms)?;
+        let mut accepted = self.accept_one(tx, from, chain, tip_height, now_ms)?;
         let mut queue = vec![accepted.txid];
         while let Some(parent) = queue.pop() {
-            for orphan in self.orphans.take_waiting_on(&parent) {
-                if let Ok(a) = self.accept_one(orphan, chain, tip_height, now_ms) {
+            for (orphan, source) in self.orphans.take_waiting_on(&parent) {
+                if let Ok(a) = self.accept_one(orphan, source, chain, tip_height, now_ms) {
                     queue.push(a.txid);
                     accepted.adopted.push(a.txid);
                     accepted.evicted.extend(a.evicted);
@@ -284,6 +304,7 @@ impl Mempool {
     fn accept_one(
         &mut self,
         tx: CheckedTx,
+        from: Option<Source>,
         chain: &impl UtxoView,
         tip_height: u64,
         now_ms: u64,
@@ -316,7 +337,7 @@ impl Mempool {
         if !missing.is_empty() {
             missing.sort();
             missing.dedup();
-            self.orphans.insert(tx, &missing, now_ms);
+            self.orphans.insert(tx, &missing, from, now_ms);
             return Err(MempoolError::MissingInputs { parents: missing });
         }
         let fee = check_tx_inputs(tx.tx(), &view, next_height, &self.params)?;
@@ -503,9 +524,12 @@ impl Mempool {
                         .extend(self.remove_with_descendants(&other));
                 }
             }
-            removal
-                .orphans_to_retry
-                .extend(self.orphans.take_waiting_on(&txid));
+            removal.orphans_to_retry.extend(
+                self.orphans
+                    .take_waiting_on(&txid)
+                    .into_iter()
+                    .map(|(tx, _)| tx),
+            );
         }
         if !removal.confirmed.is_empty() {
             self.recompute_depths();

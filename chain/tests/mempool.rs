@@ -4,8 +4,8 @@
 mod support;
 
 use rumor_chain::{
-    AcceptOutcome, Mempool, MempoolConfig, MempoolError, OutPoint, Transaction, TxAccepted, Txid,
-    check_transaction, check_transactions,
+    AcceptOutcome, Mempool, MempoolConfig, MempoolError, OutPoint, Source, Transaction, TxAccepted,
+    Txid, check_transaction, check_transactions,
 };
 use support::{TestChain, amount, checked, key, pay, signed};
 
@@ -256,23 +256,53 @@ fn orphans_are_adopted_when_the_parent_arrives() {
     assert_eq!(mp.get(&grandchild.txid()).expect("in pool").depth, 3);
 }
 
-#[test]
-fn orphan_pool_holds_at_most_100() {
-    let t = TestChain::regtest(10);
-    let mut mp = pool(&t, MempoolConfig::default());
-    assert_eq!(mp.config().max_orphans, 100);
+/// `n` orphans spending outputs nobody made, told apart by `tag`.
+fn made_up_orphans(tag: u8, n: u32) -> Vec<Transaction> {
     let owner = key(1);
-    let orphans: Vec<Transaction> = (0..101u32)
+    (0..n)
         .map(|i| {
             let mut unknown = [0u8; 32];
             unknown[..4].copy_from_slice(&i.to_le_bytes());
+            unknown[30] = tag;
             unknown[31] = 0xee;
             signed(
                 &[(OutPoint::new(Txid(unknown), 0), &owner)],
                 vec![pay(1_000, &key(2))],
             )
         })
-        .collect();
+        .collect()
+}
+
+/// Offers `txs` as sent by `from`, one ms apart from `at`; each must be
+/// held as an orphan.
+fn offer_orphans(
+    mp: &mut Mempool,
+    t: &TestChain,
+    txs: &[Transaction],
+    from: Option<Source>,
+    at: u64,
+) {
+    for (i, tx) in check_transactions(txs.to_vec(), &t.params)
+        .into_iter()
+        .enumerate()
+    {
+        let result = mp.accept_from(
+            tx.expect("valid"),
+            from,
+            t.utxos(),
+            t.chain.height(),
+            at + i as u64,
+        );
+        assert!(matches!(result, Err(MempoolError::MissingInputs { .. })));
+    }
+}
+
+#[test]
+fn orphan_pool_holds_at_most_100() {
+    let t = TestChain::regtest(10);
+    let mut mp = pool(&t, MempoolConfig::default());
+    assert_eq!(mp.config().max_orphans, 100);
+    let orphans = made_up_orphans(0, 101);
     let checked_all = check_transactions(orphans.clone(), &t.params);
     for (i, tx) in checked_all.into_iter().enumerate() {
         let result = mp.accept(
@@ -291,6 +321,76 @@ fn orphan_pool_holds_at_most_100() {
     );
     assert!(mp.orphans().contains(&orphans[1].txid()));
     assert!(mp.orphans().contains(&orphans[100].txid()));
+}
+
+/// Issue 17, item 6: one pool shared by all and the oldest evicted first
+/// let one peer's flood flush every other peer's orphans.
+#[test]
+fn an_orphan_flood_displaces_only_its_sender() {
+    let t = TestChain::regtest(10);
+    let mut mp = pool(&t, MempoolConfig::default());
+    let (flooder, honest) = (Some(Source(1)), Some(Source(2)));
+    let honest_orphans = made_up_orphans(1, 3);
+    offer_orphans(&mut mp, &t, &honest_orphans, honest, t.now_ms);
+    // 300 from one peer into a pool of 100.
+    let flood = made_up_orphans(2, 300);
+    offer_orphans(&mut mp, &t, &flood, flooder, t.now_ms + 10);
+    assert_eq!(mp.orphans().len(), 100);
+    for tx in &honest_orphans {
+        assert!(
+            mp.orphans().contains(&tx.txid()),
+            "an honest orphan was flushed"
+        );
+    }
+    assert_eq!(mp.orphans().held_from(honest), 3);
+    assert_eq!(mp.orphans().held_from(flooder), 97);
+    assert!(
+        mp.orphans().contains(&flood[299].txid()),
+        "the newest stays"
+    );
+    assert!(
+        !mp.orphans().contains(&flood[202].txid()),
+        "the flood's oldest went"
+    );
+    assert_eq!(mp.orphans().dropped(), 203);
+    // A new honest orphan pushes out the flood's oldest, not an honest one.
+    let late = made_up_orphans(3, 1);
+    offer_orphans(&mut mp, &t, &late, honest, t.now_ms + 400);
+    assert_eq!(mp.orphans().held_from(honest), 4);
+    assert_eq!(mp.orphans().held_from(flooder), 96);
+    // When the flooder goes away, its orphans go with it.
+    assert_eq!(mp.forget_orphans_from(Source(1)), 96);
+    assert_eq!(mp.orphans().len(), 4);
+    assert_eq!(mp.forget_orphans_from(Source(1)), 0);
+}
+
+/// An orphan keeps its sender through an adoption that does not complete
+/// it (it still misses another parent).
+#[test]
+fn a_half_adopted_orphan_stays_its_senders() {
+    let t = TestChain::regtest(10);
+    let mut mp = pool(&t, MempoolConfig::default());
+    let parent = t.faucet_to(0, &key(1), 1000);
+    let made_up = made_up_orphans(4, 1).remove(0);
+    // Spends the parent's output and a made-up one.
+    let child = signed(
+        &[
+            (OutPoint::new(parent.txid(), 0), &key(1)),
+            (made_up.inputs[0].prev, &key(1)),
+        ],
+        vec![pay(1_000, &key(2))],
+    );
+    offer_orphans(
+        &mut mp,
+        &t,
+        std::slice::from_ref(&child),
+        Some(Source(7)),
+        t.now_ms,
+    );
+    offer(&mut mp, &t, &parent).expect("the parent");
+    assert!(mp.orphans().contains(&child.txid()));
+    assert_eq!(mp.orphans().held_from(Some(Source(7))), 1);
+    assert_eq!(mp.orphans().held_from(None), 0);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Answers to the p2p layer's questions ([`P2pEvent::Query`]), and its news
-//! (peers up, down, banned) in the log; ban lists go to the writer of
+//! (peers up, down, banned) in the log, a departed peer's orphan
+//! transactions dropped; ban lists go to the writer of
 //! `banlist.json` (`ban_file`). Each answer is computed on the
 //! blocking pool, a few at a time: the store reads and the chain lock never
 //! touch the async runtime, and while every worker is busy the questions
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use rumor_p2p::{BanRecord, P2pEvent, Query};
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use crate::core::NodeCore;
+use crate::core::{NodeCore, peer_source};
 
 /// Questions answered at once.
 const WORKERS: usize = 4;
@@ -25,7 +26,23 @@ pub(crate) async fn run(
     while let Some(event) = events.recv().await {
         match event {
             P2pEvent::PeerUp(p) => tracing::debug!(peer = %p, "peer up"),
-            P2pEvent::PeerDown(p) => tracing::debug!(peer = %p, "peer down"),
+            P2pEvent::PeerDown(p) => {
+                tracing::debug!(peer = %p, "peer down");
+                // Its orphans go with it (Core's EraseForPeer), under the
+                // chain lock, so on the blocking pool, a few at a time.
+                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                    return;
+                };
+                let core = Arc::clone(&core);
+                tokio::task::spawn_blocking(move || {
+                    if let Ok(n) = core.forget_orphans_from(peer_source(&p))
+                        && n > 0
+                    {
+                        tracing::debug!(peer = %p, orphans = n, "orphans of a departed peer dropped");
+                    }
+                    drop(permit);
+                });
+            }
             P2pEvent::PeerBanned(p) => tracing::info!(peer = %p, "peer banned"),
             P2pEvent::BansChanged(list) => {
                 // Only the latest list matters; the writer may skip older ones.

@@ -25,7 +25,7 @@ use rumor_p2p::{Accepted, CompactBlock, Judgement, P2pHandle, ValidationRequest}
 use tokio::sync::{mpsc, oneshot};
 
 use crate::admission::{self, Busy, Lateness, Limits, Load};
-use crate::core::{NodeCore, now_ms};
+use crate::core::{NodeCore, now_ms, peer_source};
 use crate::metrics::NodeMetrics;
 use crate::shutdown::Shutdown;
 
@@ -273,12 +273,17 @@ impl Worker {
         let started = Instant::now();
         let n = jobs.len();
         let mut items = Vec::with_capacity(n);
+        let mut sources = Vec::with_capacity(n);
         let mut metas = Vec::with_capacity(n);
         let mut queued_of = HashMap::new();
         for job in jobs {
             if let Inv::Block(hash) = job.inv() {
                 queued_of.insert(hash, job.queued());
             }
+            let job_peer = match &job {
+                Job::Net(r) => Some(r.peer),
+                Job::Local(_) => None,
+            };
             let (item, meta) = match job {
                 Job::Local(s) => {
                     let inv = s.object.inv();
@@ -291,6 +296,7 @@ impl Worker {
                 }
                 Job::Net(r) => (decode_body(r.inv, &r.bytes), Meta::Net { inv: r.inv }),
             };
+            sources.push(job_peer.as_ref().map(peer_source));
             let block = match &item {
                 Ok(Object::Block(b)) => Some(b),
                 _ => None,
@@ -321,7 +327,7 @@ impl Worker {
             .collect();
         let mut relayed: HashMap<BlockHash, Instant> = HashMap::new();
         let p2p = &self.p2p;
-        let processed = self.core.process(items, &mut |hash| {
+        let processed = self.core.process_from(items, &sources, &mut |hash| {
             if let Some(e) = early.remove(&hash) {
                 relayed.insert(hash, Instant::now());
                 e.send(p2p);

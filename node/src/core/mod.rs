@@ -37,6 +37,15 @@ pub enum CoreError {
     Store(#[from] StoreError),
 }
 
+/// The orphan pool's key for `peer`: the first 8 bytes of the SHA-256 of
+/// its PeerId (the chain crate knows nothing of libp2p).
+pub(crate) fn peer_source(peer: &rumor_p2p::PeerId) -> rumor_chain::Source {
+    let h = rumor_chain::sha256(&peer.to_bytes());
+    let mut key = [0u8; 8];
+    key.copy_from_slice(&h[..8]);
+    rumor_chain::Source(u64::from_le_bytes(key))
+}
+
 /// Wall-clock now in Unix milliseconds.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

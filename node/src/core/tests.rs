@@ -107,3 +107,34 @@ fn an_adopted_orphan_comes_back_with_its_body_and_a_mined_block_connects() {
     assert_eq!(c.compact(&block.hash()).unwrap().short_ids.len(), 2);
     assert_eq!(c.status().unwrap().height, 1);
 }
+
+#[test]
+fn orphans_are_accounted_to_their_peer_and_go_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = core(dir.path());
+    let key = KeyPair::from_seed([2; 32]);
+    let made_up = |i: u8| spend(OutPoint::new(rumor_chain::Txid([i; 32]), 0), &key, 1_000);
+    let (a, b) = (rumor_p2p::PeerId::random(), rumor_p2p::PeerId::random());
+    let sources = [Some(peer_source(&a)), Some(peer_source(&b)), None];
+    let out = c.process_from(
+        vec![item(&made_up(1)), item(&made_up(2)), item(&made_up(3))],
+        &sources,
+        &mut |_| {},
+    );
+    assert!(
+        out.outcomes
+            .iter()
+            .all(|o| o.verdict.label() == "orphan-tx")
+    );
+    let held = |s| {
+        c.with_state(|st| st.mempool().orphans().held_from(s))
+            .unwrap()
+    };
+    assert_eq!(held(sources[0]), 1);
+    assert_eq!(held(sources[1]), 1);
+    assert_eq!(held(None), 1);
+    assert_eq!(c.forget_orphans_from(peer_source(&a)).unwrap(), 1);
+    assert_eq!(held(sources[0]), 0);
+    assert_eq!(held(sources[1]), 1, "another peer's stay");
+    assert_eq!(c.with_state(|st| st.mempool().orphans().len()).unwrap(), 2);
+}

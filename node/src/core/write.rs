@@ -13,7 +13,7 @@
 
 use bytes::Bytes;
 use rumor_chain::{
-    Address, Block, BlockHash, BlockSpec, Inv, Note, Object, Outcome, Transaction, Verdict,
+    Address, Block, BlockHash, BlockSpec, Inv, Note, Object, Outcome, Source, Transaction, Verdict,
     build_block,
 };
 use rumor_p2p::{Accepted, CompactBlock};
@@ -47,6 +47,18 @@ impl NodeCore {
         items: Vec<Result<Object, Outcome>>,
         on_valid: &mut dyn FnMut(BlockHash),
     ) -> Processed {
+        self.process_from(items, &[], on_valid)
+    }
+
+    /// [`NodeCore::process`], with each item's source (`sources` in item
+    /// order, `None` for the node's own): transactions held as orphans are
+    /// accounted to the peer that sent them.
+    pub fn process_from(
+        &self,
+        items: Vec<Result<Object, Outcome>>,
+        sources: &[Option<Source>],
+        on_valid: &mut dyn FnMut(BlockHash),
+    ) -> Processed {
         let now = now_ms();
         let n = items.len();
         let stopped = || Processed {
@@ -65,7 +77,7 @@ impl NodeCore {
         let Some(state) = guard.as_mut() else {
             return stopped();
         };
-        let committed = state.commit_with(checked, now, on_valid);
+        let committed = state.commit_from(checked, sources, now, on_valid);
         let also: Vec<Inv> = committed
             .outcomes
             .iter()
@@ -109,6 +121,15 @@ impl NodeCore {
             outcomes: committed.outcomes,
             also: relay,
         }
+    }
+
+    /// Drops the orphan transactions `peer` sent: it went away (Bitcoin
+    /// Core's `EraseForPeer`). Returns how many.
+    ///
+    /// # Errors
+    /// [`CoreError::Stopped`] when shutting down.
+    pub fn forget_orphans_from(&self, peer: Source) -> Result<usize, CoreError> {
+        self.with_state(|s| s.forget_orphans_from(peer))
     }
 
     /// Builds a block on the tip from the mempool, paying `pay_to`, and
