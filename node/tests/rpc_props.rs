@@ -6,44 +6,23 @@
 //! panic; every answer is a JSON-RPC response. (`generatetoaddress` and
 //! `stop` are left out: they mine or stop, which tests nothing here.)
 //!
-//! `RUMOR_RELIABILITY_OUT=DIR` records the case counts in `DIR/props.json`.
+//! `RUMOR_RELIABILITY_OUT=DIR` records the case counts and each result
+//! (pass, or the minimal failing input) in `DIR/props.json`.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use rumor_node::rpc::{RpcContext, authorized, module};
 use serde_json::{Value, json};
 
 const CASES: u32 = 512;
 
-fn record(name: &str, cases: u32) {
-    let Some(dir) = std::env::var_os("RUMOR_RELIABILITY_OUT") else {
-        return;
-    };
-    let dir = Path::new(&dir);
-    std::fs::create_dir_all(dir).unwrap();
-    let lock = std::fs::File::create(dir.join("props.json.lock")).unwrap();
-    lock.lock().unwrap();
-    let path = dir.join("props.json");
-    let mut all: Value = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_else(|| json!({}));
-    all[name] = json!({ "cases": cases, "result": "pass" });
-    std::fs::write(&path, serde_json::to_string_pretty(&all).unwrap()).unwrap();
-}
+#[path = "../../tests/props.rs"]
+mod props;
 
 fn run<S: Strategy>(name: &str, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
-    let mut runner = TestRunner::new(Config {
-        cases: CASES,
-        ..Config::default()
-    });
-    runner
-        .run(&strategy, test)
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    record(name, CASES);
+    props::run(name, CASES, strategy, test);
 }
 
 struct Fixture {
