@@ -865,14 +865,16 @@ impl EventLoop {
         }
         // Items are within the peer's rate; the bytes they come to must be
         // within its byte budget too (a few items can be many megabytes).
-        let Some(granted) = self
-            .serve_budget
-            .reserve(&peer, serve::RESPONSE_BUDGET as u64, now)
+        // An answer reserves what its items can take, and gives back what
+        // it did not use.
+        let Some(granted) =
+            self.serve_budget
+                .reserve(&peer, serve::most_bytes(&request) as u64, now)
         else {
             // Refused and counted, not punished: each answer under way
-            // holds a reservation of up to a whole response, so an honest
-            // peer with a few slow answers pending (the node reading a
-            // block's bodies) can find its budget spent; it asks another
+            // holds a reservation of up to what its items can take, so an
+            // honest peer with a few slow answers pending (the node reading
+            // a block's bodies) can find its budget spent; it asks another
             // announcer. The refusal alone bounds what a greedy peer gets.
             self.counters.rate_limited_bytes += 1;
             return self.respond(refuse(channel), GetDataResponse::Refused);

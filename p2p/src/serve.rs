@@ -22,6 +22,28 @@ pub(crate) const RESPONSE_BUDGET: usize = MAX_GETDATA_RESPONSE_BYTES - 64 * 1024
 /// one per block; the node may have to decode a whole block from its store).
 const COMPACT_REQUEST_COST: usize = 1000;
 
+/// The most body bytes an answer to `request` can carry: what its items
+/// can take at the decode limits (a transaction 1 MiB, a block 16 MiB),
+/// at most [`RESPONSE_BUDGET`]. A request reserves this much of the peer's
+/// byte budget, not a whole response: one transaction asked for holds
+/// 1 MiB of it, not 16.
+pub(crate) fn most_bytes(request: &GetDataRequest) -> usize {
+    let tx = rumor_chain::MAX_TX_DECODE_BYTES;
+    let most = match request {
+        GetDataRequest::Objects(v) => v
+            .iter()
+            .map(|inv| match inv {
+                Inv::Tx(_) => tx,
+                Inv::Block(_) => rumor_chain::MAX_BLOCK_DECODE_BYTES,
+            })
+            .fold(0usize, usize::saturating_add),
+        GetDataRequest::TxsByShortId(v) => v.len().saturating_mul(tx),
+        GetDataRequest::BlockTxs { indexes, .. } => indexes.len().saturating_mul(tx),
+        GetDataRequest::CompactBlock(_) => RESPONSE_BUDGET,
+    };
+    most.min(RESPONSE_BUDGET)
+}
+
 /// Whether a request may be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Admit {
@@ -239,6 +261,21 @@ mod tests {
 
     fn inv(i: u8) -> Inv {
         Inv::Tx(Txid([i; 32]))
+    }
+
+    #[test]
+    fn a_request_reserves_what_its_items_can_take() {
+        let tx = rumor_chain::MAX_TX_DECODE_BYTES;
+        let one = GetDataRequest::Objects(vec![inv(1)]);
+        assert_eq!(most_bytes(&one), tx);
+        let three = GetDataRequest::Objects(vec![inv(1), inv(2), inv(3)]);
+        assert_eq!(most_bytes(&three), 3 * tx);
+        let block = GetDataRequest::Objects(vec![inv(1), Inv::Block(BlockHash([1; 32]))]);
+        assert_eq!(most_bytes(&block), RESPONSE_BUDGET, "capped");
+        let many = GetDataRequest::TxsByShortId(vec![7; 1000]);
+        assert_eq!(most_bytes(&many), RESPONSE_BUDGET);
+        let empty = GetDataRequest::Objects(Vec::new());
+        assert_eq!(most_bytes(&empty), 0);
     }
 
     #[test]

@@ -28,6 +28,24 @@ async fn disconnected(raw: &mut RawPeer, target: rumor_p2p::PeerId) -> bool {
     !raw.is_connected(&target)
 }
 
+/// Drives the raw peer until `node`'s stats satisfy `done` (at most
+/// `within`), and returns them: a wait on the condition, not a fixed one.
+async fn stats_once(
+    node: &TestNode,
+    raw: &mut RawPeer,
+    within: Duration,
+    done: impl Fn(&rumor_p2p::RelayStats) -> bool,
+) -> rumor_p2p::RelayStats {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let s = node.stats().await;
+        if done(&s) || std::time::Instant::now() >= deadline {
+            return s;
+        }
+        raw.drive(Duration::from_millis(100)).await;
+    }
+}
+
 /// The raw peer's score at `node`, if it is still a peer there.
 async fn score_at(node: &TestNode, raw: &RawPeer) -> Option<f64> {
     node.handle
@@ -234,9 +252,12 @@ async fn announcements_never_served_and_bodies_that_do_not_match() {
     raw.serve(liar, Serve::Bytes(real.encode()));
     let announce = GossipPayload::Announce(liar).encode();
     raw.publish(ObjectKind::Tx, announce).unwrap();
-    raw.drive(Duration::from_secs(1)).await;
+    stats_once(&nodes[0], &mut raw, Duration::from_secs(10), |s| {
+        reject_count(s, "id-mismatch") >= 1
+    })
+    .await;
     // Announced, never served (a silent peer holds the whole request, so
-    // this comes second).
+    // this comes second, once the first was answered).
     let ghost = Inv::Tx(Txid([0x77; 32]));
     raw.serve(ghost, Serve::Silence);
     let announce = GossipPayload::Announce(ghost).encode();
@@ -290,8 +311,10 @@ async fn validate_before_relay_on_a_line() {
     }
     raw.publish(ObjectKind::Tx, GossipPayload::Announce(bad[0]).encode())
         .unwrap();
-    raw.drive(Duration::from_millis(800)).await;
-    let s = nodes[0].stats().await;
+    let s = stats_once(&nodes[0], &mut raw, Duration::from_secs(10), |s| {
+        s.rejects.values().sum::<u64>() >= 1
+    })
+    .await;
     assert_eq!(counter(&s, "bodies_fetched"), 1);
     assert_eq!(s.rejects.values().sum::<u64>(), 1, "{:?}", s.rejects);
     let score = nodes[0]
@@ -357,8 +380,10 @@ async fn invalid_blocks_are_rejected_and_not_relayed() {
     // falls back to the full block.
     raw.publish(ObjectKind::Block, GossipPayload::Announce(inv).encode())
         .unwrap();
-    raw.drive(Duration::from_secs(3)).await;
-    let s = nodes[0].stats().await;
+    let s = stats_once(&nodes[0], &mut raw, Duration::from_secs(10), |s| {
+        s.rejects.contains_key("high-hash")
+    })
+    .await;
     assert_eq!(s.rejects.get("high-hash"), Some(&1), "{:?}", s.rejects);
     assert_eq!(nodes[0].state.tip().0, 0);
     assert_eq!(counter(&nodes[1].stats().await, "announcements_in"), 0);
