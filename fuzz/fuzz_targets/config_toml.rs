@@ -26,6 +26,6 @@ fuzz_target!(|data: &[u8]| {
         .with_datadir(Path::new("/nonexistent/fuzz"))
         .resolve()
     {
-        let _ = cfg.summary();
+        cfg.log_effective();
     }
 });
