@@ -25,7 +25,6 @@ use crate::backlog::{Backlog, BacklogReading};
 use crate::behaviour::{Behaviour, BehaviourEvent, ProtocolCounterSet, Topics};
 use crate::config::P2pConfig;
 use crate::events::{P2pEvent, Query, ValidationRequest};
-use crate::frame_guard::OversizedFrame;
 use crate::handle::{Command, FirstSeenQuery, P2pError, PeerInfo};
 use crate::link::LinkCounters;
 use crate::outbound::{self, Asked, Outbound, Rr, SyncAsked};
@@ -152,15 +151,7 @@ impl EventLoop {
         }
     }
 
-    /// Runs until shutdown, taking `commands` from the handle and
-    /// `frame_reports` from the connections' [`FrameGuard`]s.
-    ///
-    /// [`FrameGuard`]: crate::frame_guard::FrameGuard
-    pub(crate) async fn run(
-        mut self,
-        mut commands: mpsc::Receiver<Command>,
-        mut frame_reports: mpsc::Receiver<OversizedFrame>,
-    ) {
+    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let now = Instant::now();
         for addr in self.peers.bootnodes_to_dial(now) {
             self.dial(addr);
@@ -193,7 +184,6 @@ impl EventLoop {
                     None => break,
                 },
                 ev = self.swarm.select_next_some() => self.on_swarm_event(ev),
-                Some(report) = frame_reports.recv() => self.on_oversized_frame(report),
                 _ = tokio::time::sleep_until(wake.into()) => self.relay.tick(Instant::now()),
                 _ = upkeep.tick() => self.upkeep(),
                 () = std::future::ready(()), if pending => {
@@ -408,18 +398,6 @@ impl EventLoop {
             }
             Err(e) => tracing::debug!(error = %e, "publish failed (no peers yet?)"),
         }
-    }
-
-    /// A peer sent a gossip frame past the frame limit. Its stream to us is
-    /// closed and it will not open another, so keeping it would mean never
-    /// hearing its gossip again: it is charged and disconnected (it may come
-    /// back, and pays again if it does it again).
-    fn on_oversized_frame(&mut self, report: OversizedFrame) {
-        let OversizedFrame { peer, bytes } = report;
-        tracing::debug!(%peer, bytes, "gossip frame past the frame limit");
-        self.reject("oversized-frame");
-        self.penalize(peer, Fault::OversizedFrame);
-        let _ = self.swarm.disconnect_peer_id(peer);
     }
 
     fn penalize(&mut self, peer: PeerId, fault: Fault) {

@@ -76,9 +76,9 @@ pub const CLASSES: &[ClassSpec] = &[
     ),
     class!(
         "oversized-frames",
-        "17 MiB frames on the block topic from 8 peers at once, past the 1 MiB frame limit of announce mode: not read (the length prefix tells), each sender charged and disconnected; the target's peak memory may grow at most 48 MiB",
-        Punish,
-        ["oversized-frame"],
+        "17 MiB frames on the block topic from 8 peers at once, past the 1 MiB frame limit of announce mode (not read at all); the target's peak memory may grow at most 48 MiB",
+        Contain,
+        [],
         "Core p2p_invalid_messages.py (oversized payload); rust-libp2p gossipsub max_transmit_size",
         false
     ),

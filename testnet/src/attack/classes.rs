@@ -267,9 +267,8 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip, probes: &[Txid
             steps.push(Step::Drive(Duration::from_millis(300)));
         }
         "oversized-frames" => {
-            // Past the frame limit: refused from the first frame's length
-            // prefix, before its body is buffered; the sender is charged and
-            // disconnected (the frames after the first find no connection).
+            // Past the frame limit: each frame is read up to the limit, then
+            // its stream is closed; the node buffers at most the limit.
             for i in 0..8u64 {
                 steps.push(Step::Publish(ObjectKind::Block, vec![i as u8; 17 << 20]));
                 steps.push(Step::Drive(Duration::from_millis(300)));
