@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 use rumor_chain::{Block, Transaction};
 use rumor_p2p::{GetDataRequest, GossipPayload, Inv, ObjectKind, RawPeer, Serve};
 
-use super::AttackError;
 use super::catalog::ClassSpec;
 use super::cluster::Cluster;
 use super::measure::{ClassResult, Latency};
 use super::objects::{FEE, Objects, Tip};
+use super::{AttackError, rpc_err};
 
 /// The class's name.
 pub const CLASS: &str = "rpc-under-block-connect";
@@ -36,10 +36,6 @@ const GENESIS_OUTPUTS: u32 = 2 * TXS_PER_BLOCK as u32 + 100;
 /// An RPC call this long waited on something (the lock): shorter calls
 /// are not counted as blocked.
 const BLOCKED_MS: f64 = 20.0;
-
-fn rpc_err(e: impl std::fmt::Display) -> AttackError {
-    AttackError::Rpc(e.to_string())
-}
 
 async fn tip(c: &Cluster) -> Result<Tip, AttackError> {
     let info = c.target().rpc.chain_info().await.map_err(rpc_err)?;

@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 
 use rumor_chain::Transaction;
 
-use super::AttackError;
 use super::catalog::ClassSpec;
 use super::cluster::Cluster;
-use super::measure::{ClassResult, Latency, stats};
+use super::measure::{ClassResult, stats};
 use super::objects::Objects;
+use super::{AttackError, rpc_err};
 
 /// The class's name.
 pub const CLASS: &str = "divergent-mempools";
@@ -46,10 +46,6 @@ const WINDOW: Duration = Duration::from_secs(2);
 const SETTLED_BYTES_PER_ROUND: f64 = 1024.0;
 /// Windows at the end that are judged.
 const JUDGED: usize = 3;
-
-fn rpc_err(e: impl std::fmt::Display) -> AttackError {
-    AttackError::Rpc(e.to_string())
-}
 
 /// Runs the class against a fresh cluster under `root`.
 ///
@@ -142,27 +138,7 @@ async fn traffic(c: &Cluster) -> Result<(u64, u64), AttackError> {
 
 async fn measure(spec: &ClassSpec, c: &mut Cluster) -> Result<ClassResult, AttackError> {
     let mut objects = Objects::new(GENESIS_OUTPUTS);
-    let mut result = ClassResult {
-        class: spec.name.to_owned(),
-        what: spec.what.to_owned(),
-        anchor: spec.anchor.to_owned(),
-        expect: format!("{:?}", spec.expect).to_lowercase(),
-        sent: (2 * CONFLICTS) as u64,
-        counted: Default::default(),
-        rejects: Default::default(),
-        refusals: Default::default(),
-        min_score: None,
-        disconnected: false,
-        disconnected_after_ms: None,
-        banned: 0,
-        relayed_to_honest: 0,
-        latency: Latency::default(),
-        target_alive: true,
-        notes: Vec::new(),
-        target_peak_rss_mib: None,
-        pass: false,
-        failures: Vec::new(),
-    };
+    let mut result = ClassResult::blank(spec, (2 * CONFLICTS) as u64);
     let common: Vec<Transaction> = (0..COMMON).map(|_| objects.valid_tx()).collect();
     submit(c, 1, &common).await?;
     for i in 0..c.nodes.len() {

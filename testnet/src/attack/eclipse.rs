@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use rumor_p2p::RawPeer;
 
-use super::AttackError;
 use super::catalog::ClassSpec;
 use super::cluster::{Cluster, planned_addr};
-use super::measure::{ClassResult, Latency};
+use super::measure::ClassResult;
+use super::{AttackError, rpc_err};
 
 /// The class's name.
 pub const CLASS: &str = "inbound-eclipse";
@@ -51,10 +51,6 @@ fn reserved_port() -> Result<u16, AttackError> {
     (start..low)
         .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
         .ok_or_else(|| AttackError::Setup(format!("no free port below {low}")))
-}
-
-fn rpc_err(e: impl std::fmt::Display) -> AttackError {
-    AttackError::Rpc(e.to_string())
 }
 
 /// Runs the class against a fresh cluster under `root`.
@@ -158,27 +154,9 @@ async fn measure(
             held += 1;
         }
     }
-    let mut result = ClassResult {
-        class: spec.name.to_owned(),
-        what: spec.what.to_owned(),
-        anchor: spec.anchor.to_owned(),
-        expect: format!("{:?}", spec.expect).to_lowercase(),
-        sent: FLOOD as u64,
-        counted: Default::default(),
-        rejects: Default::default(),
-        refusals: Default::default(),
-        min_score: None,
-        disconnected: false,
-        disconnected_after_ms: None,
-        banned: 0,
-        relayed_to_honest: 0,
-        latency: Latency::default(),
-        target_alive: c.nodes[0].alive(),
-        notes: Vec::new(),
-        target_peak_rss_mib: c.target().peak_rss_mib(),
-        pass: false,
-        failures: Vec::new(),
-    };
+    let mut result = ClassResult::blank(spec, FLOOD as u64);
+    result.target_alive = c.nodes[0].alive();
+    result.target_peak_rss_mib = c.target().peak_rss_mib();
     result.notes.push(format!(
         "inbound slots taken: {flooded} of {MAX_INBOUND} (2 by the honest nodes); {held} of {FLOOD} flood identities held on to the end"
     ));

@@ -92,6 +92,35 @@ pub struct ClassResult {
     pub failures: Vec<String>,
 }
 
+impl ClassResult {
+    /// The result of `spec` before anything is measured: `sent` messages
+    /// tried, nothing counted, no verdict yet. Classes that run on their
+    /// own cluster fill in what they measure.
+    pub(super) fn blank(spec: &ClassSpec, sent: u64) -> Self {
+        Self {
+            class: spec.name.to_owned(),
+            what: spec.what.to_owned(),
+            anchor: spec.anchor.to_owned(),
+            expect: format!("{:?}", spec.expect).to_lowercase(),
+            sent,
+            counted: BTreeMap::new(),
+            rejects: BTreeMap::new(),
+            refusals: BTreeMap::new(),
+            min_score: None,
+            disconnected: false,
+            disconnected_after_ms: None,
+            banned: 0,
+            relayed_to_honest: 0,
+            latency: Latency::default(),
+            target_alive: true,
+            notes: Vec::new(),
+            target_peak_rss_mib: None,
+            pass: false,
+            failures: Vec::new(),
+        }
+    }
+}
+
 pub(super) async fn stats(c: &Cluster, i: usize) -> Result<RelayStats, AttackError> {
     c.nodes[i]
         .rpc

@@ -65,6 +65,11 @@ pub enum AttackError {
     Io(String),
 }
 
+/// An RPC failure, as an [`AttackError`].
+pub(crate) fn rpc_err(e: impl std::fmt::Display) -> AttackError {
+    AttackError::Rpc(e.to_string())
+}
+
 /// `rumor-testnet attack`.
 #[derive(Debug, Clone, Args)]
 pub struct AttackArgs {
