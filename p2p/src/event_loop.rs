@@ -25,6 +25,7 @@ use crate::backlog::{Backlog, BacklogReading};
 use crate::behaviour::{Behaviour, BehaviourEvent, ProtocolCounterSet, Topics};
 use crate::config::P2pConfig;
 use crate::events::{P2pEvent, Query, ValidationRequest};
+use crate::frame_guard::FrameReport;
 use crate::handle::{Command, FirstSeenQuery, P2pError, PeerInfo};
 use crate::link::LinkCounters;
 use crate::outbound::{self, Asked, Outbound, Rr, SyncAsked};
@@ -151,7 +152,15 @@ impl EventLoop {
         }
     }
 
-    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+    /// Runs until shutdown, taking `commands` from the handle and
+    /// `frame_reports` from the connections' [`FrameGuard`]s.
+    ///
+    /// [`FrameGuard`]: crate::frame_guard::FrameGuard
+    pub(crate) async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut frame_reports: mpsc::Receiver<FrameReport>,
+    ) {
         let now = Instant::now();
         for addr in self.peers.bootnodes_to_dial(now) {
             self.dial(addr);
@@ -184,6 +193,7 @@ impl EventLoop {
                     None => break,
                 },
                 ev = self.swarm.select_next_some() => self.on_swarm_event(ev),
+                Some(report) = frame_reports.recv() => self.on_frame_report(report),
                 _ = tokio::time::sleep_until(wake.into()) => self.relay.tick(Instant::now()),
                 _ = upkeep.tick() => self.upkeep(),
                 () = std::future::ready(()), if pending => {
@@ -397,6 +407,24 @@ impl EventLoop {
                 }
             }
             Err(e) => tracing::debug!(error = %e, "publish failed (no peers yet?)"),
+        }
+    }
+
+    /// What a connection's frame guard saw. A peer that sent a gossip
+    /// frame past the frame limit has lost its stream to us and will not
+    /// open another, so keeping it would mean never hearing its gossip
+    /// again: it is charged and disconnected (it may come back, and pays
+    /// again if it does it again). A stream the guard could not follow is
+    /// only counted.
+    fn on_frame_report(&mut self, report: FrameReport) {
+        match report {
+            FrameReport::Oversized { peer, bytes } => {
+                tracing::debug!(%peer, bytes, "gossip frame past the frame limit");
+                self.reject("oversized-frame");
+                self.penalize(peer, Fault::OversizedFrame);
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+            FrameReport::Lost { .. } => self.counters.frames_unwatched += 1,
         }
     }
 

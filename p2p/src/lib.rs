@@ -17,6 +17,8 @@
 //! - [`start`] builds the swarm and spawns the loop; it returns a [`P2p`].
 //! - `event_loop`: the loop itself, the only owner of the swarm.
 //! - `peers`: admission, misbehaviour scores, bans, rate limits, dialling.
+//! - `frame_guard`: notices gossip frames past the frame limit (which
+//!   gossipsub refuses silently) so that their sender is charged.
 //! - `bans`: the ban list, by PeerId and address; [`BanRecord`], the form
 //!   the node keeps it in across restarts.
 //! - `serve`: what to answer to `getdata`, from the relay cache or the node.
@@ -41,6 +43,7 @@ mod codec;
 mod config;
 mod event_loop;
 mod events;
+mod frame_guard;
 mod handle;
 mod link;
 mod outbound;

@@ -62,6 +62,9 @@ pub(crate) enum Fault {
     Relay(Offence),
     /// An undecodable, oversized or wrong-topic gossip message.
     BadGossip,
+    /// A gossip frame past the frame limit (gossipsub stops reading the
+    /// sender's stream).
+    OversizedFrame,
     /// A request over the protocol's item limit.
     OversizedRequest,
     /// Requests past the rate limit.
@@ -72,7 +75,7 @@ pub(crate) enum Fault {
 
 impl Fault {
     /// Every fault, for metrics that start at zero.
-    pub(crate) const ALL: [Fault; 10] = [
+    pub(crate) const ALL: [Fault; 11] = [
         Self::Relay(Offence::InvalidObject),
         Self::Relay(Offence::MalformedBody),
         Self::Relay(Offence::Unrequested),
@@ -80,6 +83,7 @@ impl Fault {
         Self::Relay(Offence::BadCompact),
         Self::Relay(Offence::BadHeaders),
         Self::BadGossip,
+        Self::OversizedFrame,
         Self::OversizedRequest,
         Self::Flood,
         Self::BadResponse,
@@ -90,6 +94,7 @@ impl Fault {
         match self {
             Self::Relay(o) => o.label(),
             Self::BadGossip => "bad-gossip",
+            Self::OversizedFrame => "oversized-frame",
             Self::OversizedRequest => "oversized-request",
             Self::Flood => "flood",
             Self::BadResponse => "bad-response",
@@ -103,6 +108,10 @@ impl Fault {
             Self::Relay(Offence::InvalidObject | Offence::MalformedBody) => 30.0,
             Self::Relay(Offence::Unrequested | Offence::BadCompact | Offence::BadHeaders) => 25.0,
             Self::BadGossip => 20.0,
+            // Never sent by an honest peer of the same relay mode. The
+            // peer is disconnected anyway (its stream is gone); one more
+            // within about 40 s (decay 0.95/s) bans it.
+            Self::OversizedFrame => 100.0,
             Self::OversizedRequest | Self::BadResponse => 25.0,
             Self::Flood => 10.0,
         }

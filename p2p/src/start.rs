@@ -20,9 +20,11 @@ use crate::behaviour::{Behaviour, BehaviourError, ProtocolCounterSet, Topics};
 use crate::config::{ConfigError, P2pConfig};
 use crate::event_loop::{EventLoop, Parts};
 use crate::events::{P2pEvent, ValidationRequest};
+use crate::frame_guard::{FrameGuard, FrameReport};
 use crate::handle::{Command, P2pHandle};
 use crate::link::{LinkCounters, ShapedStream};
 use crate::queries::Queries;
+use crate::wire;
 
 /// Questions to the node open at once.
 const MAX_QUERIES: usize = 4096;
@@ -30,6 +32,10 @@ const MAX_QUERIES: usize = 4096;
 const EVENT_QUEUE: usize = 4096;
 /// Commands waiting for the loop.
 const COMMAND_QUEUE: usize = 1024;
+/// Oversized-frame reports waiting for the loop (one per stream ended; a
+/// report that does not fit is dropped, and the peer's next frame reports
+/// again).
+const FRAME_REPORTS: usize = 256;
 
 /// A running p2p layer: its handle, what it asks of the node, and the
 /// loop's task.
@@ -123,9 +129,15 @@ pub async fn start(cfg: P2pConfig, key: Keypair) -> Result<P2p, StartError> {
         .authenticate(noise::Config::new(&key)?)
         .multiplex(yamux::Config::default())
         .timeout(Duration::from_secs(20));
-    // Bytes per direction on the muxed streams (`libp2p_bandwidth_bytes_total`).
+    // Bytes per direction on the muxed streams (`libp2p_bandwidth_bytes_total`);
+    // gossip frames past the frame limit reported, not silently dropped.
+    let frame_limit = wire::GossipLimits::of(cfg.relay).frame;
+    let (frame_tx, frame_rx) = mpsc::channel(FRAME_REPORTS);
     let transport = libp2p::metrics::BandwidthTransport::new(transport, &mut registry)
-        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
+        .map(move |(peer, muxer), _| {
+            let guard = FrameGuard::new(muxer, peer, frame_limit, frame_tx.clone());
+            (peer, StreamMuxerBox::new(guard))
+        })
         .boxed();
     let peer_id = key.public().to_peer_id();
     let mut swarm = Swarm::new(
@@ -191,7 +203,7 @@ pub async fn start(cfg: P2pConfig, key: Keypair) -> Result<P2p, StartError> {
         sync_protocol,
         cfg,
     });
-    let task = spawn_loop(event_loop, cmd_rx);
+    let task = spawn_loop(event_loop, cmd_rx, frame_rx);
     Ok(P2p {
         handle: P2pHandle {
             tx: cmd_tx,
@@ -245,6 +257,10 @@ fn refuse_if_taken(addr: &Multiaddr) -> Result<(), StartError> {
 /// level: spawned inside the async [`start`], whose body is compiled in the
 /// calling crate, a debug `rumord` decoded a 1,000-id getdata ~40x slower.
 #[inline(never)]
-fn spawn_loop(event_loop: EventLoop, commands: mpsc::Receiver<Command>) -> JoinHandle<()> {
-    tokio::spawn(event_loop.run(commands))
+fn spawn_loop(
+    event_loop: EventLoop,
+    commands: mpsc::Receiver<Command>,
+    frame_reports: mpsc::Receiver<FrameReport>,
+) -> JoinHandle<()> {
+    tokio::spawn(event_loop.run(commands, frame_reports))
 }

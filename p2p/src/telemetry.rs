@@ -182,6 +182,10 @@ rumor_relay::counters!(
         /// failed (the peer does not speak the sync protocol, timed out or
         /// went away) or was refused.
         sync_rounds_wasted,
+        /// Gossip streams the frame guard stopped watching because they did
+        /// not frame as gossipsub does (nobody is charged). Not 0 means the
+        /// guard misread a stream; the node's warn log has its first bytes.
+        frames_unwatched,
     }
 );
 

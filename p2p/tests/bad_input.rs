@@ -142,6 +142,41 @@ async fn undecodable_unknown_kind_wrong_topic_and_oversized_gossip() {
     let _ = target;
 }
 
+/// A gossip frame past the frame limit (1 MiB in announce mode) is not
+/// read: gossipsub would drop the stream without a word, so the frame
+/// guard reports it, and the sender is charged and disconnected. It may
+/// reconnect; a second such frame soon after bans it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gossip_frame_past_the_frame_limit_costs_its_sender_the_connection() {
+    let (nodes, mut raw, target) = setup().await;
+    raw.publish(ObjectKind::Block, vec![7u8; 2 << 20]).unwrap();
+    assert!(disconnected(&mut raw, target).await, "still connected");
+    let s = nodes[0].stats().await;
+    assert_eq!(reject_count(&s, "oversized-frame"), 1, "{:?}", s.rejects);
+    assert_eq!(
+        s.penalties.get("oversized-frame"),
+        Some(&1),
+        "{:?}",
+        s.penalties
+    );
+    assert_eq!(counter(&s, "peers_banned"), 0, "one frame only disconnects");
+    // nothing of it reached the honest neighbour, and relay goes on
+    assert_eq!(counter(&nodes[1].stats().await, "announcements_in"), 0);
+    honest_traffic_flows(&nodes, 1).await;
+
+    let target = raw
+        .connect(nodes[0].addr.clone(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    raw.drive(Duration::from_millis(300)).await;
+    raw.publish(ObjectKind::Tx, vec![8u8; 3 << 20]).unwrap();
+    assert!(disconnected(&mut raw, target).await, "still connected");
+    let s = nodes[0].stats().await;
+    assert_eq!(reject_count(&s, "oversized-frame"), 2, "{:?}", s.rejects);
+    assert_eq!(counter(&s, "peers_banned"), 1, "{:?}", s.counters);
+    honest_traffic_flows(&nodes, 2).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn getdata_for_unknown_ids_and_floods() {
     let (nodes, mut raw, target) = setup().await;

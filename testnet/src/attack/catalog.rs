@@ -76,9 +76,9 @@ pub const CLASSES: &[ClassSpec] = &[
     ),
     class!(
         "oversized-frames",
-        "17 MiB frames on the block topic from 8 peers at once, past the 1 MiB frame limit of announce mode (not read at all); the target's peak memory may grow at most 48 MiB",
-        Contain,
-        [],
+        "17 MiB frames on the block topic from 8 peers at once, past the 1 MiB frame limit of announce mode: not read (the length prefix tells), each sender charged and disconnected; the target's peak memory may grow at most 48 MiB",
+        Punish,
+        ["oversized-frame"],
         "Core p2p_invalid_messages.py (oversized payload); rust-libp2p gossipsub max_transmit_size",
         false
     ),
@@ -394,9 +394,9 @@ pub const CLASSES: &[ClassSpec] = &[
     // Issue 17, p2p side: limits that are not about objects.
     class!(
         "getdata-bytes",
-        "getdata for 200 copies of a 60 kB block, 60 times: 12,000 items (within the item rate), 720 MB of answers; at most the byte budget is answered, peak memory grows at most 160 MiB (not in the fast set: a debug node serves too slowly to spend its budget)",
+        "getdata for 200 copies of the 60 kB genesis block, 60 times: 12,000 items (within the item rate), 720 MB of answers; at most the byte budget is answered (answers cut to what is left of it, the rest notfound, or refused when nothing is), peak memory grows at most 160 MiB (not in the fast set: a debug node serves too slowly to spend its budget)",
         Contain,
-        ["rate_limited_bytes"],
+        ["rate_limited_bytes", "notfound_sent"],
         "Core p2p_getdata.py, -maxuploadtarget; resource exhaustion",
         false
     ),

@@ -67,6 +67,7 @@ pub struct Tip {
 pub struct Objects {
     params: Params,
     genesis: Txid,
+    genesis_block: BlockHash,
     next_output: u32,
     serial: u64,
     /// The time of the last block built, so that each block is later than
@@ -91,14 +92,22 @@ impl Objects {
         let params = Params::new(Network::Regtest)
             .with_genesis_outputs(genesis_outputs)
             .expect("valid genesis outputs");
-        let genesis = params.genesis_block().txs[0].txid();
+        let block = params.genesis_block();
+        let (genesis, genesis_block) = (block.txs[0].txid(), block.hash());
         Self {
             params,
             genesis,
+            genesis_block,
             next_output: 0,
             serial: 0,
             last_time: 0,
         }
+    }
+
+    /// The genesis block's hash (a block of `genesis_outputs` outputs, the
+    /// largest block a fresh cluster has).
+    pub fn genesis_block(&self) -> BlockHash {
+        self.genesis_block
     }
 
     /// Genesis outputs handed out so far.
