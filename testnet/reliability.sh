@@ -72,7 +72,7 @@ if [ -n "${RUMOR_SOAK:-}" ]; then
     # is not caches filling. Recorded in params.json (node_env).
     # The script's own RUMOR_* variables are left out of the nodes'
     # environment, which params.json records as their settings.
-    env -u RUMOR_SOAK -u RUMOR_CRASH_LOOPS -u RUMOR_RELIABILITY_OUT \
+    env -u RUMOR_SOAK -u RUMOR_CRASH_LOOPS -u RUMOR_FUZZ_SECS -u RUMOR_RELIABILITY_OUT \
         RUMOR_SEEN_CAPACITY=20000 RUMOR_FIRST_SEEN_CAPACITY=20000 RUMOR_DB_CACHE_MIB=4 RUMOR_RELAY_CACHE_MIB=2 \
         "$target/release/rumor-testnet" run --rumord "$target/release/rumord" \
             --nodes 16 --duration "$RUMOR_SOAK" --tx-rate 50 --block-interval 10s \

@@ -19,8 +19,11 @@
 //! four tags an RPC can start with. A stream that does not frame as
 //! gossipsub does is left to gossipsub (the guard stops watching it and
 //! logs its first bytes) rather than charged. Other protocols pass
-//! untouched; outbound substreams are not watched (what arrives on them are
-//! answers, framed by our own codecs with their own limits).
+//! untouched. Their data can follow the proposal at once (ping's 32 random
+//! bytes do): whatever is not a negotiation message, a "length" of ten
+//! bytes included, ends the negotiation. Outbound substreams are not
+//! watched (what arrives on them are answers, framed by our own codecs with
+//! their own limits).
 //!
 //! [`FrameWatch`] is the parser alone, a state machine fed bytes.
 
@@ -146,9 +149,21 @@ impl FrameWatch {
             Part::Prefix { value, bytes: n } => {
                 let b = bytes[0];
                 // An unsigned varint: 7 bits per byte, low group first.
-                // Past 9 bytes it cannot be a length anyone sends.
+                // Past 9 bytes it cannot be a length anyone sends. While
+                // negotiating, that ends the negotiation: these are the
+                // first bytes of another protocol, sent right after its
+                // proposal (ping's 32 random bytes do this once in 512
+                // streams; the first guard took them for an oversized
+                // frame and charged honest peers). On a gossip stream the
+                // stream does not frame as gossipsub does.
                 if *n >= 9 {
-                    self.stage = Stage::Lost;
+                    if self.stage == Stage::Negotiating {
+                        self.negotiated();
+                    }
+                    self.stage = match self.stage {
+                        Stage::Gossip => Stage::Lost,
+                        _ => Stage::Ignored,
+                    };
                     return &bytes[1..];
                 }
                 *value |= u64::from(b & 0x7f) << (7 * *n);
@@ -511,6 +526,24 @@ mod tests {
         let mut s = negotiation("/meshsub/1.2.0");
         s.extend([0xff; 10]);
         assert_eq!(verdicts(4096, &s), [Watched::Lost; 3]);
+    }
+
+    #[test]
+    fn a_ping_whose_random_payload_starts_like_a_long_length_is_not_watched() {
+        // The first bytes of a real ping stream that a release node logged
+        // (ping proposes lazily: its 32 random bytes follow the proposal at
+        // once). Nine bytes with the high bit set: the first guard read a
+        // length too long to be one and charged the honest peer 100.
+        let head = "132f6d756c746973747265616d2f312e302e300a112f697066732f70696e672f312e302e300a\
+                    aa8bd4a8d5cad48afbf43543fbea576bf4bb97af46ee773cb790651f287466d2";
+        let bytes: Vec<u8> = (0..head.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&head[i..i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(verdicts(4096, &bytes), [Watched::Fine; 3]);
+        let mut w = FrameWatch::new(4096);
+        w.feed(&bytes);
+        assert_eq!(w.stage, Stage::Ignored);
     }
 
     #[test]

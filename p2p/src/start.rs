@@ -32,9 +32,9 @@ const MAX_QUERIES: usize = 4096;
 const EVENT_QUEUE: usize = 4096;
 /// Commands waiting for the loop.
 const COMMAND_QUEUE: usize = 1024;
-/// Oversized-frame reports waiting for the loop (one per stream ended; a
-/// report that does not fit is dropped, and the peer's next frame reports
-/// again).
+/// Frame-guard reports waiting for the loop (one per stream ended or no
+/// longer watched; a report that does not fit is dropped, and the peer's
+/// next oversized frame reports again).
 const FRAME_REPORTS: usize = 256;
 
 /// A running p2p layer: its handle, what it asks of the node, and the
