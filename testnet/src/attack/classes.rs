@@ -268,8 +268,9 @@ pub fn script(class: &ClassSpec, objects: &mut Objects, tip: Tip, probes: &[Txid
         }
         "oversized-frames" => {
             // Past the frame limit: refused from the first frame's length
-            // prefix, before its body is buffered; the sender is charged and
-            // disconnected (the frames after the first find no connection).
+            // prefix and first body byte, before the rest of its body is
+            // buffered; the sender is charged and disconnected (the frames
+            // after the first find no connection).
             for i in 0..8u64 {
                 steps.push(Step::Publish(ObjectKind::Block, vec![i as u8; 17 << 20]));
                 steps.push(Step::Drive(Duration::from_millis(300)));
