@@ -238,25 +238,11 @@ async fn measure(spec: &ClassSpec, c: &mut Cluster) -> Result<ClassResult, Attac
         .collect();
     let latency = Latency::of(answers.iter().map(Span::ms).collect(), lost);
     let mut result = ClassResult {
-        class: spec.name.to_owned(),
-        what: spec.what.to_owned(),
-        anchor: spec.anchor.to_owned(),
-        expect: format!("{:?}", spec.expect).to_lowercase(),
-        sent: answers.len() as u64 + lost as u64,
-        counted: Default::default(),
-        rejects: Default::default(),
-        refusals: Default::default(),
-        min_score: None,
         disconnected: !raw.is_connected(&target),
-        disconnected_after_ms: None,
-        banned: 0,
-        relayed_to_honest: 0,
         latency,
         target_alive: c.nodes[0].alive(),
-        notes: Vec::new(),
         target_peak_rss_mib: c.target().peak_rss_mib(),
-        pass: false,
-        failures: Vec::new(),
+        ..ClassResult::blank(spec, answers.len() as u64 + lost as u64)
     };
     match longest {
         Some(l) if l.ms() >= BLOCKED_MS => {

@@ -6,7 +6,6 @@
 //! identity from the same address, and (as a control) a fresh identity
 //! from loopback each try to connect. Only the control may stay.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use rumor_chain::Transaction;
@@ -45,27 +44,7 @@ pub(super) async fn run_class(
     clean: &Latency,
     min_probes: usize,
 ) -> Result<ClassResult, AttackError> {
-    let mut result = ClassResult {
-        class: spec.name.to_owned(),
-        what: spec.what.to_owned(),
-        anchor: spec.anchor.to_owned(),
-        expect: format!("{:?}", spec.expect).to_lowercase(),
-        sent: 0,
-        counted: BTreeMap::new(),
-        rejects: BTreeMap::new(),
-        refusals: BTreeMap::new(),
-        min_score: None,
-        disconnected: false,
-        disconnected_after_ms: None,
-        banned: 0,
-        relayed_to_honest: 0,
-        latency: Latency::default(),
-        target_alive: true,
-        notes: Vec::new(),
-        target_peak_rss_mib: None,
-        pass: false,
-        failures: Vec::new(),
-    };
+    let mut result = ClassResult::blank(spec, 0);
     let Some(external) = cluster.target().external_addr.clone() else {
         result
             .failures
