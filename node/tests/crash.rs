@@ -227,8 +227,8 @@ fn kill_9_at_random_moments_never_loses_or_corrupts_state() {
         while victim.call("getblockheader", json!([peer_block])).is_err() {
             // Seen once in debug (seed 17544184584680244938; not in the 12
             // runs after it, 3 of them of 30 kills), with the nodes' logs
-            // gone with the temp directory:
-            // the panic carries what the next one needs.
+            // gone with the temp directory: the panic carries what the next
+            // one needs.
             assert!(
                 Instant::now() < deadline,
                 "round {round} (seed {seed}): after 30 s the victim lacks the block mined while \
