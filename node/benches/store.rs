@@ -58,10 +58,12 @@ struct Setup {
     spent: Vec<(OutPoint, Coin)>,
 }
 
-fn setup() -> Setup {
+fn setup(cache_mib: usize) -> Setup {
     let params = Params::new(Network::Regtest);
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = RedbStore::open(&dir.path().join("chain.redb"), &params).expect("open");
+    let mut store =
+        RedbStore::open_with_cache(&dir.path().join("chain.redb"), &params, cache_mib << 20)
+            .expect("open");
     let genesis = params.genesis_block();
     let addresses: Vec<Address> = (0..ADDRESSES as u64)
         .map(|i| KeyPair::from_seed(id(i)).address())
@@ -147,44 +149,51 @@ fn setup() -> Setup {
 }
 
 fn bench_apply(c: &mut Criterion) {
-    let mut s = setup();
-    let hash = s.block.hash();
-    let connect = ChainUpdate {
-        kind: UpdateKind::Connect {
-            undo: BlockUndo {
-                spent: s.spent.clone(),
-            },
-        },
-        block: &s.block,
-        hash,
-        height: 1,
-        new_tip: hash,
-        created: s.created.clone(),
-        spent: s.spent.clone(),
-    };
-    let disconnect = ChainUpdate {
-        kind: UpdateKind::Disconnect,
-        block: &s.block,
-        hash,
-        height: 1,
-        new_tip: s.genesis,
-        created: s.spent.clone(),
-        spent: s.created.clone(),
-    };
     let mut group = c.benchmark_group("store_apply_2000_txs");
     group.throughput(Throughput::Elements(2 * TXS as u64));
-    group.bench_function("connect_then_disconnect", |b| {
-        b.iter(|| {
-            s.store.apply(black_box(&connect)).expect("connect");
-            s.store.apply(black_box(&disconnect)).expect("disconnect");
-        });
-    });
+    // The node's default page cache, and one that holds this UTXO set and
+    // its address index (about 34 MB of keys and values).
+    for cache_mib in [rumor_node::DEFAULT_DB_CACHE_MIB, 64] {
+        let mut s = setup(cache_mib);
+        let hash = s.block.hash();
+        let connect = ChainUpdate {
+            kind: UpdateKind::Connect {
+                undo: BlockUndo {
+                    spent: s.spent.clone(),
+                },
+            },
+            block: &s.block,
+            hash,
+            height: 1,
+            new_tip: hash,
+            created: s.created.clone(),
+            spent: s.spent.clone(),
+        };
+        let disconnect = ChainUpdate {
+            kind: UpdateKind::Disconnect,
+            block: &s.block,
+            hash,
+            height: 1,
+            new_tip: s.genesis,
+            created: s.spent.clone(),
+            spent: s.created.clone(),
+        };
+        group.bench_function(
+            format!("connect_then_disconnect/cache_{cache_mib}_mib"),
+            |b| {
+                b.iter(|| {
+                    s.store.apply(black_box(&connect)).expect("connect");
+                    s.store.apply(black_box(&disconnect)).expect("disconnect");
+                });
+            },
+        );
+        assert_eq!(
+            s.store.reader().utxo_count().expect("count"),
+            COINS as u64,
+            "every iteration undid itself"
+        );
+    }
     group.finish();
-    assert_eq!(
-        s.store.reader().utxo_count().expect("count"),
-        COINS as u64,
-        "every iteration undid itself"
-    );
 }
 
 criterion_group! {
