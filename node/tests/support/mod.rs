@@ -357,13 +357,24 @@ fn dechunk(mut s: &str) -> String {
 }
 
 /// Polls `cond` every 100 ms; panics with `what` after `timeout`.
-pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+pub fn wait_until(timeout: Duration, what: &str, cond: impl FnMut() -> bool) {
+    wait_until_or(timeout, cond, || {
+        format!("timed out after {timeout:?} waiting for {what}")
+    });
+}
+
+/// [`wait_until`], panicking with what `explain` says (asked only then, so
+/// it can gather the state a failure needs).
+pub fn wait_until_or(
+    timeout: Duration,
+    mut cond: impl FnMut() -> bool,
+    explain: impl FnOnce() -> String,
+) {
     let start = Instant::now();
     while !cond() {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        if start.elapsed() >= timeout {
+            panic!("{}", explain());
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
