@@ -82,6 +82,10 @@ pub struct SimRelayArgs {
     /// against ln n.
     #[arg(long, value_delimiter = ',')]
     pub scale: Vec<usize>,
+    /// Threads to simulate on (0: one per core). The result is the same
+    /// for any number.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     /// Where results folders go.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -181,11 +185,16 @@ pub fn params_from_testnet(
     Ok(out)
 }
 
-fn simulate_all(params: &[NetParams]) -> Result<Vec<NetRun>, SimRelayError> {
-    params
-        .iter()
-        .map(|p| net::simulate(p).map_err(SimRelayError::from))
-        .collect()
+fn simulate_all(params: &[NetParams], threads: usize) -> Result<Vec<NetRun>, SimRelayError> {
+    params.iter().map(|p| run_one(p, threads)).collect()
+}
+
+/// Simulates `p` on `threads` threads (0: one per core).
+fn run_one(p: &NetParams, threads: usize) -> Result<NetRun, SimRelayError> {
+    Ok(match threads {
+        0 => net::simulate(p)?,
+        t => net::simulate_on(p, t)?,
+    })
 }
 
 /// `rumor-testnet sim-relay`: runs, writes the results folder(s), and
@@ -204,7 +213,7 @@ pub fn command(args: &SimRelayArgs) -> Result<String, SimRelayError> {
         ),
         None => (args.params(args.nodes), None),
     };
-    let runs = simulate_all(&params)?;
+    let runs = simulate_all(&params, args.threads)?;
     let first = &params[0];
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -258,7 +267,7 @@ fn scale(args: &SimRelayArgs) -> Result<String, SimRelayError> {
         for &n in &args.scale {
             let p = args.params(n).swap_remove(m);
             let started = std::time::Instant::now();
-            let run = net::simulate(&p)?;
+            let run = run_one(&p, args.threads)?;
             let wall = started.elapsed().as_secs_f64();
             let (s, _) = net::summarize(&run, &format!("scale-n{n}"));
             let h = net::hops(&run);

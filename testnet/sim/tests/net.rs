@@ -148,6 +148,41 @@ fn runs_are_reproducible_from_the_seed() {
     assert_ne!(a.first_ns, c.first_ns);
 }
 
+/// Cut into any number of shards (threads), a run is the same run: every
+/// mode, with jitter and loss drawn, messages crossing between shards in
+/// every window, and a node count that does not divide evenly.
+#[test]
+fn a_run_is_the_same_on_any_number_of_threads() {
+    for relay in [Relay::Announce, Relay::Push, Relay::Batch, Relay::Hybrid] {
+        let p = NetParams {
+            nodes: 61,
+            relay,
+            txs: 40,
+            tx_rate: 100.0,
+            link: LinkModel {
+                loss: 0.02,
+                ..LinkModel::default()
+            },
+            ..NetParams::default()
+        };
+        let one = net::simulate_on(&p, 1).unwrap();
+        assert!(one.counters.iter().map(|c| c.lost).sum::<u64>() > 0);
+        for threads in [2, 3, 8] {
+            let many = net::simulate_on(&p, threads).unwrap();
+            let what = format!("{relay} on {threads} threads");
+            assert_eq!(one.first_ns, many.first_ns, "{what}");
+            assert_eq!(one.hops, many.hops, "{what}");
+            assert_eq!(one.counters, many.counters, "{what}");
+            assert_eq!(one.relay_counters, many.relay_counters, "{what}");
+            assert_eq!(
+                (one.events, one.end_ns, one.truncated),
+                (many.events, many.end_ns, many.truncated),
+                "{what}"
+            );
+        }
+    }
+}
+
 #[test]
 fn shared_cores_slow_a_busy_network_down() {
     let fast = NetParams {

@@ -10,7 +10,8 @@
 //! | `link`, `cpu` | a link's delay line; who is busy when |
 //! | `queue` | the event calendar: time-ordered, FIFO among equal times |
 //! | `wire` | the messages and their sizes |
-//! | `world` | [`simulate`]: the event loop that drives every node's relay |
+//! | `shard` | the nodes one thread simulates, and what a node's driver does with each event |
+//! | `world` | [`simulate`]: the windows that run the shards in parallel |
 //! | `measure` | [`summarize`]: the testnet's report from a simulated run |
 //! | `folder` | [`write_runs`]: results folders |
 
@@ -20,10 +21,13 @@ mod link;
 mod measure;
 mod params;
 mod queue;
+mod shard;
 mod wire;
 mod world;
 
 pub use folder::{SimulatedParams, write_runs};
 pub use measure::{EXACT_DIAMETER_NODES, Hops, hops, summarize};
 pub use params::{CostModel, LinkModel, MAX_NET_NODES, NetParamError, NetParams, WireSizes};
-pub use world::{DriverCounters, NEVER, NO_HOPS, NetRun, simulate, testnet_origins, txid_of};
+pub use world::{
+    DriverCounters, NEVER, NO_HOPS, NetRun, simulate, simulate_on, testnet_origins, txid_of,
+};

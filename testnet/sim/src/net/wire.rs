@@ -2,7 +2,7 @@
 //! event loop puts on the wire for each relay [`rumor_relay::Action`], and
 //! how many bytes each takes ([`WireSizes`]).
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::params::WireSizes;
 
@@ -13,8 +13,9 @@ pub(crate) type TxIndex = u32;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Msg {
     /// A gossipsub message with a batch of announcements (announce, batch);
-    /// one batch goes to every mesh peer, so its copies share it.
-    Announce(Rc<[TxIndex]>),
+    /// one batch goes to every mesh peer, so its copies share it (across
+    /// threads: the peers may be simulated on another).
+    Announce(Arc<[TxIndex]>),
     /// A gossipsub message with a body (push); its message id is the
     /// object's, so gossipsub drops copies.
     Push(TxIndex),
@@ -107,9 +108,9 @@ mod tests {
     #[test]
     fn sizes_grow_with_what_is_carried() {
         let s = WireSizes::default();
-        let one = Msg::Announce(Rc::from([1])).payload(&s);
+        let one = Msg::Announce(Arc::from([1])).payload(&s);
         assert_eq!(
-            Msg::Announce(Rc::from([1, 2, 3])).payload(&s),
+            Msg::Announce(Arc::from([1, 2, 3])).payload(&s),
             one + 2 * s.inv
         );
         assert_eq!(Msg::Push(1).payload(&s), s.gossip_header + s.inv + s.tx);
