@@ -153,7 +153,10 @@ fn runs_are_reproducible_from_the_seed() {
 /// every window, and a node count that does not divide evenly.
 #[test]
 fn a_run_is_the_same_on_any_number_of_threads() {
-    for relay in [Relay::Announce, Relay::Push, Relay::Batch, Relay::Hybrid] {
+    let modes = [Relay::Announce, Relay::Push, Relay::Batch, Relay::Hybrid];
+    // Without jitter, messages sent together arrive together: many events
+    // share an instant, across shards.
+    for (relay, jitter) in modes.into_iter().flat_map(|m| [(m, true), (m, false)]) {
         let p = NetParams {
             nodes: 61,
             relay,
@@ -161,6 +164,11 @@ fn a_run_is_the_same_on_any_number_of_threads() {
             tx_rate: 100.0,
             link: LinkModel {
                 loss: 0.02,
+                jitter: if jitter {
+                    LinkModel::default().jitter
+                } else {
+                    Duration::ZERO
+                },
                 ..LinkModel::default()
             },
             ..NetParams::default()
@@ -169,7 +177,7 @@ fn a_run_is_the_same_on_any_number_of_threads() {
         assert!(one.counters.iter().map(|c| c.lost).sum::<u64>() > 0);
         for threads in [2, 3, 8] {
             let many = net::simulate_on(&p, threads).unwrap();
-            let what = format!("{relay} on {threads} threads");
+            let what = format!("{relay} (jitter {jitter}) on {threads} threads");
             assert_eq!(one.first_ns, many.first_ns, "{what}");
             assert_eq!(one.hops, many.hops, "{what}");
             assert_eq!(one.counters, many.counters, "{what}");
