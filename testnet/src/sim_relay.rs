@@ -72,6 +72,10 @@ pub struct SimRelayArgs {
     /// CPU per message handled, µs.
     #[arg(long, default_value_t = 0)]
     pub message_us: u64,
+    /// Wait before a received message is handled, not taking the CPU (a
+    /// loaded machine's scheduling delay), µs.
+    #[arg(long, default_value_t = 0)]
+    pub wait_us: u64,
     /// Cores all nodes share (default: one per node).
     #[arg(long)]
     pub cores: Option<usize>,
@@ -113,6 +117,7 @@ impl SimRelayArgs {
         CostModel {
             validation: Duration::from_micros(self.validation_us),
             message: Duration::from_micros(self.message_us),
+            wait: Duration::from_micros(self.wait_us),
             cores: self.cores,
         }
     }

@@ -131,6 +131,7 @@ pub async fn scale(args: &ScaleArgs) -> Result<(PathBuf, Scale, String), Testbed
     let cost = CostModel {
         validation: Duration::from_micros(args.validation_us),
         message: Duration::ZERO,
+        wait: Duration::ZERO,
         // The protocol's own prediction: a core per node, no machine limit.
         cores: None,
     };

@@ -143,10 +143,11 @@ pub fn summarize(run: &NetRun, run_id: &str) -> (Summary, Vec<ObjectRow>) {
     let last_submit = run.submitted_ns.iter().copied().max().unwrap_or(0);
     let h = hops(run);
     let mut notes = vec![format!(
-        "simulated by rumor-sim (relay-driven): {} events; CPU {} µs per validation, {} µs per message, cores {}; anti-entropy not simulated; mean hops {:.2}, max {}",
+        "simulated by rumor-sim (relay-driven): {} events; CPU {} µs per validation, {} µs per message, {} µs wait per message, cores {}; anti-entropy not simulated; mean hops {:.2}, max {}",
         run.events,
         p.cost.validation.as_micros(),
         p.cost.message.as_micros(),
+        p.cost.wait.as_micros(),
         p.cost
             .cores
             .map_or_else(|| "one per node".to_owned(), |c| c.to_string()),

@@ -49,6 +49,11 @@ pub struct CostModel {
     pub validation: Duration,
     /// Handling one received message (decode, gossipsub, bookkeeping).
     pub message: Duration,
+    /// How long a received message waits before the node starts on it,
+    /// without taking its CPU: a loaded machine's scheduling delay (a
+    /// process woken by a message waits for a core).
+    #[serde(default)]
+    pub wait: Duration,
     /// Cores every node shares (`None`: each node has its own).
     pub cores: Option<usize>,
 }
@@ -58,6 +63,7 @@ impl Default for CostModel {
         Self {
             validation: Duration::from_micros(32),
             message: Duration::ZERO,
+            wait: Duration::ZERO,
             cores: None,
         }
     }

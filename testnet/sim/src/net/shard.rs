@@ -153,6 +153,7 @@ pub(crate) struct Shared<'a> {
     pub(crate) hops: &'a [AtomicU16],
     pub(crate) validation_ns: u64,
     pub(crate) message_ns: u64,
+    pub(crate) wait_ns: u64,
     /// Nodes per shard (the last may hold fewer).
     pub(crate) per_shard: usize,
 }
@@ -394,11 +395,11 @@ impl Shard {
             }
             return;
         }
-        if sh.message_ns == 0 {
+        if sh.message_ns == 0 && sh.wait_ns == 0 {
             self.deliver(sh, now, to, from, msg);
         } else {
             self.state(to).queued += 1;
-            let done = self.cpu_run(to, now, sh.message_ns);
+            let done = self.cpu_run(to, now + sh.wait_ns, sh.message_ns);
             self.schedule(sh, done, to, Event::Handle { to, from, msg });
         }
     }

@@ -240,6 +240,7 @@ pub fn simulate_on(params: &NetParams, threads: usize) -> Result<NetRun, NetPara
         hops: &hops,
         validation_ns: p.cost.validation.as_nanos() as u64,
         message_ns: p.cost.message.as_nanos() as u64,
+        wait_ns: p.cost.wait.as_nanos() as u64,
         per_shard,
     };
     // The testnet submits transaction i once i / rate seconds passed.
