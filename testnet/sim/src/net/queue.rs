@@ -84,9 +84,8 @@ impl<E> Default for EventQueue<E> {
 
 impl<E> EventQueue<E> {
     /// Schedules `event` at `at` ns, after every event of the same time
-    /// with a smaller `tie`. An event may be pushed earlier than one already
-    /// popped's time only if nothing popped was later: the queue does not
-    /// reorder the past.
+    /// with a smaller `tie`. `at` must not be before the last event popped:
+    /// the queue does not reorder the past.
     pub(crate) fn push(&mut self, at: u64, tie: u64, event: E) {
         self.place(Entry { at, tie, event });
     }
@@ -171,7 +170,7 @@ mod tests {
     /// with ties that are not in push order, and peeks in between: the same
     /// events come out in the same order.
     #[test]
-    fn pops_exactly_as_a_binary_heap_on_time_then_insertion() {
+    fn pops_exactly_as_a_binary_heap_on_time_then_tie() {
         let mut rng = SimRng::seed_from_u64(7);
         let mut q = EventQueue::default();
         let mut heap = BinaryHeap::new();
