@@ -51,7 +51,9 @@ pub struct CostModel {
     pub message: Duration,
     /// How long a received message waits before the node starts on it,
     /// without taking its CPU: a loaded machine's scheduling delay (a
-    /// process woken by a message waits for a core).
+    /// process woken by a message waits for a core). Meant for a core per
+    /// node: with `cores`, a waiting message books the core it will run on
+    /// ahead of time, which overstates contention.
     #[serde(default)]
     pub wait: Duration,
     /// Cores every node shares (`None`: each node has its own).
