@@ -86,10 +86,10 @@ pub struct SimRelayArgs {
     /// against ln n.
     #[arg(long, value_delimiter = ',')]
     pub scale: Vec<usize>,
-    /// Threads to simulate on (0: one per core). The result is the same
-    /// for any number.
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
+    /// Threads to simulate on (0: one per core; at most 256,
+    /// `rumor_sim::net::MAX_THREADS`). The result is the same for any number.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=256))]
+    pub threads: u16,
     /// Where results folders go.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -218,7 +218,7 @@ pub fn command(args: &SimRelayArgs) -> Result<String, SimRelayError> {
         ),
         None => (args.params(args.nodes), None),
     };
-    let runs = simulate_all(&params, args.threads)?;
+    let runs = simulate_all(&params, args.threads.into())?;
     let first = &params[0];
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -272,7 +272,7 @@ fn scale(args: &SimRelayArgs) -> Result<String, SimRelayError> {
         for &n in &args.scale {
             let p = args.params(n).swap_remove(m);
             let started = std::time::Instant::now();
-            let run = run_one(&p, args.threads)?;
+            let run = run_one(&p, args.threads.into())?;
             let wall = started.elapsed().as_secs_f64();
             let (s, _) = net::summarize(&run, &format!("scale-n{n}"));
             let h = net::hops(&run);

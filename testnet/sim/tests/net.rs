@@ -338,6 +338,31 @@ fn bad_parameters_are_refused_with_their_rule() {
             },
             NetParamError::Cores,
         ),
+        (
+            // Added to every message's arrival, in u64 nanoseconds.
+            NetParams {
+                cost: CostModel {
+                    wait: Duration::from_secs(u64::MAX / 1000),
+                    ..ok.cost
+                },
+                ..ok.clone()
+            },
+            NetParamError::Time {
+                what: "--wait-us",
+                value: Duration::from_secs(u64::MAX / 1000),
+            },
+        ),
+        (
+            NetParams {
+                txs: 10,
+                tx_rate: 1e-9,
+                ..ok.clone()
+            },
+            NetParamError::Time {
+                what: "the workload (--txs / --tx-rate)",
+                value: Duration::from_secs(10_000_000_000),
+            },
+        ),
     ];
     for (p, e) in cases {
         assert_eq!(net::simulate(&p).unwrap_err(), e);

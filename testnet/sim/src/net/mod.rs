@@ -27,7 +27,10 @@ mod world;
 
 pub use folder::{SimulatedParams, write_runs};
 pub use measure::{EXACT_DIAMETER_NODES, Hops, hops, summarize};
-pub use params::{CostModel, LinkModel, MAX_NET_NODES, NetParamError, NetParams, WireSizes};
+pub use params::{
+    CostModel, LinkModel, MAX_NET_NODES, MAX_NET_TIME, NetParamError, NetParams, WireSizes,
+};
 pub use world::{
-    DriverCounters, NEVER, NO_HOPS, NetRun, simulate, simulate_on, testnet_origins, txid_of,
+    DriverCounters, MAX_THREADS, NEVER, NO_HOPS, NetRun, simulate, simulate_on, testnet_origins,
+    txid_of,
 };

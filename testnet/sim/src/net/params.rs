@@ -12,6 +12,11 @@ use crate::results::{Relay, Topology};
 /// machine; the abstract models go to 10^6 and beyond).
 pub const MAX_NET_NODES: usize = 100_000;
 
+/// The longest any time parameter, and the workload's span, may be:
+/// simulated time is counted in `u64` nanoseconds (585 years), and times
+/// are added to one another, so each must be far from that.
+pub const MAX_NET_TIME: Duration = Duration::from_secs(24 * 3600);
+
 /// Links between simulated nodes: the testnet's link emulation
 /// (`p2p/src/link.rs`): one-way delay ± jitter (uniform, per message),
 /// serialisation at the bandwidth, release times never decreasing on a link
@@ -207,6 +212,14 @@ pub enum NetParamError {
     /// A zero fetch timeout.
     #[error("--fetch-timeout must be positive")]
     FetchTimeout,
+    /// A time beyond [`MAX_NET_TIME`].
+    #[error("{what} of {value:?} is longer than the simulator's limit of {MAX_NET_TIME:?}")]
+    Time {
+        /// Which parameter.
+        what: &'static str,
+        /// Its value (the workload's span: `txs / tx_rate`).
+        value: Duration,
+    },
 
     /// Something in `params.json` that the simulator cannot take.
     #[error("params.json: {0}")]
@@ -256,6 +269,23 @@ impl NetParams {
         }
         if self.fetch_timeout.is_zero() {
             return Err(NetParamError::FetchTimeout);
+        }
+        let span =
+            Duration::try_from_secs_f64(self.txs as f64 / self.tx_rate).unwrap_or(Duration::MAX);
+        for (what, value) in [
+            ("--link-delay", self.link.delay),
+            ("--link-jitter", self.link.jitter),
+            ("--batch-window", self.batch_window),
+            ("--validation-us", self.cost.validation),
+            ("--message-us", self.cost.message),
+            ("--wait-us", self.cost.wait),
+            ("the fetch timeout", self.fetch_timeout),
+            ("the settle limit", self.settle),
+            ("the workload (--txs / --tx-rate)", span),
+        ] {
+            if value > MAX_NET_TIME {
+                return Err(NetParamError::Time { what, value });
+            }
         }
         Ok(())
     }

@@ -33,6 +33,10 @@ use crate::topology::edges;
 /// checks whether every relay is quiet.
 const QUIET_CHECK: Duration = Duration::from_millis(100);
 
+/// The most threads a run uses, whatever it is asked for (the result does
+/// not depend on it; thousands of threads would only cost).
+pub const MAX_THREADS: usize = 256;
+
 /// No time: never happened.
 pub const NEVER: u64 = u64::MAX;
 /// No hop count.
@@ -155,8 +159,8 @@ pub fn simulate(params: &NetParams) -> Result<NetRun, NetParamError> {
     simulate_on(params, threads)
 }
 
-/// [`simulate`] on at most `threads` threads. The result is the same for
-/// any number of threads.
+/// [`simulate`] on at most `threads` threads (and [`MAX_THREADS`]). The
+/// result is the same for any number of threads.
 ///
 /// # Errors
 /// [`NetParamError`] for parameters that break a rule.
@@ -172,7 +176,11 @@ pub fn simulate_on(params: &NetParams, threads: usize) -> Result<NetRun, NetPara
     } else {
         QUIET_CHECK.as_nanos() as u64
     };
-    let count = if parallel { threads.clamp(1, n) } else { 1 };
+    let count = if parallel {
+        threads.clamp(1, n.min(MAX_THREADS))
+    } else {
+        1
+    };
     let per_shard = n.div_ceil(count);
 
     let links = edges(p.topology, n, p.degree, p.seed);
