@@ -3,10 +3,13 @@
 //! node (Bitcoin Core keeps such a relay map too), and rebuilds compact
 //! blocks from transactions it already has.
 //!
-//! Transactions are bounded by total bytes, blocks by count; the least
-//! recently used go first. A miss is not an error: the caller asks the node.
+//! Transactions are bounded by total bytes and leave oldest first (by when
+//! they were kept: the requests an announcement causes come soon after it,
+//! and Bitcoin Core's relay map expires by age too); blocks are bounded by
+//! count, least recently used first. A miss is not an error: the caller
+//! asks the node.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
@@ -41,7 +44,9 @@ pub struct CacheStats {
 /// Recently accepted bodies.
 #[derive(Debug)]
 pub struct RelayCache {
-    txs: LruCache<Txid, Bytes>,
+    txs: HashMap<Txid, Bytes>,
+    /// The keys of `txs`, oldest first.
+    order: VecDeque<Txid>,
     by_short_id: HashMap<u64, Txid>,
     tx_bytes: usize,
     max_tx_bytes: usize,
@@ -53,7 +58,8 @@ impl RelayCache {
     /// A cache of at most `max_tx_bytes` of transactions and `max_blocks` blocks.
     pub fn new(max_tx_bytes: usize, max_blocks: NonZeroUsize) -> Self {
         Self {
-            txs: LruCache::unbounded(),
+            txs: HashMap::new(),
+            order: VecDeque::new(),
             by_short_id: HashMap::new(),
             tx_bytes: 0,
             max_tx_bytes,
@@ -68,13 +74,17 @@ impl RelayCache {
             return;
         }
         self.tx_bytes += bytes.len();
-        if let Some(old) = self.txs.put(txid, bytes) {
-            self.tx_bytes -= old.len();
+        match self.txs.insert(txid, bytes) {
+            Some(old) => self.tx_bytes -= old.len(),
+            None => self.order.push_back(txid),
         }
         self.by_short_id.insert(txid.short_id(), txid);
         while self.tx_bytes > self.max_tx_bytes {
-            let Some((old, b)) = self.txs.pop_lru() else {
+            let Some(old) = self.order.pop_front() else {
                 break;
+            };
+            let Some(b) = self.txs.remove(&old) else {
+                continue;
             };
             self.tx_bytes -= b.len();
             self.evictions += 1;
@@ -82,9 +92,14 @@ impl RelayCache {
                 self.by_short_id.remove(&old.short_id());
             }
         }
-        // A map that churned to twice its live size is put back to size.
-        if self.by_short_id.capacity() > 2 * self.txs.len().max(1024) {
+        // Maps that churned to twice their live size are put back to size.
+        let floor = 2 * self.txs.len().max(1024);
+        if self.by_short_id.capacity() > floor {
             self.by_short_id.shrink_to(self.txs.len());
+        }
+        if self.txs.capacity() > floor {
+            self.txs.shrink_to(self.txs.len());
+            self.order.shrink_to(self.txs.len());
         }
     }
 
@@ -94,14 +109,14 @@ impl RelayCache {
     }
 
     /// A transaction's body.
-    pub fn tx(&mut self, txid: &Txid) -> Option<Bytes> {
+    pub fn tx(&self, txid: &Txid) -> Option<Bytes> {
         self.txs.get(txid).cloned()
     }
 
     /// The transaction with `short_id`, if one is held.
     pub fn tx_by_short_id(&self, short_id: u64) -> Option<(Txid, Bytes)> {
         let txid = self.by_short_id.get(&short_id)?;
-        self.txs.peek(txid).map(|b| (*txid, b.clone()))
+        self.txs.get(txid).map(|b| (*txid, b.clone()))
     }
 
     /// A block.
@@ -163,5 +178,28 @@ mod tests {
         let (big, b) = tx(11, 2000);
         c.insert_tx(big, b);
         assert!(c.tx(&big).is_none());
+    }
+
+    #[test]
+    fn a_transaction_served_often_still_leaves_when_its_turn_comes() {
+        let mut c = RelayCache::new(900, NonZeroUsize::new(2).unwrap());
+        for i in 0..3 {
+            let (id, b) = tx(i, 300);
+            c.insert_tx(id, b);
+        }
+        for _ in 0..3 {
+            assert!(c.tx(&Txid([0; 32])).is_some());
+        }
+        // Keeping a body again changes its size, not its place.
+        let (id, b) = tx(0, 200);
+        c.insert_tx(id, b);
+        assert_eq!(c.stats().tx_bytes, 800);
+        let (id, b) = tx(3, 300);
+        c.insert_tx(id, b);
+        assert!(c.tx(&Txid([0; 32])).is_none());
+        assert!(c.tx_by_short_id(Txid([0; 32]).short_id()).is_none());
+        assert_eq!(c.stats().txs, 3);
+        assert_eq!(c.stats().tx_bytes, 900);
+        assert_eq!(c.stats().evictions, 1);
     }
 }

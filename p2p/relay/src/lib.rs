@@ -10,7 +10,7 @@
 //!
 //! # Map
 //! - [`Relay`]: the composition, and the rules that tie the parts together.
-//! - [`SeenSet`]: the bounded LRU of settled objects (accepted, refused,
+//! - [`SeenSet`]: the bounded record of settled objects (accepted, refused,
 //!   rejected).
 //! - [`RequestTracker`]: every announcer of every object, one request at a
 //!   time, timeouts, per-peer caps (Bitcoin Core's `TxRequestTracker`).

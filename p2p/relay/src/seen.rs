@@ -1,9 +1,8 @@
-//! [`SeenSet`]: a bounded LRU of what this node has seen and what it did with it.
+//! [`SeenSet`]: a bounded record of what this node has seen and what it did
+//! with it, oldest out first.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
-
-use lru::LruCache;
 
 use rumor_chain::Inv;
 
@@ -36,14 +35,30 @@ pub struct SeenStats {
     pub capacity: u64,
 }
 
-/// A bounded LRU map from inventory item to [`SeenState`]. It suppresses
+/// A bounded map from inventory item to [`SeenState`]. It suppresses
 /// redundant fetches, re-validation of rejected objects, and re-announcement
 /// after gossipsub's own duplicate cache has expired. Transactions are also
 /// indexed by short id, so anti-entropy never pulls by short id what the
 /// node already settled (accepted earlier, refused by policy, rejected).
+///
+/// **Oldest out first**, not least recently used: when full, the item first
+/// recorded longest ago goes, however often it was looked up since. What
+/// the set answers ("did I settle this?") matters for as long as the object
+/// circulates, which is measured from when it appeared, not from when a
+/// peer last announced it; Bitcoin Core's rolling filters of recent rejects
+/// and confirmations age out the same way. An item evicted early costs one
+/// fetch and one `Known` verdict, never a wrong answer. In exchange every
+/// lookup is one probe of a table holding its keys inline: the set is
+/// probed for every id a peer announces, and an LRU's separately allocated
+/// entries made each probe a second cache miss (14 % of a 1,000-node
+/// simulation's time, before).
 #[derive(Debug)]
 pub struct SeenSet {
-    lru: LruCache<Inv, SeenState>,
+    states: HashMap<Inv, SeenState>,
+    /// The keys of `states`, oldest first (the same set: nothing leaves
+    /// one without leaving the other).
+    order: VecDeque<Inv>,
+    capacity: NonZeroUsize,
     /// Transactions held, by short id (a count: short ids may collide).
     short: HashMap<u64, u32>,
     hits: u64,
@@ -55,7 +70,9 @@ impl SeenSet {
     /// A set holding at most `capacity` items.
     pub fn new(capacity: NonZeroUsize) -> Self {
         Self {
-            lru: LruCache::new(capacity),
+            states: HashMap::new(),
+            order: VecDeque::new(),
+            capacity,
             short: HashMap::new(),
             hits: 0,
             misses: 0,
@@ -63,9 +80,9 @@ impl SeenSet {
         }
     }
 
-    /// Looks `inv` up (counting a hit or a miss) and marks it recently used.
+    /// Looks `inv` up, counting a hit or a miss.
     pub fn lookup(&mut self, inv: &Inv) -> Option<SeenState> {
-        match self.lru.get(inv) {
+        match self.states.get(inv) {
             Some(s) => {
                 self.hits += 1;
                 Some(*s)
@@ -77,28 +94,25 @@ impl SeenSet {
         }
     }
 
-    /// The state of `inv` without counting or reordering.
+    /// The state of `inv`, without counting.
     pub fn peek(&self, inv: &Inv) -> Option<SeenState> {
-        self.lru.peek(inv).copied()
+        self.states.get(inv).copied()
     }
 
-    /// Records `state` for `inv`, evicting the least recently used item if full.
+    /// Records `state` for `inv`. An item already held keeps its place in
+    /// the order; a new one, when the set is full, evicts the oldest.
     pub fn set(&mut self, inv: Inv, state: SeenState) {
-        match self.lru.push(inv, state) {
-            Some((old, _)) if old == inv => {}
-            Some((old, _)) => {
-                self.evictions += 1;
-                self.unindex(&old);
-                self.index(&inv);
-            }
-            None => self.index(&inv),
+        if self.states.insert(inv, state).is_some() {
+            return;
         }
-    }
-
-    /// Forgets `inv`.
-    pub fn forget(&mut self, inv: &Inv) {
-        if self.lru.pop(inv).is_some() {
-            self.unindex(inv);
+        self.order.push_back(inv);
+        self.index(&inv);
+        if self.order.len() > self.capacity.get()
+            && let Some(old) = self.order.pop_front()
+        {
+            self.states.remove(&old);
+            self.unindex(&old);
+            self.evictions += 1;
         }
     }
 
@@ -126,12 +140,12 @@ impl SeenSet {
 
     /// Number of items held.
     pub fn len(&self) -> usize {
-        self.lru.len()
+        self.states.len()
     }
 
     /// Whether empty.
     pub fn is_empty(&self) -> bool {
-        self.lru.is_empty()
+        self.states.is_empty()
     }
 
     /// The counters.
@@ -140,8 +154,8 @@ impl SeenSet {
             hits: self.hits,
             misses: self.misses,
             evictions: self.evictions,
-            len: self.lru.len() as u64,
-            capacity: self.lru.cap().get() as u64,
+            len: self.states.len() as u64,
+            capacity: self.capacity.get() as u64,
         }
     }
 }
@@ -178,14 +192,37 @@ mod tests {
     }
 
     #[test]
-    fn updating_an_entry_is_not_an_eviction() {
+    fn updating_an_entry_is_not_an_eviction_and_keeps_its_place() {
         let mut s = SeenSet::new(NonZeroUsize::new(2).unwrap());
         s.set(inv(1), SeenState::Refused);
+        s.set(inv(2), SeenState::Accepted);
         s.set(inv(1), SeenState::Rejected);
         assert_eq!(s.stats().evictions, 0);
         assert_eq!(s.peek(&inv(1)), Some(SeenState::Rejected));
-        s.forget(&inv(1));
-        assert!(s.is_empty());
+        assert_eq!(s.len(), 2);
+        // 1 was recorded first: updating it did not make it younger.
+        s.set(inv(3), SeenState::Accepted);
+        assert_eq!(s.peek(&inv(1)), None);
+        assert_eq!(s.peek(&inv(2)), Some(SeenState::Accepted));
+        assert_eq!(s.stats().evictions, 1);
+    }
+
+    #[test]
+    fn the_oldest_goes_first_however_often_it_was_looked_up() {
+        let mut s = SeenSet::new(NonZeroUsize::new(3).unwrap());
+        for i in 1..=3 {
+            s.set(inv(i), SeenState::Accepted);
+        }
+        for _ in 0..5 {
+            assert_eq!(s.lookup(&inv(1)), Some(SeenState::Accepted));
+        }
+        s.set(inv(4), SeenState::Accepted);
+        assert_eq!(s.lookup(&inv(1)), None);
+        for i in 2..=4 {
+            assert_eq!(s.peek(&inv(i)), Some(SeenState::Accepted));
+        }
+        let st = s.stats();
+        assert_eq!((st.hits, st.misses, st.evictions, st.len), (5, 1, 1, 3));
     }
 
     #[test]
@@ -202,9 +239,8 @@ mod tests {
         s.set(inv(3), SeenState::Accepted); // evicts 1
         assert!(!s.knows_short_id(short(1)));
         assert!(s.knows_short_id(short(3)));
-        s.forget(&inv(2));
-        s.forget(&inv(2));
+        s.set(inv(4), SeenState::Accepted); // evicts 2
         assert!(!s.knows_short_id(short(2)));
-        assert_eq!(s.short.len(), 1);
+        assert_eq!(s.short.len(), 2);
     }
 }
