@@ -9,11 +9,12 @@
 //! count, least recently used first. A miss is not an error: the caller
 //! asks the node.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use foldhash::{HashMap, HashMapExt};
 use lru::LruCache;
 use rumor_chain::{BlockHash, Txid};
 
