@@ -516,7 +516,10 @@ impl<P: Copy + Eq + Hash> RequestTracker<P> {
     /// would take are given up.
     pub fn tick(&mut self, now: Instant) -> (Vec<(P, Inv)>, Vec<Inv>) {
         let max_wait = self.limits.timeout * (self.limits.max_attempts + 1);
-        let stale: Vec<Inv> = self
+        // The map's order is its hasher's (random per process): sorted, the
+        // same inputs give the same requests in the same order (a
+        // simulation run from a seed repeats exactly).
+        let mut stale: Vec<Inv> = self
             .entries
             .iter()
             .filter(|(_, e)| {
@@ -526,14 +529,17 @@ impl<P: Copy + Eq + Hash> RequestTracker<P> {
             })
             .map(|(inv, _)| *inv)
             .collect();
+        stale.sort_unstable();
         for inv in &stale {
             self.give_up(*inv);
         }
-        let waiting = self
+        let mut waiting: Vec<Inv> = self
             .entries
             .iter()
             .filter(|(_, e)| e.stage == Stage::Waiting && !e.candidates.is_empty())
-            .map(|(inv, _)| *inv);
+            .map(|(inv, _)| *inv)
+            .collect();
+        waiting.sort_unstable();
         self.ready.extend(waiting);
         let (out, mut gave_up) = self.assign(now);
         gave_up.extend(stale);
@@ -554,6 +560,7 @@ impl<P: Copy + Eq + Hash> RequestTracker<P> {
                 moved.push(*inv);
             }
         }
+        moved.sort_unstable();
         self.ready.extend(moved);
         self.peers.remove(peer);
         self.blocked.remove(peer);

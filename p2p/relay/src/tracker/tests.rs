@@ -62,15 +62,21 @@ fn a_timeout_strikes_the_peer_and_asks_the_next_candidate_at_once() {
     assert_eq!(t.stats().timeouts, 1);
 }
 
-#[test]
-fn a_struck_first_announcer_is_asked_last_and_only_after_the_delay() {
-    let mut t = RequestTracker::new(limits());
+/// 'w' withholds an object until its request times out; returns that
+/// moment, when 'w' is struck.
+fn strike_w(t: &mut RequestTracker<char>) -> Instant {
     let t0 = Instant::now();
-    // 'w' withheld an earlier object.
     t.announce(tx(1), 'w', Purpose::Announce, t0);
     t.assign(t0);
     let t1 = t0 + Duration::from_millis(100);
     t.expire(t1);
+    t1
+}
+
+#[test]
+fn a_struck_first_announcer_is_asked_last_and_only_after_the_delay() {
+    let mut t = RequestTracker::new(limits());
+    let t1 = strike_w(&mut t);
     // 'w' announces the next object first: it is not asked at once...
     t.announce(tx(2), 'w', Purpose::Announce, t1);
     assert_eq!(t.assign(t1).0, vec![]);
@@ -241,5 +247,23 @@ fn unasked_compact_pushes_count_against_the_peers_cap_and_the_capacity() {
     assert!(
         !t.expect(tx(3), 'c', Purpose::Announce, now),
         "the tracker is full"
+    );
+}
+
+#[test]
+fn objects_that_waited_are_asked_for_in_id_order_not_the_maps() {
+    // Four objects wait for a struck peer with room for two requests: the
+    // tick asks for the two lowest ids, whatever order the announcements
+    // came in and whatever the hash map's (random per process) order is,
+    // so a simulation repeats exactly from its seed.
+    let mut t = RequestTracker::new(limits());
+    let t1 = strike_w(&mut t);
+    for i in [9, 3, 7, 5] {
+        t.announce(tx(i), 'w', Purpose::Announce, t1);
+    }
+    assert_eq!(t.assign(t1).0, vec![]);
+    assert_eq!(
+        t.tick(t1 + Duration::from_millis(50)).0,
+        vec![('w', tx(3)), ('w', tx(5))]
     );
 }
