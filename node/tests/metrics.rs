@@ -253,7 +253,13 @@ fn every_metric_is_documented_and_the_configuration_is_logged_as_fields() {
         .unwrap()
         .parse()
         .unwrap();
-    let text = scrape(addr);
+    // The gauges are brought up to date after the RPC answers: wait for
+    // the scrape to show the tip the RPC showed.
+    let mut text = String::new();
+    wait_until(Duration::from_secs(30), "the metrics show the tip", || {
+        text = scrape(addr);
+        text.lines().any(|l| l == "rumor_tip_height 2")
+    });
     let (exported, samples) = parse_scrape(&text);
     let docs_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/metrics.md");
     let (documented, events) = parse_docs(&std::fs::read_to_string(&docs_path).unwrap());
