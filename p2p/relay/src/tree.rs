@@ -34,15 +34,17 @@
 //!   old parent's next push, now a duplicate, prunes it.
 //! - A peer that leaves is dropped from every tree.
 //!
-//! Everything is bounded: trees for at most `origins` origins, the origin of
-//! at most `objects` objects, both least recently used first out.
+//! Everything is bounded: trees for at most `origins` origins (least
+//! recently used out first, an eighth at a time), the origin of at most
+//! `objects` objects (oldest out first: an object's origin is read from when
+//! it appears until it stops circulating, as the seen-set's entries are).
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::hash::Hash;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use lru::LruCache;
+use foldhash::{HashMap, HashMapExt};
 use rumor_chain::Inv;
 
 use crate::rng::Rng;
@@ -93,14 +95,32 @@ pub enum Graft {
     UnknownPeer,
 }
 
-/// Where one origin's pushes come from, as this node sees it.
+/// One origin's tree as this node sees it: where its pushes go, and where
+/// they come from.
 #[derive(Debug)]
-struct Upstream<P> {
+struct Tree<P> {
+    /// The peers this node pushes the origin's objects to: chosen when it
+    /// first relays one of them (or is grafted), `None` before.
+    eager: Option<Vec<P>>,
     /// The peer whose push came first last time, unless it was pruned.
     parent: Option<P>,
     /// Peers told to stop (PRUNE); a push of theirs still under way when
     /// the prune left is stale, not a new parent.
     pruned: Vec<P>,
+    /// When the tree was last used, as a count of uses: the least recently
+    /// used trees are forgotten first.
+    used: u64,
+}
+
+impl<P> Default for Tree<P> {
+    fn default() -> Self {
+        Self {
+            eager: None,
+            parent: None,
+            pruned: Vec::new(),
+            used: 0,
+        }
+    }
 }
 
 /// Most pruned peers remembered per origin.
@@ -113,12 +133,24 @@ pub struct EagerTrees<P> {
     limits: TreeLimits,
     /// Connected peers that take pushes, in the order they came.
     peers: Vec<P>,
-    trees: LruCache<Origin, Vec<P>>,
-    /// Per origin, where this node's pushes come from.
-    upstream: LruCache<Origin, Upstream<P>>,
-    origins: LruCache<Inv, Origin>,
-    /// Smoothed round trip of a push and its answer, per peer.
-    srtt: HashMap<P, Duration>,
+    /// Per origin, its tree, held inline: hybrid mode reads one for every
+    /// push sent, answered or pruned.
+    trees: HashMap<Origin, Tree<P>>,
+    /// Uses of `trees` so far (the clock of `Tree::used`).
+    uses: u64,
+    /// Each object's origin, held inline: it is read for every push and
+    /// announcement of hybrid mode (an `lru` map's separately allocated
+    /// entries cost a second cache miss per read, 10 % of a 3,000-node
+    /// simulation's time).
+    origins: HashMap<Inv, Origin>,
+    /// The keys of `origins`, oldest first (the same set).
+    origin_order: VecDeque<Inv>,
+    /// Smoothed round trip of a push and its answer (or a ping), per peer
+    /// measured: a few peers, so a list beats a map.
+    srtt: Vec<(P, Duration)>,
+    /// The sum of `srtt`'s round trips: the grace period is read for every
+    /// announcement.
+    srtt_sum: Duration,
     rng: Rng,
 }
 
@@ -128,10 +160,12 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
         Self {
             limits,
             peers: Vec::new(),
-            trees: LruCache::new(limits.origins),
-            upstream: LruCache::new(limits.origins),
-            origins: LruCache::new(limits.objects),
-            srtt: HashMap::new(),
+            trees: HashMap::new(),
+            uses: 0,
+            origins: HashMap::new(),
+            origin_order: VecDeque::new(),
+            srtt: Vec::new(),
+            srtt_sum: Duration::ZERO,
             rng: Rng::new(seed ^ 0x7472_6565),
         }
     }
@@ -151,53 +185,72 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
     /// A peer left: it is no eager peer of any origin.
     pub fn peer_gone(&mut self, peer: &P) {
         self.peers.retain(|p| p != peer);
-        self.srtt.remove(peer);
-        for (_, eager) in self.trees.iter_mut() {
-            eager.retain(|p| p != peer);
+        if let Some(i) = self.srtt.iter().position(|(p, _)| p == peer) {
+            let (_, rtt) = self.srtt.swap_remove(i);
+            self.srtt_sum -= rtt;
         }
-        for (_, up) in self.upstream.iter_mut() {
-            if up.parent.as_ref() == Some(peer) {
-                up.parent = None;
+        for tree in self.trees.values_mut() {
+            if let Some(eager) = &mut tree.eager {
+                eager.retain(|p| p != peer);
             }
-            up.pruned.retain(|p| p != peer);
+            if tree.parent.as_ref() == Some(peer) {
+                tree.parent = None;
+            }
+            tree.pruned.retain(|p| p != peer);
         }
     }
 
     /// Remembers `inv`'s origin (the first one heard wins).
+    /// When `objects` origins are held, the oldest is forgotten.
     pub fn learn(&mut self, inv: Inv, origin: Origin) {
-        if self.origins.peek(&inv).is_none() {
-            self.origins.put(inv, origin);
+        if self.origins.contains_key(&inv) {
+            return;
         }
+        if self.origins.len() >= self.limits.objects.get()
+            && let Some(old) = self.origin_order.pop_front()
+        {
+            self.origins.remove(&old);
+        }
+        self.origins.insert(inv, origin);
+        self.origin_order.push_back(inv);
     }
 
     /// `inv`'s origin, if known.
     pub fn origin_of(&self, inv: &Inv) -> Option<Origin> {
-        self.origins.peek(inv).copied()
+        self.origins.get(inv).copied()
     }
 
     /// The peers to push an object of `origin` to, not counting `from`
     /// (the peer it came from). An origin seen for the first time gets
     /// `eager_degree` peers, the fastest measured first.
     pub fn targets(&mut self, origin: Origin, from: Option<P>) -> Vec<P> {
-        if self.trees.get(&origin).is_none() {
-            let eager = self.pick(from);
-            self.trees.put(origin, eager);
-        }
-        self.eager(origin)
-            .into_iter()
-            .filter(|p| Some(*p) != from)
-            .collect()
+        let used = self.make_room(origin);
+        let tree = self.trees.entry(origin).or_default();
+        tree.used = used;
+        let eager = tree.eager.get_or_insert_with(|| {
+            pick(
+                &self.peers,
+                &self.srtt,
+                &mut self.rng,
+                self.limits.eager_degree,
+                from,
+            )
+        });
+        eager.iter().copied().filter(|p| Some(*p) != from).collect()
     }
 
     /// The eager peers of `origin` (none if it has no tree here).
     pub fn eager(&self, origin: Origin) -> Vec<P> {
-        self.trees.peek(&origin).cloned().unwrap_or_default()
+        self.trees
+            .get(&origin)
+            .and_then(|t| t.eager.clone())
+            .unwrap_or_default()
     }
 
     /// `peer` asked not to be pushed `origin`'s objects any more. Returns
     /// whether it was an eager peer.
     pub fn prune(&mut self, origin: Origin, peer: &P) -> bool {
-        let Some(eager) = self.trees.peek_mut(&origin) else {
+        let Some(eager) = self.trees.get_mut(&origin).and_then(|t| t.eager.as_mut()) else {
             return false;
         };
         let before = eager.len();
@@ -215,13 +268,19 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
         if !self.peers.contains(&peer) {
             return Graft::UnknownPeer;
         }
-        if self.trees.get(&origin).is_none() {
-            let picked = self.pick(Some(peer));
-            self.trees.put(origin, picked);
-        }
-        if let Some(eager) = self.trees.peek_mut(&origin)
-            && !eager.contains(&peer)
-        {
+        let used = self.make_room(origin);
+        let tree = self.trees.entry(origin).or_default();
+        tree.used = used;
+        let eager = tree.eager.get_or_insert_with(|| {
+            pick(
+                &self.peers,
+                &self.srtt,
+                &mut self.rng,
+                self.limits.eager_degree,
+                Some(peer),
+            )
+        });
+        if !eager.contains(&peer) {
             eager.push(peer);
         }
         Graft::Accepted
@@ -231,10 +290,7 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
     /// `origin`: `from` is its parent in that tree, unless it was pruned
     /// (its push crossed the prune, and it will not push again).
     pub fn first_copy(&mut self, origin: Origin, from: P) {
-        let up = self.upstream.get_or_insert_mut(origin, || Upstream {
-            parent: None,
-            pruned: Vec::new(),
-        });
+        let up = self.tree(origin);
         if !up.pruned.contains(&from) {
             up.parent = Some(from);
         }
@@ -246,10 +302,7 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
     /// pushes of one origin a few milliseconds apart, crossing a prune, would
     /// otherwise cut a node off its tree).
     pub fn should_prune(&mut self, origin: Origin, from: P) -> bool {
-        let up = self.upstream.get_or_insert_mut(origin, || Upstream {
-            parent: None,
-            pruned: Vec::new(),
-        });
+        let up = self.tree(origin);
         if up.parent == Some(from) {
             return false;
         }
@@ -264,7 +317,7 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
 
     /// This node grafted `peer` for `origin`: its pushes are wanted again.
     pub fn unprune(&mut self, origin: Origin, peer: &P) {
-        if let Some(up) = self.upstream.peek_mut(&origin) {
+        if let Some(up) = self.trees.get_mut(&origin) {
             up.pruned.retain(|p| p != peer);
         }
     }
@@ -272,8 +325,17 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
     /// A round trip to `peer` was measured (a push and its answer, or a
     /// ping).
     pub fn rtt_sample(&mut self, peer: P, rtt: Duration) {
-        let s = self.srtt.entry(peer).or_insert(rtt);
-        *s = (*s * 7 + rtt) / 8;
+        match self.srtt.iter_mut().find(|(p, _)| *p == peer) {
+            Some((_, s)) => {
+                let smoothed = (*s * 7 + rtt) / 8;
+                self.srtt_sum = self.srtt_sum - *s + smoothed;
+                *s = smoothed;
+            }
+            None => {
+                self.srtt.push((peer, rtt));
+                self.srtt_sum += rtt;
+            }
+        }
     }
 
     /// How long an announced object is given to arrive by push before it is
@@ -286,11 +348,11 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
         if self.srtt.is_empty() {
             return self.limits.grace_initial;
         }
-        let sum: Duration = self.srtt.values().sum();
-        (sum / (2 * self.srtt.len() as u32)).clamp(self.limits.grace_min, self.limits.grace_max)
+        (self.srtt_sum / (2 * self.srtt.len() as u32))
+            .clamp(self.limits.grace_min, self.limits.grace_max)
     }
 
-    /// Trees remembered.
+    /// Origins whose trees are remembered.
     pub fn len(&self) -> usize {
         self.trees.len()
     }
@@ -300,25 +362,58 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
         self.trees.is_empty()
     }
 
-    /// `eager_degree` connected peers other than `except`: measured ones by
-    /// round trip, then unmeasured ones in random order.
-    fn pick(&mut self, except: Option<P>) -> Vec<P> {
-        let mut candidates: Vec<(Duration, u64, P)> = self
-            .peers
-            .iter()
-            .filter(|p| Some(**p) != except)
-            .map(|p| {
-                let rtt = self.srtt.get(p).copied().unwrap_or(Duration::MAX);
-                (rtt, self.rng.next_u64(), *p)
-            })
-            .collect();
-        candidates.sort_by_key(|(rtt, tie, _)| (*rtt, *tie));
-        candidates
-            .into_iter()
-            .take(self.limits.eager_degree)
-            .map(|(_, _, p)| p)
-            .collect()
+    /// `origin`'s tree, made if new, marked as just used.
+    fn tree(&mut self, origin: Origin) -> &mut Tree<P> {
+        let used = self.make_room(origin);
+        let tree = self.trees.entry(origin).or_default();
+        tree.used = used;
+        tree
     }
+
+    /// Makes room for `origin`'s tree if it is new and the map is full, and
+    /// returns the time of this use. A full map forgets its least recently
+    /// used eighth at once, so that it pays one pass over the trees per
+    /// eighth of its size, not one per new origin.
+    fn make_room(&mut self, origin: Origin) -> u64 {
+        if self.trees.len() >= self.limits.origins.get() && !self.trees.contains_key(&origin) {
+            let mut used: Vec<u64> = self.trees.values().map(|t| t.used).collect();
+            let k = (used.len() / 8).max(1);
+            // Each use has its own time, so exactly `k` are at or below it.
+            let (_, cut, _) = used.select_nth_unstable(k - 1);
+            let cut = *cut;
+            self.trees.retain(|_, t| t.used > cut);
+        }
+        self.uses += 1;
+        self.uses
+    }
+}
+
+/// `degree` of `peers` other than `except`: measured ones by round trip,
+/// then unmeasured ones in random order.
+fn pick<P: Copy + Eq + Hash>(
+    peers: &[P],
+    srtt: &[(P, Duration)],
+    rng: &mut Rng,
+    degree: usize,
+    except: Option<P>,
+) -> Vec<P> {
+    let mut candidates: Vec<(Duration, u64, P)> = peers
+        .iter()
+        .filter(|p| Some(**p) != except)
+        .map(|p| {
+            let rtt = srtt
+                .iter()
+                .find(|(q, _)| q == p)
+                .map_or(Duration::MAX, |(_, rtt)| *rtt);
+            (rtt, rng.next_u64(), *p)
+        })
+        .collect();
+    candidates.sort_by_key(|(rtt, tie, _)| (*rtt, *tie));
+    candidates
+        .into_iter()
+        .take(degree)
+        .map(|(_, _, p)| p)
+        .collect()
 }
 
 #[cfg(test)]
@@ -408,6 +503,17 @@ mod tests {
             t.rtt_sample(2, Duration::from_micros(10));
         }
         assert_eq!(t.grace(), TreeLimits::default().grace_min);
+        // Peers that leave take their round trips with them.
+        t.peer_gone(&1);
+        t.peer_gone(&2);
+        assert_eq!(t.grace(), TreeLimits::default().grace_initial);
+        t.rtt_sample(3, Duration::from_millis(80));
+        t.rtt_sample(3, Duration::from_millis(40));
+        assert_eq!(
+            t.grace(),
+            Duration::from_millis(75) / 2,
+            "(7 × 80 + 40) / 8 / 2"
+        );
     }
 
     #[test]
@@ -439,5 +545,62 @@ mod tests {
         t.learn(inv, 7);
         t.learn(inv, 8);
         assert_eq!(t.origin_of(&inv), Some(7));
+    }
+
+    #[test]
+    fn a_full_map_forgets_its_least_recently_used_eighth() {
+        let mut t = EagerTrees::<u32>::new(
+            TreeLimits {
+                origins: NonZeroUsize::new(16).expect("non-zero"),
+                ..TreeLimits::default()
+            },
+            1,
+        );
+        for p in 1..=5 {
+            t.peer_up(p);
+        }
+        for origin in 0..16 {
+            t.targets(origin, None);
+        }
+        // A push's first copy and a duplicate are uses; reading the eager
+        // peers or a prune from downstream is not.
+        t.first_copy(0, 1);
+        assert!(t.should_prune(1, 2));
+        assert_eq!(t.eager(2).len(), 3);
+        assert!(t.prune(3, &t.eager(3)[0]));
+        t.targets(16, None);
+        assert_eq!(t.len(), 15, "two (an eighth of 16) out, one in");
+        assert!(t.eager(2).is_empty() && t.eager(3).is_empty());
+        for kept in [0, 1, 4, 15, 16] {
+            assert!(!t.eager(kept).is_empty(), "origin {kept}");
+        }
+    }
+
+    #[test]
+    fn the_oldest_origin_is_forgotten_first_however_often_it_was_read() {
+        let mut t = EagerTrees::<u32>::new(
+            TreeLimits {
+                objects: NonZeroUsize::new(3).expect("non-zero"),
+                ..TreeLimits::default()
+            },
+            1,
+        );
+        let inv = |i: u8| Inv::Tx(Txid([i; 32]));
+        for i in 1..=3 {
+            t.learn(inv(i), u64::from(i));
+        }
+        // Reading the first does not keep it (oldest out, not least
+        // recently used), and learning it again does not renew it.
+        assert_eq!(t.origin_of(&inv(1)), Some(1));
+        t.learn(inv(1), 9);
+        t.learn(inv(4), 4);
+        assert_eq!(t.origin_of(&inv(1)), None);
+        assert_eq!(
+            [2, 3, 4].map(|i| t.origin_of(&inv(i))),
+            [Some(2), Some(3), Some(4)]
+        );
+        t.learn(inv(5), 5);
+        assert_eq!(t.origin_of(&inv(2)), None, "then the next oldest");
+        assert_eq!(t.origin_of(&inv(5)), Some(5));
     }
 }
