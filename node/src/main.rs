@@ -145,7 +145,7 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-/// jemalloc, not glibc's malloc, on Linux.
+/// jemalloc, not glibc's malloc, on Linux (the `jemalloc` feature, on by default).
 ///
 /// glibc keeps what a thread freed in that thread's arena and returns pages
 /// to the kernel only from the top of a heap: in 30-minute 16-node soaks
@@ -155,12 +155,12 @@ fn init_tracing(format: LogFormat) {
 /// pages left unused for 10 s; `getmemoryinfo` reports its counts (README,
 /// "Long runs"). It also ends the re-execution that bounded glibc's arenas,
 /// which doubled start-up time.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "jemalloc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's byte counts, refreshed (`epoch`) at each read.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "jemalloc"))]
 fn jemalloc_stats() -> Result<rumor_node::AllocatorStats, String> {
     use tikv_jemalloc_ctl::{epoch, stats};
     let e = |e: tikv_jemalloc_ctl::Error| format!("jemalloc mallctl: {e}");
@@ -177,7 +177,7 @@ fn jemalloc_stats() -> Result<rumor_node::AllocatorStats, String> {
 
 /// jemalloc's `malloc_stats_print` as JSON: merged over arenas, with the
 /// per-size-class tables (where fragmentation shows), without mutex counters.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "jemalloc"))]
 fn jemalloc_dump() -> Result<String, String> {
     let mut options = tikv_jemalloc_ctl::stats_print::Options::default();
     options.json_format = true;
@@ -200,7 +200,7 @@ fn jemalloc_dump() -> Result<String, String> {
 const MAX_BLOCKING_THREADS: usize = 8;
 
 fn run(settings: Settings) -> anyhow::Result<ExitCode> {
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "jemalloc"))]
     rumor_node::set_allocator(rumor_node::Allocator {
         name: "jemalloc",
         stats: jemalloc_stats,
