@@ -567,9 +567,10 @@ where
             if seen == Some(SeenState::Rejected) {
                 self.penalize(peer, Offence::InvalidObject);
             }
-            let held = matches!(self.tracker.stage(&inv), Some(Stage::Holding { .. }));
+            // Most duplicates are of settled objects: the seen-set answers
+            // first, and the tracker is not probed for them.
             if seen.is_some()
-                || held
+                || matches!(self.tracker.stage(&inv), Some(Stage::Holding { .. }))
                 || self.validating.contains_key(&inv)
                 || self.rebuilds.contains_key(&inv)
             {

@@ -224,18 +224,7 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
     /// (the peer it came from). An origin seen for the first time gets
     /// `eager_degree` peers, the fastest measured first.
     pub fn targets(&mut self, origin: Origin, from: Option<P>) -> Vec<P> {
-        let used = self.make_room(origin);
-        let tree = self.trees.entry(origin).or_default();
-        tree.used = used;
-        let eager = tree.eager.get_or_insert_with(|| {
-            pick(
-                &self.peers,
-                &self.srtt,
-                &mut self.rng,
-                self.limits.eager_degree,
-                from,
-            )
-        });
+        let eager = self.eager_mut(origin, from);
         eager.iter().copied().filter(|p| Some(*p) != from).collect()
     }
 
@@ -268,18 +257,7 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
         if !self.peers.contains(&peer) {
             return Graft::UnknownPeer;
         }
-        let used = self.make_room(origin);
-        let tree = self.trees.entry(origin).or_default();
-        tree.used = used;
-        let eager = tree.eager.get_or_insert_with(|| {
-            pick(
-                &self.peers,
-                &self.srtt,
-                &mut self.rng,
-                self.limits.eager_degree,
-                Some(peer),
-            )
-        });
+        let eager = self.eager_mut(origin, Some(peer));
         if !eager.contains(&peer) {
             eager.push(peer);
         }
@@ -360,6 +338,23 @@ impl<P: Copy + Eq + Hash> EagerTrees<P> {
     /// Whether no tree is remembered.
     pub fn is_empty(&self) -> bool {
         self.trees.is_empty()
+    }
+
+    /// `origin`'s eager peers, marked as just used; a tree without them
+    /// starts with `eager_degree` peers other than `except`.
+    fn eager_mut(&mut self, origin: Origin, except: Option<P>) -> &mut Vec<P> {
+        let used = self.make_room(origin);
+        let tree = self.trees.entry(origin).or_default();
+        tree.used = used;
+        tree.eager.get_or_insert_with(|| {
+            pick(
+                &self.peers,
+                &self.srtt,
+                &mut self.rng,
+                self.limits.eager_degree,
+                except,
+            )
+        })
     }
 
     /// `origin`'s tree, made if new, marked as just used.
