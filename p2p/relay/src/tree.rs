@@ -417,13 +417,15 @@ mod tests {
     use rumor_chain::Txid;
 
     fn trees(degree: usize) -> EagerTrees<u32> {
-        let mut t = EagerTrees::new(
-            TreeLimits {
-                eager_degree: degree,
-                ..TreeLimits::default()
-            },
-            1,
-        );
+        trees_with(TreeLimits {
+            eager_degree: degree,
+            ..TreeLimits::default()
+        })
+    }
+
+    /// Trees with `limits` and peers 1 to 5 connected.
+    fn trees_with(limits: TreeLimits) -> EagerTrees<u32> {
+        let mut t = EagerTrees::new(limits, 1);
         for p in 1..=5 {
             t.peer_up(p);
         }
@@ -544,16 +546,10 @@ mod tests {
 
     #[test]
     fn a_full_map_forgets_its_least_recently_used_eighth() {
-        let mut t = EagerTrees::<u32>::new(
-            TreeLimits {
-                origins: NonZeroUsize::new(16).expect("non-zero"),
-                ..TreeLimits::default()
-            },
-            1,
-        );
-        for p in 1..=5 {
-            t.peer_up(p);
-        }
+        let mut t = trees_with(TreeLimits {
+            origins: NonZeroUsize::new(16).expect("non-zero"),
+            ..TreeLimits::default()
+        });
         for origin in 0..16 {
             t.targets(origin, None);
         }
@@ -573,13 +569,10 @@ mod tests {
 
     #[test]
     fn the_oldest_origin_is_forgotten_first_however_often_it_was_read() {
-        let mut t = EagerTrees::<u32>::new(
-            TreeLimits {
-                objects: NonZeroUsize::new(3).expect("non-zero"),
-                ..TreeLimits::default()
-            },
-            1,
-        );
+        let mut t = trees_with(TreeLimits {
+            objects: NonZeroUsize::new(3).expect("non-zero"),
+            ..TreeLimits::default()
+        });
         let inv = |i: u8| Inv::Tx(Txid([i; 32]));
         for i in 1..=3 {
             t.learn(inv(i), u64::from(i));
